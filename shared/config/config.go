@@ -1,0 +1,214 @@
+// Package config is LeadRelay's configuration: campaigns, sources, buyers and
+// their orders, as operators write it in YAML (the schema in DESIGN.md).
+//
+// Parse reads and validates a document; every problem is reported with the
+// path of the field at fault (and the line, for YAML), and a document with a
+// problem is never half-applied. Index builds the lookups the handlers use on
+// the hot path.
+package config
+
+import (
+	"time"
+
+	"github.com/leadrelay/leadrelay/shared/money"
+)
+
+// Config is one whole configuration document.
+type Config struct {
+	// Version is set by the store when the document is applied; it is not
+	// part of what operators write.
+	Version   int64      `yaml:"version,omitempty" json:"version,omitempty"`
+	Campaigns []Campaign `yaml:"campaigns" json:"campaigns"`
+	Sources   []Source   `yaml:"sources" json:"sources"`
+	Buyers    []Buyer    `yaml:"buyers" json:"buyers"`
+}
+
+// Field types a campaign can declare.
+const (
+	TypeString  = "string"
+	TypeInteger = "integer"
+	TypeNumber  = "number"
+	TypeBoolean = "boolean"
+	TypeEnum    = "enum"
+	TypeEmail   = "email"
+	TypePhone   = "phone"
+	TypeUSState = "us_state"
+	TypeZip     = "zip"
+)
+
+// FieldTypes lists every field type, in the order documentation shows them.
+var FieldTypes = []string{TypeString, TypeInteger, TypeNumber, TypeBoolean, TypeEnum, TypeEmail, TypePhone, TypeUSState, TypeZip}
+
+// Distribution methods.
+const (
+	Waterfall  = "waterfall"
+	RoundRobin = "round_robin"
+	Weighted   = "weighted"
+	PingPost   = "ping_post"
+)
+
+// Campaign is a lead type with its field schema and how its leads are sold.
+type Campaign struct {
+	ID     string           `yaml:"id" json:"id"`
+	Fields map[string]Field `yaml:"fields" json:"fields"`
+	// Strict campaigns refuse fields their schema does not declare.
+	Strict       bool   `yaml:"strict,omitempty" json:"strict,omitempty"`
+	Dedupe       Dedupe `yaml:"dedupe,omitempty" json:"dedupe,omitempty"`
+	Distribution string `yaml:"distribution,omitempty" json:"distribution,omitempty"`
+	Ping         Ping   `yaml:"ping,omitempty" json:"ping,omitempty"`
+	// MaxSales is how many distinct buyers may buy one lead: 1 (the
+	// default) is exclusive.
+	MaxSales int    `yaml:"max_sales,omitempty" json:"max_sales,omitempty"`
+	Status   string `yaml:"status,omitempty" json:"status,omitempty"`
+}
+
+// Field is one field of a campaign's schema.
+type Field struct {
+	Type     string `yaml:"type" json:"type"`
+	Required bool   `yaml:"required,omitempty" json:"required,omitempty"`
+	// PII fields are never sent in pings.
+	PII       bool     `yaml:"pii,omitempty" json:"pii,omitempty"`
+	Min       *float64 `yaml:"min,omitempty" json:"min,omitempty"`
+	Max       *float64 `yaml:"max,omitempty" json:"max,omitempty"`
+	MaxLength int      `yaml:"max_length,omitempty" json:"max_length,omitempty"`
+	// Values are the allowed values of an enum field.
+	Values []string `yaml:"values,omitempty" json:"values,omitempty"`
+}
+
+// Dedupe says which fields make a lead a duplicate of an earlier one. Each
+// listed field is a key of its own: a lead is a duplicate when any of its
+// values for those fields was seen in the campaign within the window.
+type Dedupe struct {
+	Fields []string `yaml:"fields,omitempty" json:"fields,omitempty"`
+	Window Duration `yaml:"window,omitempty" json:"window,omitempty"`
+}
+
+// Ping configures a ping-post auction.
+type Ping struct {
+	Timeout Duration     `yaml:"timeout,omitempty" json:"timeout,omitempty"`
+	Floor   money.Amount `yaml:"floor,omitempty" json:"floor,omitempty"`
+}
+
+// Source is a seller of leads: a traffic source with its API key.
+type Source struct {
+	ID        string   `yaml:"id" json:"id"`
+	Campaigns []string `yaml:"campaigns" json:"campaigns"`
+	// APIKeySHA256 is the hex SHA-256 of the source's API key; the key
+	// itself is never stored.
+	APIKeySHA256 string `yaml:"api_key_sha256" json:"api_key_sha256"`
+	Payout       Payout `yaml:"payout,omitempty" json:"payout,omitempty"`
+	// RateLimit caps the leads a source may post per second (0: no limit).
+	RateLimit int    `yaml:"rate_limit,omitempty" json:"rate_limit,omitempty"`
+	Status    string `yaml:"status,omitempty" json:"status,omitempty"`
+}
+
+// Payout types.
+const (
+	PayoutFixed    = "fixed"
+	PayoutRevshare = "revshare"
+)
+
+// Payout is what a source is paid for a sold lead.
+type Payout struct {
+	Type    string       `yaml:"type,omitempty" json:"type,omitempty"`
+	Amount  money.Amount `yaml:"amount,omitempty" json:"amount,omitempty"`
+	Percent float64      `yaml:"percent,omitempty" json:"percent,omitempty"`
+}
+
+// Statuses of campaigns, sources, buyers and orders.
+const (
+	StatusActive = "active"
+	StatusPaused = "paused"
+)
+
+// Buyer buys leads through its orders.
+type Buyer struct {
+	ID           string `yaml:"id" json:"id"`
+	APIKeySHA256 string `yaml:"api_key_sha256,omitempty" json:"api_key_sha256,omitempty"`
+	Status       string `yaml:"status,omitempty" json:"status,omitempty"`
+	// Timezone is the IANA zone the buyer's caps are counted in (default UTC).
+	Timezone string   `yaml:"timezone,omitempty" json:"timezone,omitempty"`
+	Delivery Delivery `yaml:"delivery" json:"delivery"`
+	// Caps across all of the buyer's orders.
+	Caps   Caps    `yaml:"caps,omitempty" json:"caps,omitempty"`
+	Orders []Order `yaml:"orders" json:"orders"`
+}
+
+// Order is a buyer's standing order for leads of one campaign.
+type Order struct {
+	// ID names the order within its buyer; it defaults to the campaign id.
+	ID       string       `yaml:"id,omitempty" json:"id,omitempty"`
+	Campaign string       `yaml:"campaign" json:"campaign"`
+	Price    money.Amount `yaml:"price,omitempty" json:"price,omitempty"`
+	PingURL  string       `yaml:"ping_url,omitempty" json:"ping_url,omitempty"`
+	Priority int          `yaml:"priority,omitempty" json:"priority,omitempty"`
+	Weight   int          `yaml:"weight,omitempty" json:"weight,omitempty"`
+	Filters  []Filter     `yaml:"filters,omitempty" json:"filters,omitempty"`
+	Schedule *Schedule    `yaml:"schedule,omitempty" json:"schedule,omitempty"`
+	Caps     Caps         `yaml:"caps,omitempty" json:"caps,omitempty"`
+	// Dedupe refuses a lead whose listed fields (phone, email) this buyer
+	// already bought within the window, whatever the campaign dedupe says.
+	Dedupe *Dedupe `yaml:"dedupe,omitempty" json:"dedupe,omitempty"`
+	// ReturnWindow is how long after the sale the buyer may return the lead.
+	ReturnWindow Duration `yaml:"return_window,omitempty" json:"return_window,omitempty"`
+	Status       string   `yaml:"status,omitempty" json:"status,omitempty"`
+}
+
+// Filter operators.
+const (
+	OpEq         = "eq"
+	OpNe         = "ne"
+	OpIn         = "in"
+	OpNotIn      = "not_in"
+	OpGt         = "gt"
+	OpGte        = "gte"
+	OpLt         = "lt"
+	OpLte        = "lte"
+	OpExists     = "exists"
+	OpContains   = "contains"
+	OpStartsWith = "starts_with"
+	OpRegex      = "regex"
+	OpBetween    = "between"
+)
+
+// FilterOps lists every filter operator.
+var FilterOps = []string{OpEq, OpNe, OpIn, OpNotIn, OpGt, OpGte, OpLt, OpLte, OpExists, OpContains, OpStartsWith, OpRegex, OpBetween}
+
+// Filter is one condition on a lead that an order requires.
+type Filter struct {
+	Field string `yaml:"field" json:"field"`
+	Op    string `yaml:"op" json:"op"`
+	Value any    `yaml:"value,omitempty" json:"value,omitempty"`
+}
+
+// Schedule is when an order takes leads, in its own timezone.
+type Schedule struct {
+	Timezone string   `yaml:"timezone,omitempty" json:"timezone,omitempty"`
+	Days     []string `yaml:"days,omitempty" json:"days,omitempty"`
+	// Hours is one range "08:00-18:00" or several separated by commas
+	// "08:00-12:00,13:00-18:00"; a range may pass midnight "22:00-02:00".
+	Hours string `yaml:"hours,omitempty" json:"hours,omitempty"`
+	// Holidays are dates (YYYY-MM-DD) on which the order takes nothing.
+	Holidays []string `yaml:"holidays,omitempty" json:"holidays,omitempty"`
+}
+
+// Caps bound how many leads (and how much money) an order or a buyer takes
+// per period. Zero means no cap.
+type Caps struct {
+	Hourly        int          `yaml:"hourly,omitempty" json:"hourly,omitempty"`
+	Daily         int          `yaml:"daily,omitempty" json:"daily,omitempty"`
+	Weekly        int          `yaml:"weekly,omitempty" json:"weekly,omitempty"`
+	Monthly       int          `yaml:"monthly,omitempty" json:"monthly,omitempty"`
+	DailyBudget   money.Amount `yaml:"daily_budget,omitempty" json:"daily_budget,omitempty"`
+	MonthlyBudget money.Amount `yaml:"monthly_budget,omitempty" json:"monthly_budget,omitempty"`
+}
+
+// IsZero reports whether no cap is set.
+func (c Caps) IsZero() bool { return c == Caps{} }
+
+// Defaults applied by Parse.
+const (
+	DefaultPingTimeout    = time.Second
+	DefaultDeliveryTimout = 5 * time.Second
+	DefaultMaxAttempts    = 5
+)

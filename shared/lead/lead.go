@@ -1,0 +1,138 @@
+// Package lead is the lead: what a source posted, normalised, and what
+// became of it. The routing and delivery messages carry a Lead, so the
+// router and delivery functions need not read it back from the store.
+package lead
+
+import (
+	"time"
+
+	"github.com/leadrelay/leadrelay/shared/money"
+)
+
+// Status is where a lead stands. The values are the public contract of
+// GET /v1/leads/{id}.
+type Status string
+
+// Statuses.
+const (
+	// Received: accepted (202) and queued for routing.
+	Received Status = "received"
+	// Routing: offered to a buyer, or waiting for the next one.
+	Routing Status = "routing"
+	// Sold: at least one buyer accepted it.
+	Sold Status = "sold"
+	// Unsold: no buyer was eligible, or every eligible one was full.
+	Unsold Status = "unsold"
+	// Rejected: every buyer it was offered to refused it.
+	Rejected Status = "rejected"
+	// Duplicate: refused at ingest as a duplicate (never stored as a lead).
+	Duplicate Status = "duplicate"
+	// Returned: sold, then returned by the buyer within the return window.
+	Returned Status = "returned"
+)
+
+// Terminal reports whether the lead will not be routed again by itself.
+func (s Status) Terminal() bool {
+	return s == Sold || s == Unsold || s == Rejected || s == Returned
+}
+
+// Lead is one lead.
+type Lead struct {
+	ID         string         `json:"lead_id" dynamodbav:"lead_id"`
+	Campaign   string         `json:"campaign" dynamodbav:"campaign"`
+	Source     string         `json:"source" dynamodbav:"source"`
+	ExternalID string         `json:"external_id,omitempty" dynamodbav:"external_id,omitempty"`
+	Fields     map[string]any `json:"fields" dynamodbav:"fields"`
+	Test       bool           `json:"test,omitempty" dynamodbav:"test,omitempty"`
+	Score      int            `json:"score,omitempty" dynamodbav:"score,omitempty"`
+	CreatedAt  time.Time      `json:"created_at" dynamodbav:"created_at"`
+}
+
+// Assignment is one offer of a lead to one order: the caps it holds and the
+// price it would sell at.
+type Assignment struct {
+	Buyer string       `json:"buyer" dynamodbav:"buyer"`
+	Order string       `json:"order" dynamodbav:"order"`
+	Price money.Amount `json:"price" dynamodbav:"price"`
+	// Caps are the counter keys reserved for this offer, released if the
+	// buyer refuses it.
+	Caps []CapHold `json:"caps,omitempty" dynamodbav:"caps,omitempty"`
+	// BidID is the buyer's bid, in ping-post.
+	BidID string `json:"bid_id,omitempty" dynamodbav:"bid_id,omitempty"`
+}
+
+// CapHold is one reserved unit of a cap counter.
+type CapHold struct {
+	Key    string       `json:"key" dynamodbav:"key"`
+	Amount money.Amount `json:"amount,omitempty" dynamodbav:"amount,omitempty"`
+}
+
+// Sale is a buyer's acceptance of a lead.
+type Sale struct {
+	Buyer       string       `json:"buyer" dynamodbav:"buyer"`
+	Order       string       `json:"order" dynamodbav:"order"`
+	Price       money.Amount `json:"price" dynamodbav:"price"`
+	Payout      money.Amount `json:"payout" dynamodbav:"payout"`
+	BuyerLeadID string       `json:"buyer_lead_id,omitempty" dynamodbav:"buyer_lead_id,omitempty"`
+	At          time.Time    `json:"at" dynamodbav:"at"`
+}
+
+// Event is one entry of a lead's timeline.
+type Event struct {
+	At   time.Time `json:"at" dynamodbav:"at"`
+	Type string    `json:"type" dynamodbav:"type"`
+	// Buyer and Order name the order the event is about, if any.
+	Buyer  string `json:"buyer,omitempty" dynamodbav:"buyer,omitempty"`
+	Order  string `json:"order,omitempty" dynamodbav:"order,omitempty"`
+	Detail string `json:"detail,omitempty" dynamodbav:"detail,omitempty"`
+	// Data holds structured detail: the routing explanation, a response.
+	Data map[string]any `json:"data,omitempty" dynamodbav:"data,omitempty"`
+}
+
+// Event types.
+const (
+	EventReceived  = "received"
+	EventRouted    = "routed"    // an order was chosen; Data has the explanation
+	EventNoBuyer   = "no_buyer"  // nobody eligible; Data has the reasons
+	EventCapFull   = "cap_full"  // a reservation lost a race for the last unit
+	EventAttempt   = "attempt"   // a delivery attempt and its response
+	EventAccepted  = "accepted"  // the buyer accepted
+	EventRejected  = "rejected"  // the buyer refused
+	EventFailed    = "failed"    // delivery gave up on the buyer after its retries
+	EventRerouted  = "rerouted"  // an operator asked for another routing
+	EventReturned  = "returned"  // the buyer returned the lead
+	EventRecovered = "recovered" // a lost queue message was sent again
+)
+
+// Record is the stored lead with its state.
+type Record struct {
+	Lead
+	Status Status `json:"status" dynamodbav:"status"`
+	// Seq counts the routing rounds; each message names the round it
+	// belongs to, so a redelivered message finds the lead moved on.
+	Seq        int         `json:"seq" dynamodbav:"seq"`
+	Assignment *Assignment `json:"assignment,omitempty" dynamodbav:"assignment,omitempty"`
+	// Tried are the orders ("buyer/order") the lead was offered to.
+	Tried   []string  `json:"tried,omitempty" dynamodbav:"tried,omitempty"`
+	Sales   []Sale    `json:"sales,omitempty" dynamodbav:"sales,omitempty"`
+	Events  []Event   `json:"events,omitempty" dynamodbav:"events,omitempty"`
+	Updated time.Time `json:"updated_at" dynamodbav:"updated_at"`
+}
+
+// Revenue is the sum of the lead's sale prices.
+func (r *Record) Revenue() money.Amount {
+	var sum money.Amount
+	for _, s := range r.Sales {
+		sum += s.Price
+	}
+	return sum
+}
+
+// Payout is what the lead's source earns from its sales.
+func (r *Record) Payout() money.Amount {
+	var sum money.Amount
+	for _, s := range r.Sales {
+		sum += s.Payout
+	}
+	return sum
+}
