@@ -1,0 +1,398 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigateway"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatchactions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambdaeventsources"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssnssubscriptions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// Function names: each is a main package at functions/<name> and an asset
+// directory <AssetsDir>/<name> holding its bootstrap binary.
+const (
+	FnIngest   = "ingest"
+	FnRouter   = "router"
+	FnDelivery = "delivery"
+	FnAdmin    = "admin"
+)
+
+// FunctionNames lists the functions the stack deploys, in a stable order.
+func FunctionNames() []string {
+	return []string{FnIngest, FnRouter, FnDelivery, FnAdmin}
+}
+
+// Tunables of the stack. The queue visibility timeouts are derived from the
+// consuming function's timeout (Lambda's rule: at least six times it).
+const (
+	visibilityPerTimeout = 6
+	maxReceiveCount      = 10
+	memoryMB             = 256
+	logRetention         = awslogs.RetentionDays_ONE_MONTH
+	// StageName is the API Gateway stage; the API is served under /<StageName>/v1/...
+	StageName = "prod"
+)
+
+// functionSpec is what differs between the four functions.
+type functionSpec struct {
+	name        string
+	timeoutSecs float64
+	description string
+}
+
+func functionSpecs() []functionSpec {
+	return []functionSpec{
+		{FnIngest, 10, "LeadRelay ingest: REST API for sources and buyers (leads, pings, returns, health)"},
+		{FnRouter, 30, "LeadRelay router: picks buyers and reserves caps for leads on the routing queue"},
+		{FnDelivery, 60, "LeadRelay delivery: posts leads to buyers from the delivery queue"},
+		{FnAdmin, 30, "LeadRelay admin: operator API (configuration, lead timelines, P&L, DLQ redrive)"},
+	}
+}
+
+// LeadRelayStackProps configures NewLeadRelayStack.
+type LeadRelayStackProps struct {
+	awscdk.StackProps
+
+	// AssetsDir holds one directory per function, each with a `bootstrap`
+	// executable (see FunctionNames). Required.
+	AssetsDir string
+	// Arch is the Lambda architecture, ArchARM64 (default) or ArchX8664.
+	Arch string
+	// DeletionProtection turns on the table's deletion protection.
+	DeletionProtection bool
+	// AlarmEmail, when set, subscribes this address to the DLQ alarm topic.
+	AlarmEmail string
+}
+
+// LeadRelayStack is the synthesized stack with handles on its main resources.
+type LeadRelayStack struct {
+	awscdk.Stack
+
+	Table         awsdynamodb.Table
+	RoutingQueue  awssqs.Queue
+	RoutingDLQ    awssqs.Queue
+	DeliveryQueue awssqs.Queue
+	DeliveryDLQ   awssqs.Queue
+	Functions     map[string]awslambda.Function
+	API           awsapigateway.RestApi
+	AlarmTopic    awssns.Topic
+}
+
+// NewLeadRelayStack defines the whole LeadRelay deployment: the table, the
+// routing and delivery queues with their DLQs and alarms, the four functions
+// with least-privilege grants, and the REST API in front of ingest and admin.
+func NewLeadRelayStack(scope constructs.Construct, id string, props *LeadRelayStackProps) (*LeadRelayStack, error) {
+	if props == nil {
+		return nil, errors.New("leadrelay stack: props are required")
+	}
+	arch, err := lambdaArchitecture(props.Arch)
+	if err != nil {
+		return nil, fmt.Errorf("leadrelay stack: %w", err)
+	}
+	if err := checkAssetDirs(props.AssetsDir, FunctionNames()); err != nil {
+		return nil, fmt.Errorf("leadrelay stack: %w", err)
+	}
+
+	stackProps := props.StackProps
+	if stackProps.Description == nil {
+		stackProps.Description = jsii.String("LeadRelay lead distribution: API, routing and delivery (github.com/leadrelay/leadrelay)")
+	}
+	stack := awscdk.NewStack(scope, jsii.String(id), &stackProps)
+	awscdk.Tags_Of(stack).Add(jsii.String("app"), jsii.String("leadrelay"), nil)
+	s := &LeadRelayStack{Stack: stack, Functions: map[string]awslambda.Function{}}
+
+	s.Table = newTable(stack, props.DeletionProtection)
+
+	specs := functionSpecs()
+	timeouts := map[string]float64{}
+	for _, sp := range specs {
+		timeouts[sp.name] = sp.timeoutSecs
+	}
+	s.RoutingQueue, s.RoutingDLQ = newQueuePair(stack, "Routing", timeouts[FnRouter])
+	s.DeliveryQueue, s.DeliveryDLQ = newQueuePair(stack, "Delivery", timeouts[FnDelivery])
+
+	env := map[string]*string{
+		"LEADRELAY_TABLE":                 s.Table.TableName(),
+		"LEADRELAY_ROUTING_QUEUE_URL":     s.RoutingQueue.QueueUrl(),
+		"LEADRELAY_DELIVERY_QUEUE_URL":    s.DeliveryQueue.QueueUrl(),
+		"LEADRELAY_ROUTING_DLQ_URL":       s.RoutingDLQ.QueueUrl(),
+		"LEADRELAY_DELIVERY_DLQ_URL":      s.DeliveryDLQ.QueueUrl(),
+		"LEADRELAY_ALLOW_PRIVATE_TARGETS": jsii.String("false"),
+	}
+	for _, sp := range specs {
+		s.Functions[sp.name] = newFunction(stack, sp, arch, props.AssetsDir, env)
+	}
+	s.grant()
+	s.connectQueues()
+	s.API = s.newAPI()
+	s.AlarmTopic = s.newAlarms(props.AlarmEmail)
+	s.outputs()
+	return s, nil
+}
+
+// lambdaArchitecture maps an architecture name to CDK's; empty means arm64.
+func lambdaArchitecture(name string) (awslambda.Architecture, error) {
+	if name == "" {
+		return awslambda.Architecture_ARM_64(), nil
+	}
+	arch, err := normalizeArch(name)
+	if err != nil {
+		return nil, err
+	}
+	if arch == ArchX8664 {
+		return awslambda.Architecture_X86_64(), nil
+	}
+	return awslambda.Architecture_ARM_64(), nil
+}
+
+// checkAssetDirs reports every function whose bootstrap file is missing.
+func checkAssetDirs(dir string, names []string) error {
+	if dir == "" {
+		return errors.New("AssetsDir is required")
+	}
+	var errs []error
+	for _, name := range names {
+		p := filepath.Join(dir, name, "bootstrap")
+		fi, err := os.Stat(p)
+		switch {
+		case err != nil:
+			errs = append(errs, fmt.Errorf("asset for %s: %w", name, err))
+		case !fi.Mode().IsRegular():
+			errs = append(errs, fmt.Errorf("asset for %s: %s is not a regular file", name, p))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func newTable(stack awscdk.Stack, deletionProtection bool) awsdynamodb.Table {
+	table := awsdynamodb.NewTable(stack, jsii.String("Table"), &awsdynamodb.TableProps{
+		PartitionKey: &awsdynamodb.Attribute{Name: jsii.String("pk"), Type: awsdynamodb.AttributeType_STRING},
+		SortKey:      &awsdynamodb.Attribute{Name: jsii.String("sk"), Type: awsdynamodb.AttributeType_STRING},
+		BillingMode:  awsdynamodb.BillingMode_PAY_PER_REQUEST,
+		PointInTimeRecoverySpecification: &awsdynamodb.PointInTimeRecoverySpecification{
+			PointInTimeRecoveryEnabled: jsii.Bool(true),
+		},
+		TimeToLiveAttribute: jsii.String("expires_at"),
+		RemovalPolicy:       awscdk.RemovalPolicy_RETAIN,
+		DeletionProtection:  jsii.Bool(deletionProtection),
+	})
+	table.AddGlobalSecondaryIndex(&awsdynamodb.GlobalSecondaryIndexProps{
+		IndexName:      jsii.String("gsi1"),
+		PartitionKey:   &awsdynamodb.Attribute{Name: jsii.String("gsi1pk"), Type: awsdynamodb.AttributeType_STRING},
+		SortKey:        &awsdynamodb.Attribute{Name: jsii.String("gsi1sk"), Type: awsdynamodb.AttributeType_STRING},
+		ProjectionType: awsdynamodb.ProjectionType_ALL,
+	})
+	return table
+}
+
+// newQueuePair makes a work queue and its DLQ. The work queue keeps messages
+// 7 days: enough for 10 receives with per-message backoff of up to 12 h. A
+// standard queue's DLQ keeps a message's original enqueue time, so the DLQ
+// keeps 14 days: a message moved there late still waits there a week for an
+// operator after its alarm fires.
+func newQueuePair(stack awscdk.Stack, name string, consumerTimeoutSecs float64) (queue, dlq awssqs.Queue) {
+	dlq = awssqs.NewQueue(stack, jsii.String(name+"DLQ"), &awssqs.QueueProps{
+		RetentionPeriod: awscdk.Duration_Days(jsii.Number(14)),
+		Encryption:      awssqs.QueueEncryption_SQS_MANAGED,
+		EnforceSSL:      jsii.Bool(true),
+	})
+	queue = awssqs.NewQueue(stack, jsii.String(name+"Queue"), &awssqs.QueueProps{
+		VisibilityTimeout: awscdk.Duration_Seconds(jsii.Number(visibilityPerTimeout * consumerTimeoutSecs)),
+		RetentionPeriod:   awscdk.Duration_Days(jsii.Number(7)),
+		Encryption:        awssqs.QueueEncryption_SQS_MANAGED,
+		EnforceSSL:        jsii.Bool(true),
+		DeadLetterQueue: &awssqs.DeadLetterQueue{
+			Queue:           dlq,
+			MaxReceiveCount: jsii.Number(maxReceiveCount),
+		},
+	})
+	return queue, dlq
+}
+
+func newFunction(stack awscdk.Stack, sp functionSpec, arch awslambda.Architecture, assetsDir string, env map[string]*string) awslambda.Function {
+	id := constructID(sp.name)
+	logGroup := awslogs.NewLogGroup(stack, jsii.String(id+"Logs"), &awslogs.LogGroupProps{
+		Retention: logRetention,
+	})
+	return awslambda.NewFunction(stack, jsii.String(id+"Function"), &awslambda.FunctionProps{
+		Description:   jsii.String(sp.description),
+		Runtime:       awslambda.Runtime_PROVIDED_AL2023(),
+		Handler:       jsii.String("bootstrap"),
+		Code:          awslambda.Code_FromAsset(jsii.String(filepath.Join(assetsDir, sp.name)), nil),
+		Architecture:  arch,
+		MemorySize:    jsii.Number(memoryMB),
+		Timeout:       awscdk.Duration_Seconds(jsii.Number(sp.timeoutSecs)),
+		Environment:   &env,
+		LoggingFormat: awslambda.LoggingFormat_JSON,
+		LogGroup:      logGroup,
+		Tracing:       awslambda.Tracing_ACTIVE,
+	})
+}
+
+// constructID turns "ingest" into "Ingest".
+func constructID(name string) string {
+	if name == "" {
+		return name
+	}
+	return string(name[0]-'a'+'A') + name[1:]
+}
+
+// grant gives each function exactly what it needs. Consuming the work queues
+// is granted by the event source mappings in connectQueues.
+func (s *LeadRelayStack) grant() {
+	for _, fn := range s.Functions {
+		s.Table.GrantReadWriteData(fn)
+	}
+	ingest, router := s.Functions[FnIngest], s.Functions[FnRouter]
+	delivery, admin := s.Functions[FnDelivery], s.Functions[FnAdmin]
+
+	s.RoutingQueue.GrantSendMessages(ingest)
+
+	s.DeliveryQueue.GrantSendMessages(router)
+
+	s.RoutingQueue.GrantSendMessages(delivery)
+	s.DeliveryDLQ.GrantSendMessages(delivery)
+	delivery.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions: jsii.Strings("ses:SendEmail"),
+		Resources: jsii.Strings(*s.FormatArn(&awscdk.ArnComponents{
+			Service:      jsii.String("ses"),
+			Resource:     jsii.String("identity"),
+			ResourceName: jsii.String("*"),
+		})),
+	}))
+
+	s.RoutingQueue.GrantSendMessages(admin)
+	s.DeliveryQueue.GrantSendMessages(admin)
+	s.RoutingDLQ.GrantConsumeMessages(admin)
+	s.DeliveryDLQ.GrantConsumeMessages(admin)
+}
+
+// connectQueues attaches the router and delivery functions to their queues
+// the way the local runner's pollers do: batches of 10, partial failures.
+func (s *LeadRelayStack) connectQueues() {
+	props := func() *awslambdaeventsources.SqsEventSourceProps {
+		return &awslambdaeventsources.SqsEventSourceProps{
+			BatchSize:               jsii.Number(10),
+			MaxBatchingWindow:       awscdk.Duration_Seconds(jsii.Number(1)),
+			ReportBatchItemFailures: jsii.Bool(true),
+		}
+	}
+	s.Functions[FnRouter].AddEventSource(awslambdaeventsources.NewSqsEventSource(s.RoutingQueue, props()))
+	s.Functions[FnDelivery].AddEventSource(awslambdaeventsources.NewSqsEventSource(s.DeliveryQueue, props()))
+}
+
+// newAPI defines the REST API (v1). Every method is a Lambda proxy
+// integration; the handlers validate requests and answer 4xx themselves, so
+// there is no API Gateway request validator. Source and buyer routes carry
+// their own API keys; the admin routes need SigV4 (AWS_IAM).
+func (s *LeadRelayStack) newAPI() awsapigateway.RestApi {
+	accessLogs := awslogs.NewLogGroup(s.Stack, jsii.String("ApiAccessLogs"), &awslogs.LogGroupProps{
+		Retention: logRetention,
+	})
+	api := awsapigateway.NewRestApi(s.Stack, jsii.String("Api"), &awsapigateway.RestApiProps{
+		RestApiName:   jsii.String("LeadRelay"),
+		Description:   jsii.String("LeadRelay REST API v1"),
+		EndpointTypes: &[]awsapigateway.EndpointType{awsapigateway.EndpointType_REGIONAL},
+		// Access logging needs the account-level CloudWatch role.
+		CloudWatchRole: jsii.Bool(true),
+		DeployOptions: &awsapigateway.StageOptions{
+			StageName:            jsii.String(StageName),
+			ThrottlingRateLimit:  jsii.Number(100),
+			ThrottlingBurstLimit: jsii.Number(200),
+			MetricsEnabled:       jsii.Bool(true),
+			TracingEnabled:       jsii.Bool(true),
+			DataTraceEnabled:     jsii.Bool(false), // request bodies hold PII
+			AccessLogDestination: awsapigateway.NewLogGroupLogDestination(accessLogs),
+			AccessLogFormat: awsapigateway.AccessLogFormat_JsonWithStandardFields(&awsapigateway.JsonWithStandardFieldProps{
+				Caller: jsii.Bool(true), HttpMethod: jsii.Bool(true), Ip: jsii.Bool(true),
+				Protocol: jsii.Bool(true), RequestTime: jsii.Bool(true), ResourcePath: jsii.Bool(true),
+				ResponseLength: jsii.Bool(true), Status: jsii.Bool(true), User: jsii.Bool(true),
+			}),
+		},
+	})
+
+	integration := func(fn awslambda.Function) awsapigateway.LambdaIntegration {
+		return awsapigateway.NewLambdaIntegration(fn, &awsapigateway.LambdaIntegrationOptions{
+			Proxy:           jsii.Bool(true),
+			AllowTestInvoke: jsii.Bool(false),
+		})
+	}
+	ingest := integration(s.Functions[FnIngest])
+	open := &awsapigateway.MethodOptions{AuthorizationType: awsapigateway.AuthorizationType_NONE}
+
+	v1 := api.Root().AddResource(jsii.String("v1"), nil)
+	leads := v1.AddResource(jsii.String("leads"), nil)
+	leads.AddMethod(jsii.String("POST"), ingest, open)
+	leads.AddResource(jsii.String("{id}"), nil).AddMethod(jsii.String("GET"), ingest, open)
+	v1.AddResource(jsii.String("health"), nil).AddMethod(jsii.String("GET"), ingest, open)
+	v1.AddResource(jsii.String("pings"), nil).AddMethod(jsii.String("POST"), ingest, open)
+	v1.AddResource(jsii.String("returns"), nil).AddMethod(jsii.String("POST"), ingest, open)
+
+	v1.AddResource(jsii.String("admin"), nil).
+		AddResource(jsii.String("{proxy+}"), nil).
+		AddMethod(jsii.String("ANY"), integration(s.Functions[FnAdmin]), &awsapigateway.MethodOptions{
+			AuthorizationType: awsapigateway.AuthorizationType_IAM,
+		})
+	return api
+}
+
+// newAlarms watches both DLQs: one visible message is one lead that needs an
+// operator (invariant 1). The topic takes an email subscription when asked.
+func (s *LeadRelayStack) newAlarms(email string) awssns.Topic {
+	topic := awssns.NewTopic(s.Stack, jsii.String("AlarmTopic"), &awssns.TopicProps{
+		DisplayName: jsii.String("LeadRelay alarms"),
+	})
+	if email != "" {
+		topic.AddSubscription(awssnssubscriptions.NewEmailSubscription(jsii.String(email), nil))
+	}
+	action := awscloudwatchactions.NewSnsAction(topic)
+	for _, q := range []struct {
+		id  string
+		dlq awssqs.Queue
+	}{{"RoutingDLQAlarm", s.RoutingDLQ}, {"DeliveryDLQAlarm", s.DeliveryDLQ}} {
+		alarm := awscloudwatch.NewAlarm(s.Stack, jsii.String(q.id), &awscloudwatch.AlarmProps{
+			AlarmDescription: jsii.String("LeadRelay: messages in a dead-letter queue; inspect and redrive them with the admin API"),
+			Metric: q.dlq.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{
+				Period:    awscdk.Duration_Minutes(jsii.Number(1)),
+				Statistic: jsii.String("Maximum"),
+			}),
+			Threshold:          jsii.Number(1),
+			EvaluationPeriods:  jsii.Number(1),
+			ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+			TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
+		})
+		alarm.AddAlarmAction(action)
+		alarm.AddOkAction(action)
+	}
+	return topic
+}
+
+func (s *LeadRelayStack) outputs() {
+	out := func(id string, value *string, desc string) {
+		awscdk.NewCfnOutput(s.Stack, jsii.String(id), &awscdk.CfnOutputProps{
+			Value:       value,
+			Description: jsii.String(desc),
+		})
+	}
+	out("ApiUrl", s.API.Url(), "Base URL of the REST API stage; append v1/leads etc.")
+	out("TableName", s.Table.TableName(), "DynamoDB table")
+	out("RoutingQueueUrl", s.RoutingQueue.QueueUrl(), "Routing queue")
+	out("DeliveryQueueUrl", s.DeliveryQueue.QueueUrl(), "Delivery queue")
+	out("RoutingDlqUrl", s.RoutingDLQ.QueueUrl(), "Routing dead-letter queue")
+	out("DeliveryDlqUrl", s.DeliveryDLQ.QueueUrl(), "Delivery dead-letter queue")
+	out("AlarmTopicArn", s.AlarmTopic.TopicArn(), "SNS topic the DLQ alarms notify")
+}

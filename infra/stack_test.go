@@ -1,0 +1,345 @@
+package main
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/jsii-runtime-go"
+)
+
+func TestTable(t *testing.T) {
+	f := synthDefault(t)
+	assert(t, "one table", func() { f.template.ResourceCountIs(jsii.String("AWS::DynamoDB::Table"), jsii.Number(1)) })
+	assert(t, "table properties", func() {
+		f.template.HasResourceProperties(jsii.String("AWS::DynamoDB::Table"), obj{
+			"KeySchema": []any{
+				obj{"AttributeName": "pk", "KeyType": "HASH"},
+				obj{"AttributeName": "sk", "KeyType": "RANGE"},
+			},
+			"AttributeDefinitions": assertions.Match_ArrayWith(list(
+				obj{"AttributeName": "pk", "AttributeType": "S"},
+				obj{"AttributeName": "sk", "AttributeType": "S"},
+				obj{"AttributeName": "gsi1pk", "AttributeType": "S"},
+				obj{"AttributeName": "gsi1sk", "AttributeType": "S"},
+			)),
+			"BillingMode":                      "PAY_PER_REQUEST",
+			"PointInTimeRecoverySpecification": obj{"PointInTimeRecoveryEnabled": true},
+			"TimeToLiveSpecification":          obj{"AttributeName": "expires_at", "Enabled": true},
+			"DeletionProtectionEnabled":        true,
+			"GlobalSecondaryIndexes": []any{obj{
+				"IndexName": "gsi1",
+				"KeySchema": []any{
+					obj{"AttributeName": "gsi1pk", "KeyType": "HASH"},
+					obj{"AttributeName": "gsi1sk", "KeyType": "RANGE"},
+				},
+				"Projection": obj{"ProjectionType": "ALL"},
+			}},
+			"ProvisionedThroughput": assertions.Match_Absent(),
+		})
+	})
+	assert(t, "table retained", func() {
+		f.template.HasResource(jsii.String("AWS::DynamoDB::Table"), obj{
+			"DeletionPolicy":      "Retain",
+			"UpdateReplacePolicy": "Retain",
+		})
+	})
+}
+
+// consumers maps each work queue's logical ID prefix to the function that consumes it.
+var consumers = []struct{ queue, dlq, function string }{
+	{"RoutingQueue", "RoutingDLQ", "RouterFunction"},
+	{"DeliveryQueue", "DeliveryDLQ", "DeliveryFunction"},
+}
+
+func TestQueues(t *testing.T) {
+	f := synthDefault(t)
+	queues := f.resources("AWS::SQS::Queue")
+	if len(queues) != 4 {
+		t.Fatalf("got %d queues, want 4 (two work queues, two DLQs)", len(queues))
+	}
+	for id, q := range queues {
+		if got := props(q)["SqsManagedSseEnabled"]; got != true {
+			t.Errorf("queue %s: SqsManagedSseEnabled = %v, want true", id, got)
+		}
+		if _, fifo := props(q)["FifoQueue"]; fifo {
+			t.Errorf("queue %s: want a standard queue", id)
+		}
+	}
+	for _, c := range consumers {
+		qid, q := f.onlyResource(t, "AWS::SQS::Queue", c.queue)
+		dlqID, dlq := f.onlyResource(t, "AWS::SQS::Queue", c.dlq)
+		_, fn := f.onlyResource(t, "AWS::Lambda::Function", c.function)
+
+		rp, _ := props(q)["RedrivePolicy"].(map[string]any)
+		if rp == nil {
+			t.Errorf("%s: no RedrivePolicy", qid)
+			continue
+		}
+		if got := refID(rp["deadLetterTargetArn"]); got != dlqID {
+			t.Errorf("%s: dead-letter target %q, want %s", qid, got, dlqID)
+		}
+		if n := number(t, rp["maxReceiveCount"]); n < 5 {
+			t.Errorf("%s: maxReceiveCount %v, want >= 5", qid, n)
+		}
+		if got := number(t, props(dlq)["MessageRetentionPeriod"]); got != 14*24*3600 {
+			t.Errorf("%s: retention %vs, want 14 days", dlqID, got)
+		}
+		// A standard queue's DLQ keeps the original enqueue time, so the DLQ
+		// must keep messages longer than the work queue does.
+		if w, d := number(t, props(q)["MessageRetentionPeriod"]), number(t, props(dlq)["MessageRetentionPeriod"]); w >= d {
+			t.Errorf("%s: retention %vs, want less than its DLQ's %vs", qid, w, d)
+		}
+		vis, timeout := number(t, props(q)["VisibilityTimeout"]), number(t, props(fn)["Timeout"])
+		if vis < 6*timeout {
+			t.Errorf("%s: visibility timeout %vs < 6 × %s timeout %vs", qid, vis, c.function, timeout)
+		}
+	}
+}
+
+func TestFunctions(t *testing.T) {
+	f := synthDefault(t)
+	tableID, _ := f.onlyResource(t, "AWS::DynamoDB::Table", "Table")
+	queueID := func(prefix string) string { id, _ := f.onlyResource(t, "AWS::SQS::Queue", prefix); return id }
+	wantEnvRefs := map[string]string{
+		"LEADRELAY_TABLE":              tableID,
+		"LEADRELAY_ROUTING_QUEUE_URL":  queueID("RoutingQueue"),
+		"LEADRELAY_DELIVERY_QUEUE_URL": queueID("DeliveryQueue"),
+		"LEADRELAY_ROUTING_DLQ_URL":    queueID("RoutingDLQ"),
+		"LEADRELAY_DELIVERY_DLQ_URL":   queueID("DeliveryDLQ"),
+	}
+	want := map[string]float64{"Ingest": 10, "Router": 30, "Delivery": 60, "Admin": 30}
+	if n := len(f.resources("AWS::Lambda::Function")); n != len(want) {
+		t.Errorf("got %d functions, want %d", n, len(want))
+	}
+	for name, timeout := range want {
+		id, fn := f.onlyResource(t, "AWS::Lambda::Function", name+"Function")
+		p := props(fn)
+		if p["Runtime"] != "provided.al2023" || p["Handler"] != "bootstrap" {
+			t.Errorf("%s: runtime %v handler %v, want provided.al2023 bootstrap", id, p["Runtime"], p["Handler"])
+		}
+		if got, _ := p["Architectures"].([]any); !slices.Equal(got, []any{"arm64"}) {
+			t.Errorf("%s: architectures %v, want [arm64]", id, got)
+		}
+		if got := number(t, p["Timeout"]); got != timeout {
+			t.Errorf("%s: timeout %v, want %v", id, got, timeout)
+		}
+		if got := number(t, p["MemorySize"]); got != 256 {
+			t.Errorf("%s: memory %v, want 256", id, got)
+		}
+		if got, _ := p["TracingConfig"].(map[string]any); got["Mode"] != "Active" {
+			t.Errorf("%s: tracing %v, want Active", id, got)
+		}
+		logging, _ := p["LoggingConfig"].(map[string]any)
+		if logging["LogFormat"] != "JSON" {
+			t.Errorf("%s: log format %v, want JSON", id, logging["LogFormat"])
+		}
+		lg := f.resources("AWS::Logs::LogGroup")[refID(logging["LogGroup"])]
+		if lg == nil || number(t, props(lg)["RetentionInDays"]) != 30 {
+			t.Errorf("%s: log group %v, want one with 30 days retention", id, logging["LogGroup"])
+		}
+		code, _ := p["Code"].(map[string]any)
+		if code["S3Key"] == nil {
+			t.Errorf("%s: code %v, want an S3 asset", id, code)
+		}
+
+		env, _ := p["Environment"].(map[string]any)
+		vars, _ := env["Variables"].(map[string]any)
+		for k, ref := range wantEnvRefs {
+			if got := refID(vars[k]); got != ref {
+				t.Errorf("%s: env %s = %v, want a reference to %s", id, k, vars[k], ref)
+			}
+		}
+		if vars["LEADRELAY_ALLOW_PRIVATE_TARGETS"] != "false" {
+			t.Errorf("%s: LEADRELAY_ALLOW_PRIVATE_TARGETS = %v, want false", id, vars["LEADRELAY_ALLOW_PRIVATE_TARGETS"])
+		}
+	}
+	// Every function has its own asset: the fake binaries differ.
+	keys := map[any]bool{}
+	for _, fn := range f.resources("AWS::Lambda::Function") {
+		keys[props(fn)["Code"].(map[string]any)["S3Key"]] = true
+	}
+	if len(keys) != len(want) {
+		t.Errorf("functions share code assets: %d distinct S3 keys, want %d", len(keys), len(want))
+	}
+}
+
+func TestEventSourceMappings(t *testing.T) {
+	f := synthDefault(t)
+	esms := f.resources("AWS::Lambda::EventSourceMapping")
+	if len(esms) != len(consumers) {
+		t.Fatalf("got %d event source mappings, want %d", len(esms), len(consumers))
+	}
+	assert(t, "batch item failures", func() {
+		f.template.AllResourcesProperties(jsii.String("AWS::Lambda::EventSourceMapping"), obj{
+			"FunctionResponseTypes": []any{"ReportBatchItemFailures"},
+			"BatchSize":             10,
+		})
+	})
+	for _, c := range consumers {
+		qid, _ := f.onlyResource(t, "AWS::SQS::Queue", c.queue)
+		fid, _ := f.onlyResource(t, "AWS::Lambda::Function", c.function)
+		found := false
+		for id, m := range esms {
+			p := props(m)
+			if refID(p["EventSourceArn"]) != qid {
+				continue
+			}
+			found = true
+			if got := refID(p["FunctionName"]); got != fid {
+				t.Errorf("%s: %s feeds %s, want %s", id, qid, got, fid)
+			}
+			if w, ok := p["MaximumBatchingWindowInSeconds"]; ok && number(t, w) > 1 {
+				t.Errorf("%s: batching window %vs, want at most 1", id, w)
+			}
+		}
+		if !found {
+			t.Errorf("no event source mapping reads %s", qid)
+		}
+	}
+}
+
+// apiMethod is one method of the REST API, as deployed.
+type apiMethod struct {
+	verb, path, auth, target string
+}
+
+func TestAPI(t *testing.T) {
+	f := synthDefault(t)
+	ingest, _ := f.onlyResource(t, "AWS::Lambda::Function", "IngestFunction")
+	admin, _ := f.onlyResource(t, "AWS::Lambda::Function", "AdminFunction")
+
+	resources := f.resources("AWS::ApiGateway::Resource")
+	var path func(id string) string
+	path = func(id string) string {
+		r, ok := resources[id]
+		if !ok {
+			return "" // the root resource
+		}
+		p := props(r)
+		return path(refID(p["ParentId"])) + "/" + p["PathPart"].(string)
+	}
+	var got []apiMethod
+	for id, m := range f.resources("AWS::ApiGateway::Method") {
+		p := props(m)
+		integ, _ := p["Integration"].(map[string]any)
+		if integ["Type"] != "AWS_PROXY" {
+			t.Errorf("method %s: integration %v, want AWS_PROXY", id, integ["Type"])
+		}
+		target := strings.Join(refsIn(integ["Uri"]), ",")
+		got = append(got, apiMethod{p["HttpMethod"].(string), path(refID(p["ResourceId"])), p["AuthorizationType"].(string), target})
+	}
+	want := []apiMethod{
+		{"POST", "/v1/leads", "NONE", ingest},
+		{"GET", "/v1/leads/{id}", "NONE", ingest},
+		{"GET", "/v1/health", "NONE", ingest},
+		{"POST", "/v1/pings", "NONE", ingest},
+		{"POST", "/v1/returns", "NONE", ingest},
+		{"ANY", "/v1/admin/{proxy+}", "AWS_IAM", admin},
+	}
+	less := func(a, b apiMethod) int { return strings.Compare(a.path+" "+a.verb, b.path+" "+b.verb) }
+	slices.SortFunc(got, less)
+	slices.SortFunc(want, less)
+	if !slices.Equal(got, want) {
+		t.Errorf("API methods:\n got %v\nwant %v", got, want)
+	}
+
+	// The handlers answer 4xx with the contract's bodies: no API-level validation.
+	assert(t, "no request validator", func() {
+		f.template.ResourceCountIs(jsii.String("AWS::ApiGateway::RequestValidator"), jsii.Number(0))
+	})
+	assert(t, "no request models", func() {
+		f.template.ResourceCountIs(jsii.String("AWS::ApiGateway::Model"), jsii.Number(0))
+	})
+	assert(t, "stage", func() {
+		f.template.HasResourceProperties(jsii.String("AWS::ApiGateway::Stage"), obj{
+			"StageName":      StageName,
+			"TracingEnabled": true,
+			"AccessLogSetting": obj{
+				"DestinationArn": assertions.Match_AnyValue(),
+				"Format":         assertions.Match_StringLikeRegexp(jsii.String(`"status":"\$context.status"`)),
+			},
+			"MethodSettings": assertions.Match_ArrayWith(list(obj{
+				"HttpMethod":           "*",
+				"ResourcePath":         "/*",
+				"ThrottlingRateLimit":  assertions.Match_AnyValue(),
+				"ThrottlingBurstLimit": assertions.Match_AnyValue(),
+			})),
+		})
+	})
+	// API Gateway may invoke each function only from this API.
+	for id, perm := range f.resources("AWS::Lambda::Permission") {
+		p := props(perm)
+		if fn := refID(p["FunctionName"]); fn != ingest && fn != admin {
+			t.Errorf("permission %s: grants invoke on %s", id, fn)
+		}
+		if p["Principal"] != "apigateway.amazonaws.com" || p["SourceArn"] == nil {
+			t.Errorf("permission %s: principal %v source %v, want API Gateway scoped to the API", id, p["Principal"], p["SourceArn"])
+		}
+	}
+}
+
+func TestAlarms(t *testing.T) {
+	f := synthDefault(t)
+	topicID, _ := f.onlyResource(t, "AWS::SNS::Topic", "AlarmTopic")
+	alarms := f.resources("AWS::CloudWatch::Alarm")
+	watched := map[string]bool{}
+	for id, a := range alarms {
+		p := props(a)
+		if p["MetricName"] != "ApproximateNumberOfMessagesVisible" || p["Namespace"] != "AWS/SQS" {
+			t.Errorf("alarm %s: metric %v/%v", id, p["Namespace"], p["MetricName"])
+		}
+		if p["ComparisonOperator"] != "GreaterThanOrEqualToThreshold" || number(t, p["Threshold"]) != 1 ||
+			number(t, p["EvaluationPeriods"]) != 1 || number(t, p["Period"]) != 60 {
+			t.Errorf("alarm %s: %v %v over %v × %vs, want >= 1 over 1 × 60s",
+				id, p["ComparisonOperator"], p["Threshold"], p["EvaluationPeriods"], p["Period"])
+		}
+		if !slices.Contains(refsIn(p["AlarmActions"]), topicID) {
+			t.Errorf("alarm %s: actions %v, want the alarm topic %s", id, p["AlarmActions"], topicID)
+		}
+		for _, d := range p["Dimensions"].([]any) {
+			dim := d.(map[string]any)
+			if dim["Name"] == "QueueName" {
+				watched[refID(dim["Value"])] = true
+			}
+		}
+	}
+	for _, c := range consumers {
+		dlqID, _ := f.onlyResource(t, "AWS::SQS::Queue", c.dlq)
+		if !watched[dlqID] {
+			t.Errorf("no alarm watches %s (watched: %v)", dlqID, watched)
+		}
+	}
+	if len(alarms) != len(consumers) {
+		t.Errorf("got %d alarms, want %d", len(alarms), len(consumers))
+	}
+	assert(t, "email subscription", func() {
+		f.template.HasResourceProperties(jsii.String("AWS::SNS::Subscription"), obj{
+			"Protocol": "email",
+			"Endpoint": testAlarmEmail,
+			"TopicArn": obj{"Ref": topicID},
+		})
+	})
+}
+
+func TestOutputs(t *testing.T) {
+	f := synthDefault(t)
+	for _, name := range []string{"ApiUrl", "TableName", "RoutingQueueUrl", "DeliveryQueueUrl", "RoutingDlqUrl", "DeliveryDlqUrl", "AlarmTopicArn"} {
+		assert(t, "output "+name, func() {
+			f.template.HasOutput(jsii.String(name), obj{"Value": assertions.Match_AnyValue()})
+		})
+	}
+	topicID, _ := f.onlyResource(t, "AWS::SNS::Topic", "AlarmTopic")
+	tableID, _ := f.onlyResource(t, "AWS::DynamoDB::Table", "Table")
+	outputs := f.json["Outputs"].(map[string]any)
+	if got := refsIn(outputs["AlarmTopicArn"]); !slices.Equal(got, []string{topicID}) {
+		t.Errorf("AlarmTopicArn refers to %v, want %s", got, topicID)
+	}
+	if got := refsIn(outputs["TableName"]); !slices.Equal(got, []string{tableID}) {
+		t.Errorf("TableName refers to %v, want %s", got, tableID)
+	}
+	if s := strings.Join(refsIn(outputs["ApiUrl"]), ","); !strings.Contains(s, "Api") {
+		t.Errorf("ApiUrl refers to %v, want the REST API", s)
+	}
+}

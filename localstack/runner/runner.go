@@ -1,0 +1,294 @@
+// Package runner runs the whole of LeadRelay in one process against an
+// AWS-compatible endpoint: the real handlers, an HTTP server that turns
+// requests into API Gateway proxy events, and pollers that hand SQS batches
+// to the router and delivery handlers the way Lambda's event source mapping
+// does (batches of up to 10, partial batch failures, redelivery after the
+// visibility timeout).
+package runner
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/leadrelay/leadrelay/shared/app"
+	"github.com/leadrelay/leadrelay/shared/config"
+	"github.com/leadrelay/leadrelay/shared/httpapi"
+	"github.com/leadrelay/leadrelay/shared/queue"
+	"github.com/leadrelay/leadrelay/shared/settings"
+	"github.com/leadrelay/leadrelay/shared/store"
+)
+
+// Options configure a runner.
+type Options struct {
+	// Addr is where the API listens ("127.0.0.1:8080"; ":0" picks a port).
+	Addr string
+	// AdminToken guards /v1/admin.
+	AdminToken string
+	// ConfigFile is a YAML configuration applied at start ("" for none).
+	// ${VAR} in it is expanded from the environment, and ${LEADRELAY_ADDR}
+	// is the address the runner listens on.
+	ConfigFile string
+	// Prefix names the table and queues ("leadrelay-" gives the table
+	// "leadrelay-leads" and queues "leadrelay-routing", ...).
+	Prefix string
+	// AWS is the configuration of the emulator's clients.
+	AWS aws.Config
+	// Visibility is the queues' visibility timeout (default 30 s).
+	Visibility time.Duration
+	// Pollers is how many pollers each queue gets (default 4).
+	Pollers int
+	// AllowPrivateTargets lets buyers live on localhost.
+	AllowPrivateTargets bool
+	// ConfigTTL is how long handlers cache the configuration (default 5 s).
+	ConfigTTL time.Duration
+	Log       *slog.Logger
+}
+
+// Runner is a running local LeadRelay.
+type Runner struct {
+	App *app.App
+	// URL is the API's base URL, "http://127.0.0.1:8080".
+	URL    string
+	Queues queue.URLs
+	Demo   *DemoBuyer
+
+	srv    *http.Server
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// Start creates the table and queues if they do not exist, applies the
+// configuration file, and starts serving and polling.
+func Start(ctx context.Context, o Options) (*Runner, error) {
+	if o.Visibility == 0 {
+		o.Visibility = 30 * time.Second
+	}
+	if o.Pollers == 0 {
+		o.Pollers = 4
+	}
+	if o.ConfigTTL == 0 {
+		o.ConfigTTL = settings.DefaultConfigTTL
+	}
+	if o.Prefix == "" {
+		o.Prefix = "leadrelay-"
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	}
+	ln, err := net.Listen("tcp", o.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", o.Addr, err)
+	}
+	addr := ln.Addr().String()
+	s := settings.Settings{Table: o.Prefix + "leads", AllowPrivateTargets: o.AllowPrivateTargets, ConfigTTL: o.ConfigTTL}
+	a := app.New(s, o.AWS, o.Log)
+	if err := store.CreateTable(ctx, a.DynamoDB, s.Table); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	urls, err := queue.Ensure(ctx, a.SQS, o.Prefix, int(o.Visibility/time.Second))
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	s.RoutingQueueURL, s.RoutingDLQURL, s.DeliveryQueueURL, s.DeliveryDLQURL = urls.Routing, urls.RoutingDLQ, urls.Delivery, urls.DeliveryDLQ
+	a = app.New(s, o.AWS, o.Log)
+	if o.ConfigFile != "" {
+		if err := applyFile(ctx, a, o.ConfigFile, addr); err != nil {
+			ln.Close()
+			return nil, err
+		}
+	}
+	r := &Runner{App: a, URL: "http://" + addr, Queues: urls, Demo: NewDemoBuyer(o.Log)}
+	ingest, adm := a.Ingest(), a.Admin(o.AdminToken)
+	mux := http.NewServeMux()
+	mux.Handle("/v1/admin/", proxy(adm.Handle, o.Log))
+	mux.Handle("/demo/buyer", r.Demo)
+	mux.Handle("/", proxy(ingest.Handle, o.Log))
+	r.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	pctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	r.cancel = cancel
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		if err := r.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			o.Log.Error("API server stopped", "error", err)
+		}
+	}()
+	rt, dl := a.Router(), a.Delivery()
+	for i := 0; i < o.Pollers; i++ {
+		r.poll(pctx, a.SQS, urls.Routing, rt.Handle, o.Log)
+		r.poll(pctx, a.SQS, urls.Delivery, dl.Handle, o.Log)
+	}
+	return r, nil
+}
+
+// Stop stops serving, lets the pollers finish their batches, and returns.
+func (r *Runner) Stop(ctx context.Context) error {
+	err := r.srv.Shutdown(ctx)
+	r.cancel()
+	r.wg.Wait()
+	return err
+}
+
+func applyFile(ctx context.Context, a *app.App, path, addr string) error {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("read configuration: %w", err)
+	}
+	doc := os.Expand(string(raw), func(k string) string {
+		if k == "LEADRELAY_ADDR" {
+			return addr
+		}
+		return os.Getenv(k)
+	})
+	c, err := config.Parse([]byte(doc))
+	if err != nil {
+		return fmt.Errorf("configuration %s: %w", path, err)
+	}
+	if _, _, err := a.Store.SaveConfig(ctx, c, -1); err != nil {
+		return fmt.Errorf("apply configuration %s: %w", path, err)
+	}
+	a.Configs.Invalidate()
+	return nil
+}
+
+// proxy serves an API Gateway proxy handler over HTTP.
+func proxy(h func(context.Context, httpapi.Request) (httpapi.Response, error), log *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		body, err := io.ReadAll(http.MaxBytesReader(w, req.Body, 10<<20))
+		if err != nil {
+			writeJSON(w, httpapi.Error(http.StatusRequestEntityTooLarge, "payload_too_large", "the body is over API Gateway's 10 MiB"))
+			return
+		}
+		ev := httpapi.Request{
+			HTTPMethod:            req.Method,
+			Path:                  req.URL.Path,
+			Resource:              req.URL.Path,
+			Headers:               map[string]string{},
+			MultiValueHeaders:     map[string][]string{},
+			QueryStringParameters: map[string]string{},
+			RequestContext: events.APIGatewayProxyRequestContext{
+				Stage: "local", HTTPMethod: req.Method, Path: req.URL.Path,
+				Identity: events.APIGatewayRequestIdentity{SourceIP: req.RemoteAddr},
+			},
+		}
+		for k, v := range req.Header {
+			ev.Headers[k] = v[0]
+			ev.MultiValueHeaders[k] = v
+		}
+		for k, v := range req.URL.Query() {
+			ev.QueryStringParameters[k] = v[0]
+		}
+		ev.MultiValueQueryStringParameters = req.URL.Query()
+		if id, ok := strings.CutPrefix(req.URL.Path, "/v1/leads/"); ok {
+			ev.Resource = "/v1/leads/{id}"
+			ev.PathParameters = map[string]string{"id": id}
+		}
+		if utf8.Valid(body) {
+			ev.Body = string(body)
+		} else {
+			ev.Body, ev.IsBase64Encoded = base64.StdEncoding.EncodeToString(body), true
+		}
+		resp, err := h(req.Context(), ev)
+		if err != nil {
+			log.Error("handler error", "path", req.URL.Path, "error", err)
+			resp = httpapi.Error(http.StatusBadGateway, "internal", "the function failed")
+		}
+		writeJSON(w, resp)
+	})
+}
+
+func writeJSON(w http.ResponseWriter, resp httpapi.Response) {
+	for k, v := range resp.Headers {
+		w.Header().Set(k, v)
+	}
+	for k, vs := range resp.MultiValueHeaders {
+		for _, v := range vs {
+			w.Header().Add(k, v)
+		}
+	}
+	w.WriteHeader(resp.StatusCode)
+	if resp.IsBase64Encoded {
+		b, _ := base64.StdEncoding.DecodeString(resp.Body)
+		_, _ = w.Write(b)
+		return
+	}
+	_, _ = io.WriteString(w, resp.Body)
+}
+
+// poll runs one poller: receive a batch, hand it to the handler, delete
+// what succeeded. Failed messages come back after their visibility timeout
+// (or the backoff the handler set), as with Lambda's event source mapping.
+func (r *Runner) poll(ctx context.Context, api *sqs.Client, url string, h func(context.Context, events.SQSEvent) (events.SQSEventResponse, error), log *slog.Logger) {
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		for ctx.Err() == nil {
+			out, err := api.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
+				QueueUrl: aws.String(url), MaxNumberOfMessages: 10, WaitTimeSeconds: 1,
+				MessageSystemAttributeNames: []sqstypes.MessageSystemAttributeName{sqstypes.MessageSystemAttributeNameAll},
+				MessageAttributeNames:       []string{"All"},
+			})
+			if err != nil {
+				if ctx.Err() == nil {
+					log.Warn("receive messages", "queue", url, "error", err)
+					time.Sleep(500 * time.Millisecond)
+				}
+				continue
+			}
+			if len(out.Messages) == 0 {
+				continue
+			}
+			ev := events.SQSEvent{}
+			for _, m := range out.Messages {
+				rec := events.SQSMessage{
+					MessageId: aws.ToString(m.MessageId), ReceiptHandle: aws.ToString(m.ReceiptHandle),
+					Body: aws.ToString(m.Body), Attributes: m.Attributes, EventSource: "aws:sqs",
+					MessageAttributes: map[string]events.SQSMessageAttribute{},
+				}
+				for k, v := range m.MessageAttributes {
+					rec.MessageAttributes[k] = events.SQSMessageAttribute{StringValue: v.StringValue, DataType: aws.ToString(v.DataType)}
+				}
+				ev.Records = append(ev.Records, rec)
+			}
+			// Like Lambda, the batch runs to completion once received.
+			resp, err := h(context.WithoutCancel(ctx), ev)
+			failed := map[string]bool{}
+			if err != nil {
+				log.Error("batch failed", "queue", url, "error", err)
+				continue
+			}
+			for _, f := range resp.BatchItemFailures {
+				failed[f.ItemIdentifier] = true
+			}
+			var del []sqstypes.DeleteMessageBatchRequestEntry
+			for i, m := range ev.Records {
+				if !failed[m.MessageId] {
+					del = append(del, sqstypes.DeleteMessageBatchRequestEntry{Id: aws.String(fmt.Sprint(i)), ReceiptHandle: aws.String(m.ReceiptHandle)})
+				}
+			}
+			if len(del) > 0 {
+				if _, err := api.DeleteMessageBatch(context.WithoutCancel(ctx), &sqs.DeleteMessageBatchInput{QueueUrl: aws.String(url), Entries: del}); err != nil {
+					log.Warn("delete messages", "queue", url, "error", err)
+				}
+			}
+		}
+	}()
+}

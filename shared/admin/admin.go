@@ -1,0 +1,142 @@
+// Package admin is the operators' API: the configuration as a whole
+// document, and a lead with its full timeline. On AWS it sits behind
+// API Gateway's IAM authorisation; the local runner guards it with a
+// bearer token.
+package admin
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/leadrelay/leadrelay/shared/config"
+	"github.com/leadrelay/leadrelay/shared/httpapi"
+	"github.com/leadrelay/leadrelay/shared/lead"
+	"github.com/leadrelay/leadrelay/shared/store"
+)
+
+// Store is what the admin API needs of the table.
+type Store interface {
+	SaveConfig(ctx context.Context, c *config.Config, expect int64) (int64, bool, error)
+	LoadConfig(ctx context.Context) (*config.Config, error)
+	GetLead(ctx context.Context, id string, consistent bool) (*lead.Record, error)
+}
+
+// Handler is the admin function.
+type Handler struct {
+	Store Store
+	// Token, when set, is the bearer token every request must carry (the
+	// local runner). On AWS it is empty: API Gateway checks IAM.
+	Token string
+	// Changed is called after a configuration change (cache invalidation).
+	Changed func()
+	Log     *slog.Logger
+}
+
+// Handle answers one API Gateway proxy request.
+func (h *Handler) Handle(ctx context.Context, req httpapi.Request) (httpapi.Response, error) {
+	if h.Token != "" {
+		got := httpapi.Bearer(req)
+		if subtle.ConstantTimeCompare([]byte(got), []byte(h.Token)) != 1 {
+			return httpapi.Error(http.StatusUnauthorized, "unauthorized", "send the operator token as Authorization: Bearer"), nil
+		}
+	}
+	path := strings.TrimSuffix(req.Path, "/")
+	switch {
+	case path == "/v1/admin/config" && req.HTTPMethod == http.MethodGet:
+		return h.getConfig(ctx, req), nil
+	case path == "/v1/admin/config" && req.HTTPMethod == http.MethodPut:
+		return h.putConfig(ctx, req), nil
+	case strings.HasPrefix(path, "/v1/admin/leads/") && req.HTTPMethod == http.MethodGet:
+		return h.getLead(ctx, strings.TrimPrefix(path, "/v1/admin/leads/")), nil
+	}
+	return httpapi.Error(http.StatusNotFound, "not_found", "no such endpoint: %s %s", req.HTTPMethod, path), nil
+}
+
+func (h *Handler) getConfig(ctx context.Context, req httpapi.Request) httpapi.Response {
+	c, err := h.Store.LoadConfig(ctx)
+	if err != nil {
+		h.Log.ErrorContext(ctx, "load config", "error", err)
+		return httpapi.Error(http.StatusServiceUnavailable, "unavailable", "retry")
+	}
+	etag := strconv.Quote(strconv.FormatInt(c.Version, 10))
+	if strings.Contains(httpapi.Header(req, "Accept"), "yaml") {
+		body, err := c.YAML()
+		if err != nil {
+			return httpapi.Error(http.StatusInternalServerError, "internal", "encode config: %v", err)
+		}
+		return httpapi.Response{StatusCode: http.StatusOK, Headers: map[string]string{"Content-Type": "application/yaml", "ETag": etag}, Body: string(body)}
+	}
+	r := httpapi.JSON(http.StatusOK, c)
+	r.Headers["ETag"] = etag
+	return r
+}
+
+type applied struct {
+	Version int64 `json:"version"`
+	Changed bool  `json:"changed"`
+}
+
+func (h *Handler) putConfig(ctx context.Context, req httpapi.Request) httpapi.Response {
+	body, err := httpapi.Body(req)
+	if err != nil {
+		return httpapi.Error(http.StatusBadRequest, "invalid_body", "%v", err)
+	}
+	expect := int64(-1)
+	if m := strings.Trim(strings.TrimPrefix(httpapi.Header(req, "If-Match"), "W/"), `" `); m != "" && m != "*" {
+		v, err := strconv.ParseInt(m, 10, 64)
+		if err != nil {
+			return httpapi.Fields(http.StatusBadRequest, "validation_failed", "If-Match must be a configuration version",
+				[]httpapi.FieldProblem{{Field: "If-Match", Code: "invalid", Message: "want the ETag of GET /v1/admin/config"}})
+		}
+		expect = v
+	}
+	c, err := config.Parse(body)
+	var ce *config.Error
+	if errors.As(err, &ce) {
+		fields := make([]httpapi.FieldProblem, len(ce.Problems))
+		for i, p := range ce.Problems {
+			fields[i] = httpapi.FieldProblem{Field: p.Field, Code: p.Code, Message: p.Message, Line: p.Line}
+		}
+		return httpapi.Fields(http.StatusBadRequest, "invalid_config", fmt.Sprintf("the configuration has %d problem(s); nothing was applied", len(fields)), fields)
+	}
+	if err != nil {
+		return httpapi.Error(http.StatusBadRequest, "invalid_config", "%v", err)
+	}
+	ver, changed, err := h.Store.SaveConfig(ctx, c, expect)
+	if errors.Is(err, store.ErrVersionConflict) {
+		return httpapi.Error(http.StatusPreconditionFailed, "version_conflict", "the configuration is at version %d, not %d: read it again and re-apply", ver, expect)
+	}
+	if err != nil {
+		h.Log.ErrorContext(ctx, "save config", "error", err)
+		return httpapi.Error(http.StatusServiceUnavailable, "unavailable", "retry")
+	}
+	if changed && h.Changed != nil {
+		h.Changed()
+	}
+	h.Log.InfoContext(ctx, "configuration applied", "version", ver, "changed", changed,
+		"campaigns", len(c.Campaigns), "sources", len(c.Sources), "buyers", len(c.Buyers))
+	r := httpapi.JSON(http.StatusOK, applied{Version: ver, Changed: changed})
+	r.Headers["ETag"] = strconv.Quote(strconv.FormatInt(ver, 10))
+	return r
+}
+
+func (h *Handler) getLead(ctx context.Context, id string) httpapi.Response {
+	rec, err := h.Store.GetLead(ctx, id, true)
+	if errors.Is(err, store.ErrNotFound) {
+		return httpapi.Error(http.StatusNotFound, "lead_not_found", "no lead %q", id)
+	}
+	if err != nil {
+		h.Log.ErrorContext(ctx, "read lead", "lead_id", id, "error", err)
+		return httpapi.Error(http.StatusServiceUnavailable, "unavailable", "retry")
+	}
+	if rec.Events == nil {
+		rec.Events = []lead.Event{}
+	}
+	return httpapi.JSON(http.StatusOK, rec)
+}

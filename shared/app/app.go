@@ -1,0 +1,94 @@
+// Package app wires LeadRelay's handlers to their AWS clients from a
+// function's settings: the one place that knows which handler needs what.
+// Each function's main and the local runner build an App and start the
+// handler they serve.
+package app
+
+import (
+	"log/slog"
+	"math/rand/v2"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/google/uuid"
+
+	"github.com/leadrelay/leadrelay/shared/admin"
+	"github.com/leadrelay/leadrelay/shared/delivery"
+	"github.com/leadrelay/leadrelay/shared/ingest"
+	"github.com/leadrelay/leadrelay/shared/queue"
+	"github.com/leadrelay/leadrelay/shared/router"
+	"github.com/leadrelay/leadrelay/shared/settings"
+	"github.com/leadrelay/leadrelay/shared/store"
+	"github.com/leadrelay/leadrelay/shared/webhook"
+)
+
+// App holds the clients and adapters the handlers share.
+type App struct {
+	Settings settings.Settings
+	DynamoDB *dynamodb.Client
+	SQS      *sqs.Client
+	Store    *store.Store
+	Configs  *store.ConfigCache
+	Queue    *queue.Sender
+	Log      *slog.Logger
+	Now      func() time.Time
+}
+
+// New builds the clients from an AWS configuration (which honours
+// AWS_ENDPOINT_URL). Each client gets its own retryer.
+func New(s settings.Settings, cfg aws.Config, log *slog.Logger) *App {
+	ddb := dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) {
+		o.Retryer = retry.NewStandard(func(so *retry.StandardOptions) { so.MaxAttempts = 4 })
+	})
+	sq := sqs.NewFromConfig(cfg, func(o *sqs.Options) {
+		o.Retryer = retry.NewStandard(func(so *retry.StandardOptions) { so.MaxAttempts = 4 })
+	})
+	st := store.New(ddb, s.Table, time.Now)
+	return &App{
+		Settings: s,
+		DynamoDB: ddb,
+		SQS:      sq,
+		Store:    st,
+		Configs:  store.NewConfigCache(st, s.ConfigTTL, log),
+		Queue: queue.NewSender(sq, queue.URLs{
+			Routing: s.RoutingQueueURL, RoutingDLQ: s.RoutingDLQURL,
+			Delivery: s.DeliveryQueueURL, DeliveryDLQ: s.DeliveryDLQURL,
+		}),
+		Log: log,
+		Now: time.Now,
+	}
+}
+
+// Ingest is the ingest function's handler.
+func (a *App) Ingest() *ingest.Handler {
+	return &ingest.Handler{
+		Store: a.Store, Queue: a.Queue, Configs: a.Configs, Now: a.Now, Log: a.Log,
+		NewID: func() string { return uuid.Must(uuid.NewV7()).String() },
+	}
+}
+
+// Router is the router function's handler.
+func (a *App) Router() *router.Handler {
+	return &router.Handler{Store: a.Store, Queue: a.Queue, Configs: a.Configs, Now: a.Now, Log: a.Log}
+}
+
+// Delivery is the delivery function's handler.
+func (a *App) Delivery() *delivery.Handler {
+	return &delivery.Handler{
+		Store: a.Store, Queue: a.Queue, Configs: a.Configs,
+		Webhook:  &webhook.Sender{Client: webhook.NewClient(a.Settings.AllowPrivateTargets)},
+		QueueURL: a.Settings.DeliveryQueueURL,
+		Now:      a.Now,
+		Jitter:   func(d time.Duration) time.Duration { return rand.N(d) },
+		Log:      a.Log,
+	}
+}
+
+// Admin is the admin function's handler; token guards it where IAM does
+// not (the local runner).
+func (a *App) Admin(token string) *admin.Handler {
+	return &admin.Handler{Store: a.Store, Token: token, Changed: a.Configs.Invalidate, Log: a.Log}
+}

@@ -1,0 +1,326 @@
+// Package delivery is the delivery function: it posts each lead on the
+// delivery queue to the buyer it was reserved for and records the outcome.
+// Accepted: the lead is sold and the ledger written in one transaction.
+// Rejected: the caps are released and the lead goes back to the router for
+// the next buyer. Transient failure: the message comes back after a
+// backoff (exponential, full jitter) until the buyer's attempt limit; then
+// the job is copied to the DLQ and the lead moves on to the next buyer.
+package delivery
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/leadrelay/leadrelay/shared/config"
+	"github.com/leadrelay/leadrelay/shared/lead"
+	"github.com/leadrelay/leadrelay/shared/money"
+	"github.com/leadrelay/leadrelay/shared/queue"
+	"github.com/leadrelay/leadrelay/shared/store"
+	"github.com/leadrelay/leadrelay/shared/webhook"
+)
+
+// Store is what delivery needs of the table.
+type Store interface {
+	GetLead(ctx context.Context, id string, consistent bool) (*lead.Record, error)
+	Sell(ctx context.Context, in store.SaleInput) error
+	Release(ctx context.Context, id string, seq int, holds []lead.CapHold, events []lead.Event) error
+	AppendEvents(ctx context.Context, id string, seq int, events []lead.Event) error
+}
+
+// Queue is what delivery needs of the queues.
+type Queue interface {
+	Route(ctx context.Context, m queue.Route) error
+	DeadLetter(ctx context.Context, m queue.Deliver, reason string) error
+	Delay(ctx context.Context, queueURL, receipt string, d time.Duration) error
+}
+
+// Configs returns the current configuration.
+type Configs interface {
+	Get(ctx context.Context) (*config.Index, error)
+}
+
+// Poster delivers one lead to one buyer.
+type Poster interface {
+	Send(ctx context.Context, d *config.Delivery, p webhook.Post) webhook.Verdict
+}
+
+// Handler is the delivery function.
+type Handler struct {
+	Store   Store
+	Queue   Queue
+	Configs Configs
+	// Webhook posts webhook deliveries; Email sends email ones (optional).
+	Webhook Poster
+	Email   Poster
+	// QueueURL is the delivery queue's URL (for backoff).
+	QueueURL string
+	Now      func() time.Time
+	// Jitter returns a random duration in [0, d) (full jitter).
+	Jitter func(d time.Duration) time.Duration
+	Log    *slog.Logger
+}
+
+// Backoff bounds.
+const (
+	BackoffBase = 2 * time.Second
+	BackoffCap  = 15 * time.Minute
+)
+
+// Backoff is the wait before attempt+1 after attempt failed: exponential
+// from BackoffBase, capped at BackoffCap, with full jitter, at least a second.
+func Backoff(attempt int, jitter func(time.Duration) time.Duration) time.Duration {
+	ceil := BackoffCap
+	if attempt < 20 {
+		if d := BackoffBase << (attempt - 1); d < ceil {
+			ceil = d
+		}
+	}
+	d := jitter(ceil)
+	if d < time.Second {
+		d = time.Second
+	}
+	return d
+}
+
+// Handle delivers a batch. Messages whose attempt failed transiently are
+// delayed and reported back, so SQS delivers them again.
+func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+	var (
+		mu   sync.Mutex
+		resp events.SQSEventResponse
+		wg   sync.WaitGroup
+	)
+	for _, msg := range ev.Records {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			retry, err := h.deliver(ctx, msg)
+			if err != nil {
+				h.Log.ErrorContext(ctx, "deliver lead; will retry", "message_id", msg.MessageId, "error", err)
+			}
+			if retry || err != nil {
+				mu.Lock()
+				resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: msg.MessageId})
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return resp, nil
+}
+
+// deliver handles one message; retry asks SQS to deliver it again.
+func (h *Handler) deliver(ctx context.Context, msg events.SQSMessage) (retry bool, err error) {
+	var m queue.Deliver
+	if err := json.Unmarshal([]byte(msg.Body), &m); err != nil {
+		return false, fmt.Errorf("decode delivery message %s: %w", msg.MessageId, err)
+	}
+	attempt := queue.ReceiveCount(msg.Attributes)
+	redelivered := attempt > 1
+	a := m.Assignment
+	log := h.Log.With("lead_id", m.Lead.ID, "seq", m.Seq, "buyer", a.Buyer, "order", a.Order, "attempt", attempt)
+	ix, err := h.Configs.Get(ctx)
+	if err != nil {
+		return false, err
+	}
+	if redelivered || m.Recovered {
+		// A message seen before may be about a round already settled:
+		// check before posting the lead to the buyer again.
+		cur, err := h.Store.GetLead(ctx, m.Lead.ID, true)
+		if err != nil {
+			return false, err
+		}
+		if cur.Seq != m.Seq || cur.Assignment == nil {
+			return false, h.recover(ctx, log, m, cur, true)
+		}
+	}
+	now := h.Now().UTC()
+	ref, ok := ix.Order(a.Buyer, a.Order)
+	if !ok {
+		return false, h.release(ctx, log, m, redelivered, lead.Event{At: now, Type: lead.EventFailed, Buyer: a.Buyer, Order: a.Order,
+			Detail: "the order is no longer configured"}, "")
+	}
+	poster := h.Webhook
+	if ref.Buyer.Delivery.Type == config.DeliveryEmail {
+		poster = h.Email
+	}
+	var v webhook.Verdict
+	if poster == nil {
+		v = webhook.Verdict{Outcome: webhook.Rejected, Reason: "not_configured", Detail: ref.Buyer.Delivery.Type + " delivery is not configured in this deployment"}
+	} else {
+		v = poster.Send(ctx, &ref.Buyer.Delivery, webhook.Post{
+			Lead: &m.Lead, Price: a.Price, BidID: a.BidID, MessageID: fmt.Sprintf("%s.%d", m.Lead.ID, m.Seq), Now: now,
+		})
+	}
+	done := h.Now().UTC()
+	ev := attemptEvent(done, a, v, attempt)
+	log.InfoContext(ctx, "delivery attempt", "outcome", v.Outcome, "status", v.Status, "reason", v.Reason, "latency_ms", v.Latency.Milliseconds())
+	switch v.Outcome {
+	case webhook.Accepted:
+		return false, h.sell(ctx, log, ix, m, ref, v, ev, done, redelivered)
+	case webhook.Rejected:
+		return false, h.release(ctx, log, m, redelivered, ev, "")
+	}
+	if attempt >= ref.Buyer.Delivery.MaxAttempts {
+		ev.Type = lead.EventFailed
+		ev.Detail = fmt.Sprintf("gave up after %d attempts: %s", attempt, ev.Detail)
+		return false, h.release(ctx, log, m, redelivered, ev, v.Reason)
+	}
+	if err := h.Store.AppendEvents(ctx, m.Lead.ID, m.Seq, []lead.Event{ev}); err != nil {
+		var stale *store.StaleError
+		if errors.As(err, &stale) {
+			return false, h.recover(ctx, log, m, stale.Current, redelivered)
+		}
+		log.WarnContext(ctx, "record attempt", "error", err)
+	}
+	wait := Backoff(attempt, h.Jitter)
+	if err := h.Queue.Delay(ctx, h.QueueURL, msg.ReceiptHandle, wait); err != nil {
+		log.WarnContext(ctx, "set backoff", "error", err)
+	}
+	log.InfoContext(ctx, "delivery will be retried", "backoff_s", wait.Seconds())
+	return true, nil
+}
+
+func attemptEvent(at time.Time, a lead.Assignment, v webhook.Verdict, attempt int) lead.Event {
+	data := map[string]any{"outcome": string(v.Outcome), "reason": v.Reason, "latency_ms": v.Latency.Milliseconds(), "attempt": attempt}
+	if v.Status != 0 {
+		data["status"] = v.Status
+	}
+	if v.Response != "" {
+		data["response"] = v.Response
+	}
+	if v.BuyerLeadID != "" {
+		data["buyer_lead_id"] = v.BuyerLeadID
+	}
+	detail := v.Detail
+	if detail == "" {
+		detail = fmt.Sprintf("%s (%s)", v.Outcome, v.Reason)
+	}
+	return lead.Event{At: at, Type: lead.EventAttempt, Buyer: a.Buyer, Order: a.Order, Detail: detail, Data: data}
+}
+
+func (h *Handler) sell(ctx context.Context, log *slog.Logger, ix *config.Index, m queue.Deliver, ref config.OrderRef, v webhook.Verdict, ev lead.Event, now time.Time, redelivered bool) error {
+	a := m.Assignment
+	first := len(m.Bought) == 0
+	sale := lead.Sale{Buyer: a.Buyer, Order: a.Order, Price: a.Price, BuyerLeadID: v.BuyerLeadID, At: now}
+	if src := ix.Source(m.Lead.Source); src != nil {
+		sale.Payout = payout(src.Payout, a.Price, first)
+	}
+	maxSales := 1
+	if c := ix.Campaign(m.Lead.Campaign); c != nil {
+		maxSales = c.MaxSales
+	}
+	more := len(m.Bought)+1 < maxSales
+	in := store.SaleInput{
+		Lead: &m.Lead, Seq: m.Seq, Sale: sale, First: first, More: more,
+		Events: []lead.Event{ev, {At: now, Type: lead.EventAccepted, Buyer: a.Buyer, Order: a.Order,
+			Detail: fmt.Sprintf("sold to %s at %s", a.Buyer, a.Price)}},
+	}
+	if d := ref.Order.Dedupe; d != nil {
+		for _, f := range d.Fields {
+			if val, ok := m.Lead.Fields[f]; ok {
+				in.BuyerDedupe = append(in.BuyerDedupe, store.BuyerDedupeKey{Buyer: a.Buyer, Field: f, Value: fmt.Sprint(val), Window: d.Window.D()})
+			}
+		}
+	}
+	// The buyer has accepted: try hard to record it before giving the
+	// message back (a redelivery would check the round, not post again).
+	var err error
+	for try := 0; try < 3; try++ {
+		if err = h.Store.Sell(ctx, in); err == nil {
+			break
+		}
+		var stale *store.StaleError
+		if errors.As(err, &stale) {
+			return h.recover(ctx, log, m, stale.Current, redelivered)
+		}
+		time.Sleep(time.Duration(try+1) * 100 * time.Millisecond)
+	}
+	if err != nil {
+		return err
+	}
+	log.InfoContext(ctx, "lead sold", "price", a.Price.Decimal(), "payout", sale.Payout.Decimal())
+	if !more {
+		return nil
+	}
+	return h.Queue.Route(ctx, queue.Route{
+		Lead: m.Lead, Seq: m.Seq + 1, Tried: m.Tried, Bought: append(slices.Clone(m.Bought), a.Buyer), Rejected: m.Rejected,
+	})
+}
+
+// payout is what the source earns for a sale at price: a fixed payout is
+// paid once a lead (on its first sale), a revenue share on every sale.
+func payout(p config.Payout, price money.Amount, first bool) money.Amount {
+	switch p.Type {
+	case config.PayoutRevshare:
+		return price.Percent(p.Percent)
+	case config.PayoutFixed:
+		if first {
+			return p.Amount
+		}
+	}
+	return 0
+}
+
+// release gives the assignment's caps back and sends the lead to the
+// router for the next buyer. deadLetter, when set, also copies the job to
+// the DLQ with that reason.
+func (h *Handler) release(ctx context.Context, log *slog.Logger, m queue.Deliver, redelivered bool, ev lead.Event, deadLetter string) error {
+	if ev.Type == lead.EventAttempt {
+		ev2 := lead.Event{At: ev.At, Type: lead.EventRejected, Buyer: ev.Buyer, Order: ev.Order, Detail: "the buyer refused the lead; trying the next buyer"}
+		if err := h.Store.Release(ctx, m.Lead.ID, m.Seq, m.Assignment.Caps, []lead.Event{ev, ev2}); err != nil {
+			return h.settled(ctx, log, m, redelivered, err)
+		}
+	} else if err := h.Store.Release(ctx, m.Lead.ID, m.Seq, m.Assignment.Caps, []lead.Event{ev}); err != nil {
+		return h.settled(ctx, log, m, redelivered, err)
+	}
+	if deadLetter != "" {
+		if err := h.Queue.DeadLetter(ctx, m, deadLetter); err != nil {
+			log.ErrorContext(ctx, "copy failed job to the DLQ", "error", err)
+		}
+	}
+	rejected := m.Rejected
+	if ev.Type == lead.EventAttempt {
+		rejected++
+	}
+	log.InfoContext(ctx, "lead released to the router", "reason", ev.Detail)
+	return h.Queue.Route(ctx, queue.Route{Lead: m.Lead, Seq: m.Seq + 1, Tried: m.Tried, Bought: m.Bought, Rejected: rejected})
+}
+
+func (h *Handler) settled(ctx context.Context, log *slog.Logger, m queue.Deliver, redelivered bool, err error) error {
+	var stale *store.StaleError
+	if errors.As(err, &stale) {
+		return h.recover(ctx, log, m, stale.Current, redelivered)
+	}
+	return err
+}
+
+// recover handles a message about a round the lead has left. Only a
+// message seen before may be ours from before a crash: if the lead's state
+// shows the round was settled but the lead still wants routing, the
+// routing message is sent again (the router checks the round).
+func (h *Handler) recover(ctx context.Context, log *slog.Logger, m queue.Deliver, cur *lead.Record, redelivered bool) error {
+	if cur == nil {
+		log.WarnContext(ctx, "delivery message for a lead that does not exist; dropped")
+		return nil
+	}
+	wantsRouting := cur.Assignment == nil && (cur.Status == lead.Routing || cur.Status == lead.Sold && len(cur.Sales) > len(m.Bought))
+	if redelivered && cur.Seq == m.Seq+1 && wantsRouting {
+		var bought []string
+		for _, s := range cur.Sales {
+			bought = append(bought, s.Buyer)
+		}
+		log.WarnContext(ctx, "resending the routing message of a settled round")
+		return h.Queue.Route(ctx, queue.Route{Lead: cur.Lead, Seq: cur.Seq, Tried: cur.Tried, Bought: bought, Rejected: m.Rejected, Recovered: true})
+	}
+	log.InfoContext(ctx, "stale delivery message dropped", "current_seq", cur.Seq, "status", cur.Status)
+	return nil
+}

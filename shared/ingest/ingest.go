@@ -1,0 +1,379 @@
+// Package ingest is the ingest function: sources post leads (JSON or form),
+// which are authenticated, validated, de-duplicated and written in one
+// transaction, then queued for routing. It also answers a source's
+// questions about its own leads, and the health check.
+package ingest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/leadrelay/leadrelay/shared/config"
+	"github.com/leadrelay/leadrelay/shared/httpapi"
+	"github.com/leadrelay/leadrelay/shared/lead"
+	"github.com/leadrelay/leadrelay/shared/money"
+	"github.com/leadrelay/leadrelay/shared/queue"
+	"github.com/leadrelay/leadrelay/shared/store"
+	"github.com/leadrelay/leadrelay/shared/validate"
+)
+
+// MaxBody is the largest lead a source may post.
+const MaxBody = 64 << 10
+
+// RequeueAfter is how long a lead may wait for routing before a retry
+// with its Idempotency-Key queues it again.
+const RequeueAfter = 10 * time.Second
+
+// IdempotencyTTL is how long an Idempotency-Key is remembered.
+const IdempotencyTTL = 24 * time.Hour
+
+// Store is what ingest needs of the table.
+type Store interface {
+	PutLead(ctx context.Context, in store.NewLead) error
+	GetLead(ctx context.Context, id string, consistent bool) (*lead.Record, error)
+}
+
+// Queue is what ingest needs of the routing queue.
+type Queue interface {
+	Route(ctx context.Context, m queue.Route) error
+}
+
+// Configs returns the current configuration.
+type Configs interface {
+	Get(ctx context.Context) (*config.Index, error)
+}
+
+// Handler is the ingest function.
+type Handler struct {
+	Store   Store
+	Queue   Queue
+	Configs Configs
+	Now     func() time.Time
+	NewID   func() string
+	Log     *slog.Logger
+}
+
+// Handle answers one API Gateway proxy request.
+func (h *Handler) Handle(ctx context.Context, req httpapi.Request) (httpapi.Response, error) {
+	path := strings.TrimSuffix(req.Path, "/")
+	switch {
+	case path == "/v1/health" && req.HTTPMethod == http.MethodGet:
+		return httpapi.JSON(http.StatusOK, map[string]string{"status": "ok"}), nil
+	case path == "/v1/leads" && req.HTTPMethod == http.MethodPost:
+		return h.post(ctx, req), nil
+	case strings.HasPrefix(path, "/v1/leads/") && req.HTTPMethod == http.MethodGet:
+		id := req.PathParameters["id"]
+		if id == "" {
+			id = strings.TrimPrefix(path, "/v1/leads/")
+		}
+		return h.get(ctx, req, id), nil
+	case path == "/v1/leads" || strings.HasPrefix(path, "/v1/leads/") || path == "/v1/health":
+		return httpapi.Error(http.StatusMethodNotAllowed, "method_not_allowed", "%s is not allowed on %s", req.HTTPMethod, path), nil
+	}
+	return httpapi.Error(http.StatusNotFound, "not_found", "no such endpoint: %s %s", req.HTTPMethod, path), nil
+}
+
+// envelope is a posted lead before validation.
+type envelope struct {
+	Campaign   string
+	ExternalID string
+	Test       bool
+	Redirect   string
+	Fields     map[string]any
+}
+
+func (h *Handler) post(ctx context.Context, req httpapi.Request) httpapi.Response {
+	ix, err := h.Configs.Get(ctx)
+	if err != nil {
+		h.Log.ErrorContext(ctx, "load configuration", "error", err)
+		return httpapi.Error(http.StatusServiceUnavailable, "unavailable", "configuration unavailable; retry")
+	}
+	key := httpapi.BearerOrKey(req)
+	if key == "" {
+		return httpapi.Error(http.StatusUnauthorized, "unauthorized", "send the source's API key in X-API-Key or Authorization: Bearer")
+	}
+	src := ix.SourceByKey(key)
+	if src == nil {
+		return httpapi.Error(http.StatusUnauthorized, "unauthorized", "unknown API key")
+	}
+	if src.Status == config.StatusPaused {
+		return httpapi.Error(http.StatusForbidden, "source_paused", "source %s is paused", src.ID)
+	}
+	body, err := httpapi.Body(req)
+	if err != nil {
+		return httpapi.Error(http.StatusBadRequest, "invalid_body", "%v", err)
+	}
+	if len(body) > MaxBody {
+		return httpapi.Error(http.StatusRequestEntityTooLarge, "payload_too_large", "a lead must be at most %d bytes; this one is %d", MaxBody, len(body))
+	}
+	var env envelope
+	var problems []httpapi.FieldProblem
+	switch mt := httpapi.MediaType(req); mt {
+	case "application/json":
+		env, problems, err = decodeJSON(body)
+		if err != nil {
+			return httpapi.Error(http.StatusBadRequest, "invalid_json", "the body is not a JSON lead: %v", err)
+		}
+	case "application/x-www-form-urlencoded":
+		env, problems, err = decodeForm(body)
+		if err != nil {
+			return httpapi.Error(http.StatusBadRequest, "invalid_form", "the body is not a form: %v", err)
+		}
+	default:
+		return httpapi.Error(http.StatusUnsupportedMediaType, "unsupported_media_type",
+			"Content-Type %q is not accepted: use application/json or application/x-www-form-urlencoded", mt)
+	}
+	if len(problems) > 0 {
+		return httpapi.Fields(http.StatusBadRequest, "validation_failed", "the lead's envelope is not valid", problems)
+	}
+	if env.Campaign == "" {
+		return httpapi.Fields(http.StatusBadRequest, "validation_failed", "campaign is required",
+			[]httpapi.FieldProblem{{Field: "campaign", Code: "required", Message: "name the campaign the lead is for"}})
+	}
+	camp := ix.Campaign(env.Campaign)
+	if camp == nil {
+		return httpapi.Error(http.StatusNotFound, "campaign_not_found", "no campaign %q", env.Campaign)
+	}
+	if !src.Allows(camp.ID) {
+		return httpapi.Error(http.StatusForbidden, "campaign_not_allowed", "source %s may not post to campaign %s", src.ID, camp.ID)
+	}
+	if camp.Status == config.StatusPaused {
+		return httpapi.Error(http.StatusForbidden, "campaign_paused", "campaign %s is paused", camp.ID)
+	}
+	idemKey := strings.TrimSpace(httpapi.Header(req, "Idempotency-Key"))
+	if len(idemKey) > 255 {
+		return httpapi.Fields(http.StatusBadRequest, "validation_failed", "Idempotency-Key is too long",
+			[]httpapi.FieldProblem{{Field: "Idempotency-Key", Code: "too_long", Message: "at most 255 characters"}})
+	}
+	if env.Redirect != "" {
+		if u, err := url.Parse(env.Redirect); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return httpapi.Fields(http.StatusBadRequest, "validation_failed", "redirect must be an http(s) URL",
+				[]httpapi.FieldProblem{{Field: "redirect", Code: "invalid", Message: "not an http(s) URL"}})
+		}
+	}
+	fields, ferrs := validate.Fields(camp, env.Fields)
+	if len(ferrs) > 0 {
+		fp := make([]httpapi.FieldProblem, len(ferrs))
+		for i, e := range ferrs {
+			fp[i] = httpapi.FieldProblem{Field: e.Field, Code: e.Code, Message: e.Message}
+		}
+		return httpapi.Fields(http.StatusBadRequest, "validation_failed", "the lead's fields are not valid", fp)
+	}
+
+	now := h.Now().UTC()
+	l := lead.Lead{
+		ID: h.NewID(), Campaign: camp.ID, Source: src.ID, ExternalID: env.ExternalID,
+		Fields: fields, Test: env.Test, CreatedAt: now,
+	}
+	accepted := acceptance{LeadID: l.ID, Status: "accepted"}
+	resp, _ := json.Marshal(accepted)
+	in := store.NewLead{
+		Record: &lead.Record{
+			Lead: l, Status: lead.Received, Updated: now,
+			Events: []lead.Event{{At: now, Type: lead.EventReceived, Detail: "accepted from source " + src.ID, Data: testMark(l.Test)}},
+		},
+		RateLimit: src.RateLimit,
+	}
+	if idemKey != "" {
+		in.Idempotency = &store.Idempotency{Key: idemKey, Response: resp, TTL: IdempotencyTTL}
+	}
+	if !l.Test {
+		for _, f := range camp.Dedupe.Fields {
+			if v, ok := fields[f]; ok {
+				in.Dedupe = append(in.Dedupe, store.DedupeKey{Field: f, Value: fmt.Sprint(v), Window: camp.Dedupe.Window.D()})
+			}
+		}
+	}
+	log := h.Log.With("lead_id", l.ID, "campaign", camp.ID, "source", src.ID)
+	err = h.Store.PutLead(ctx, in)
+	var replay *store.ReplayError
+	var dup *store.DuplicateError
+	switch {
+	case errors.As(err, &replay):
+		return h.replay(ctx, replay, env.Redirect)
+	case errors.As(err, &dup):
+		log.InfoContext(ctx, "duplicate lead", "duplicate_of", dup.Of, "field", dup.Field)
+		return httpapi.JSON(http.StatusConflict, httpapi.ErrorBody{Error: httpapi.ErrorDetail{
+			Code: "duplicate", Message: fmt.Sprintf("a lead with the same %s was received within the campaign's dedupe window", dup.Field),
+			DuplicateOf: dup.Of,
+		}})
+	case errors.Is(err, store.ErrRateLimited):
+		r := httpapi.Error(http.StatusTooManyRequests, "rate_limited", "source %s is over its rate of %d leads a second", src.ID, src.RateLimit)
+		r.Headers["Retry-After"] = "1"
+		return r
+	case err != nil:
+		log.ErrorContext(ctx, "write lead", "error", err)
+		return httpapi.Error(http.StatusServiceUnavailable, "unavailable", "the lead could not be stored; retry (with the same Idempotency-Key)")
+	}
+	if err := h.Queue.Route(ctx, queue.Route{Lead: l}); err != nil {
+		// The lead is stored as received; a retry with the same
+		// Idempotency-Key queues it again.
+		log.ErrorContext(ctx, "queue lead for routing", "error", err)
+		return httpapi.Error(http.StatusServiceUnavailable, "unavailable", "the lead could not be queued; retry with the same Idempotency-Key")
+	}
+	log.InfoContext(ctx, "lead accepted", "test", l.Test)
+	return answer(resp, env.Redirect)
+}
+
+type acceptance struct {
+	LeadID string `json:"lead_id"`
+	Status string `json:"status"`
+}
+
+func testMark(test bool) map[string]any {
+	if test {
+		return map[string]any{"test": true}
+	}
+	return nil
+}
+
+func answer(resp []byte, redirect string) httpapi.Response {
+	if redirect != "" {
+		return httpapi.Response{StatusCode: http.StatusSeeOther, Headers: map[string]string{"Location": redirect}}
+	}
+	return httpapi.Response{StatusCode: http.StatusAccepted, Headers: map[string]string{"Content-Type": "application/json"}, Body: string(resp)}
+}
+
+// replay answers a repeated Idempotency-Key with the first answer. If the
+// first request stored the lead but could not queue it, it is queued now.
+func (h *Handler) replay(ctx context.Context, r *store.ReplayError, redirect string) httpapi.Response {
+	rec, err := h.Store.GetLead(ctx, r.LeadID, true)
+	if err != nil {
+		h.Log.ErrorContext(ctx, "read replayed lead", "lead_id", r.LeadID, "error", err)
+		return httpapi.Error(http.StatusServiceUnavailable, "unavailable", "retry")
+	}
+	// A lead still waiting for routing well after it was accepted was
+	// never queued (the first request failed after the write): queue it.
+	if rec.Status == lead.Received && rec.Seq == 0 && h.Now().Sub(rec.CreatedAt) > RequeueAfter {
+		if err := h.Queue.Route(ctx, queue.Route{Lead: rec.Lead, Recovered: true}); err != nil {
+			h.Log.ErrorContext(ctx, "queue replayed lead", "lead_id", r.LeadID, "error", err)
+			return httpapi.Error(http.StatusServiceUnavailable, "unavailable", "the lead could not be queued; retry with the same Idempotency-Key")
+		}
+	}
+	return answer(r.Response, redirect)
+}
+
+func decodeJSON(body []byte) (envelope, []httpapi.FieldProblem, error) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var raw map[string]any
+	if err := dec.Decode(&raw); err != nil {
+		return envelope{}, nil, err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return envelope{}, nil, errors.New("trailing data after the JSON object")
+	}
+	if raw == nil {
+		return envelope{}, nil, errors.New("the body must be a JSON object")
+	}
+	var env envelope
+	var probs []httpapi.FieldProblem
+	for k, v := range raw {
+		switch k {
+		case "campaign", "external_id", "redirect":
+			s, ok := v.(string)
+			if !ok {
+				probs = append(probs, httpapi.FieldProblem{Field: k, Code: "invalid", Message: k + " must be a string"})
+				continue
+			}
+			switch k {
+			case "campaign":
+				env.Campaign = s
+			case "external_id":
+				env.ExternalID = s
+			default:
+				env.Redirect = s
+			}
+		case "test":
+			b, ok := v.(bool)
+			if !ok {
+				probs = append(probs, httpapi.FieldProblem{Field: k, Code: "invalid", Message: "test must be true or false"})
+			}
+			env.Test = b
+		case "fields":
+			m, ok := v.(map[string]any)
+			if !ok {
+				probs = append(probs, httpapi.FieldProblem{Field: k, Code: "invalid", Message: "fields must be an object"})
+			}
+			env.Fields = m
+		default:
+			probs = append(probs, httpapi.FieldProblem{Field: k, Code: "unknown", Message: "unknown property; lead fields go inside \"fields\""})
+		}
+	}
+	slices.SortFunc(probs, func(a, b httpapi.FieldProblem) int { return strings.Compare(a.Field, b.Field) })
+	if len(env.ExternalID) > 255 {
+		probs = append(probs, httpapi.FieldProblem{Field: "external_id", Code: "too_long", Message: "at most 255 characters"})
+	}
+	return env, probs, nil
+}
+
+func decodeForm(body []byte) (envelope, []httpapi.FieldProblem, error) {
+	vals, err := url.ParseQuery(string(body))
+	if err != nil {
+		return envelope{}, nil, err
+	}
+	env := envelope{Fields: map[string]any{}}
+	var probs []httpapi.FieldProblem
+	for k, vs := range vals {
+		v := vs[0]
+		switch k {
+		case "campaign":
+			env.Campaign = v
+		case "external_id":
+			env.ExternalID = v
+		case "redirect":
+			env.Redirect = v
+		case "test":
+			switch strings.ToLower(v) {
+			case "true", "1", "yes":
+				env.Test = true
+			case "false", "0", "no", "":
+			default:
+				probs = append(probs, httpapi.FieldProblem{Field: k, Code: "invalid", Message: "test must be true or false"})
+			}
+		default:
+			env.Fields[k] = v
+		}
+	}
+	return env, probs, nil
+}
+
+// view is a source's view of its lead.
+type view struct {
+	LeadID   string       `json:"lead_id"`
+	Campaign string       `json:"campaign"`
+	Status   lead.Status  `json:"status"`
+	Payout   money.Amount `json:"payout"`
+	Test     bool         `json:"test,omitempty"`
+}
+
+func (h *Handler) get(ctx context.Context, req httpapi.Request, id string) httpapi.Response {
+	ix, err := h.Configs.Get(ctx)
+	if err != nil {
+		return httpapi.Error(http.StatusServiceUnavailable, "unavailable", "configuration unavailable; retry")
+	}
+	key := httpapi.BearerOrKey(req)
+	src := ix.SourceByKey(key)
+	if key == "" || src == nil {
+		return httpapi.Error(http.StatusUnauthorized, "unauthorized", "send the source's API key in X-API-Key or Authorization: Bearer")
+	}
+	rec, err := h.Store.GetLead(ctx, id, false)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && rec.Source != src.ID) {
+		return httpapi.Error(http.StatusNotFound, "lead_not_found", "no lead %q for source %s", id, src.ID)
+	}
+	if err != nil {
+		h.Log.ErrorContext(ctx, "read lead", "lead_id", id, "error", err)
+		return httpapi.Error(http.StatusServiceUnavailable, "unavailable", "retry")
+	}
+	return httpapi.JSON(http.StatusOK, view{LeadID: rec.ID, Campaign: rec.Campaign, Status: rec.Status, Payout: rec.Payout(), Test: rec.Test})
+}

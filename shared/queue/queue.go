@@ -1,0 +1,142 @@
+// Package queue is LeadRelay's SQS adapter and the shapes of the messages
+// on its two queues: routing (ingest and delivery → router) and delivery
+// (router → delivery). A message carries the whole lead, so its consumer
+// need not read it back from the table.
+package queue
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/leadrelay/leadrelay/shared/lead"
+)
+
+// Route asks the router to route a lead for round Seq.
+type Route struct {
+	Lead lead.Lead `json:"lead"`
+	Seq  int       `json:"seq"`
+	// Tried are the orders ("buyer/order") already offered the lead.
+	Tried []string `json:"tried,omitempty"`
+	// Bought are the buyers that bought it (shared leads).
+	Bought []string `json:"bought,omitempty"`
+	// Rejected counts the buyers that refused it.
+	Rejected int `json:"rejected,omitempty"`
+	// Recovered marks a message sent again because the first was lost.
+	Recovered bool `json:"recovered,omitempty"`
+}
+
+// Deliver asks delivery to post a lead to its assignment of round Seq.
+type Deliver struct {
+	Lead       lead.Lead       `json:"lead"`
+	Seq        int             `json:"seq"`
+	Assignment lead.Assignment `json:"assignment"`
+	Tried      []string        `json:"tried,omitempty"`
+	Bought     []string        `json:"bought,omitempty"`
+	Rejected   int             `json:"rejected,omitempty"`
+	Recovered  bool            `json:"recovered,omitempty"`
+}
+
+// API is the part of the SQS client the sender uses.
+type API interface {
+	SendMessage(ctx context.Context, in *sqs.SendMessageInput, opts ...func(*sqs.Options)) (*sqs.SendMessageOutput, error)
+	ChangeMessageVisibility(ctx context.Context, in *sqs.ChangeMessageVisibilityInput, opts ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityOutput, error)
+}
+
+// URLs are the queues' URLs.
+type URLs struct {
+	Routing, RoutingDLQ, Delivery, DeliveryDLQ string
+}
+
+// Sender puts messages on the queues.
+type Sender struct {
+	api  API
+	urls URLs
+}
+
+// NewSender returns a sender for the queues.
+func NewSender(api API, urls URLs) *Sender { return &Sender{api: api, urls: urls} }
+
+// URLs returns the queues' URLs.
+func (s *Sender) URLs() URLs { return s.urls }
+
+func (s *Sender) send(ctx context.Context, url string, v any, leadID string) error {
+	body, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode message for lead %s: %w", leadID, err)
+	}
+	_, err = s.api.SendMessage(ctx, &sqs.SendMessageInput{
+		QueueUrl:    aws.String(url),
+		MessageBody: aws.String(string(body)),
+		MessageAttributes: map[string]types.MessageAttributeValue{
+			"lead_id": {DataType: aws.String("String"), StringValue: aws.String(leadID)},
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("send lead %s to %s: %w", leadID, url, err)
+	}
+	return nil
+}
+
+// Route puts a routing message on the routing queue.
+func (s *Sender) Route(ctx context.Context, m Route) error {
+	return s.send(ctx, s.urls.Routing, m, m.Lead.ID)
+}
+
+// Deliver puts a delivery message on the delivery queue.
+func (s *Sender) Deliver(ctx context.Context, m Deliver) error {
+	return s.send(ctx, s.urls.Delivery, m, m.Lead.ID)
+}
+
+// DeadLetter copies a delivery job that gave up to the delivery DLQ, with
+// the reason, so operators see it and can replay it.
+func (s *Sender) DeadLetter(ctx context.Context, m Deliver, reason string) error {
+	body, err := json.Marshal(m)
+	if err != nil {
+		return fmt.Errorf("encode dead letter for lead %s: %w", m.Lead.ID, err)
+	}
+	_, err = s.api.SendMessage(ctx, &sqs.SendMessageInput{
+		QueueUrl:    aws.String(s.urls.DeliveryDLQ),
+		MessageBody: aws.String(string(body)),
+		MessageAttributes: map[string]types.MessageAttributeValue{
+			"lead_id": {DataType: aws.String("String"), StringValue: aws.String(m.Lead.ID)},
+			"reason":  {DataType: aws.String("String"), StringValue: aws.String(reason)},
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("dead-letter lead %s: %w", m.Lead.ID, err)
+	}
+	return nil
+}
+
+// Delay hides a received message for d before it is delivered again: the
+// backoff between delivery attempts. d is capped at SQS's 12 hours.
+func (s *Sender) Delay(ctx context.Context, queueURL, receipt string, d time.Duration) error {
+	secs := int32(d / time.Second)
+	if secs > 12*3600-1 {
+		secs = 12*3600 - 1
+	}
+	_, err := s.api.ChangeMessageVisibility(ctx, &sqs.ChangeMessageVisibilityInput{
+		QueueUrl: aws.String(queueURL), ReceiptHandle: aws.String(receipt), VisibilityTimeout: secs,
+	})
+	if err != nil {
+		return fmt.Errorf("delay message: %w", err)
+	}
+	return nil
+}
+
+// ReceiveCount reads the ApproximateReceiveCount of an SQS message's
+// attributes (1 when absent).
+func ReceiveCount(attrs map[string]string) int {
+	n, err := strconv.Atoi(attrs["ApproximateReceiveCount"])
+	if err != nil || n < 1 {
+		return 1
+	}
+	return n
+}

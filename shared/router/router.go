@@ -1,0 +1,295 @@
+// Package router is the router function: for each lead on the routing
+// queue it decides which orders may buy it (package routing), reserves the
+// best one's caps in the same transaction as the lead's state change, and
+// hands the lead to delivery. A lead nobody can take ends unsold, with the
+// reasons in its timeline.
+package router
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/leadrelay/leadrelay/shared/config"
+	"github.com/leadrelay/leadrelay/shared/lead"
+	"github.com/leadrelay/leadrelay/shared/queue"
+	"github.com/leadrelay/leadrelay/shared/routing"
+	"github.com/leadrelay/leadrelay/shared/store"
+)
+
+// Store is what the router needs of the table.
+type Store interface {
+	Reserve(ctx context.Context, r store.Reservation) error
+	Finish(ctx context.Context, id string, seq int, status lead.Status, rec *lead.Record, events []lead.Event) error
+	Rotations(ctx context.Context, campaign string) (map[string]int64, error)
+}
+
+// Queue is what the router needs of the queues.
+type Queue interface {
+	Deliver(ctx context.Context, m queue.Deliver) error
+}
+
+// Configs returns the current configuration.
+type Configs interface {
+	Get(ctx context.Context) (*config.Index, error)
+}
+
+// Handler is the router function.
+type Handler struct {
+	Store   Store
+	Queue   Queue
+	Configs Configs
+	Now     func() time.Time
+	Log     *slog.Logger
+}
+
+// MaxExplained bounds the verdicts kept in one timeline event; the rest
+// are summarised by reason.
+const MaxExplained = 100
+
+// Handle routes a batch of routing messages. Messages that fail for a
+// passing reason are reported back so SQS delivers them again.
+func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+	var (
+		mu   sync.Mutex
+		resp events.SQSEventResponse
+		wg   sync.WaitGroup
+	)
+	for _, msg := range ev.Records {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := h.route(ctx, msg); err != nil {
+				h.Log.ErrorContext(ctx, "route lead; will retry", "message_id", msg.MessageId, "lead_id", msg.MessageAttributes["lead_id"].StringValue, "error", err)
+				mu.Lock()
+				resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: msg.MessageId})
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return resp, nil
+}
+
+func (h *Handler) route(ctx context.Context, msg events.SQSMessage) error {
+	var m queue.Route
+	if err := json.Unmarshal([]byte(msg.Body), &m); err != nil {
+		return fmt.Errorf("decode routing message %s: %w", msg.MessageId, err)
+	}
+	// Only a message SQS delivers again may be ours from before a crash.
+	redelivered := queue.ReceiveCount(msg.Attributes) > 1
+	log := h.Log.With("lead_id", m.Lead.ID, "seq", m.Seq)
+	ix, err := h.Configs.Get(ctx)
+	if err != nil {
+		return err
+	}
+	now := h.Now().UTC()
+	l := &m.Lead
+	rec := &lead.Record{Lead: m.Lead}
+	camp := ix.Campaign(l.Campaign)
+	if camp == nil {
+		return h.finish(ctx, log, m, redelivered, lead.Unsold, []lead.Event{{At: now, Type: lead.EventNoBuyer, Detail: "campaign " + l.Campaign + " is no longer configured"}}, rec)
+	}
+	if len(m.Bought) >= camp.MaxSales {
+		return h.finish(ctx, log, m, redelivered, lead.Sold, nil, rec)
+	}
+	in := routing.Input{
+		Lead: l, Campaign: camp, Orders: ix.Orders(camp.ID), Index: ix, Now: now,
+		Exclude: map[string]string{}, Bought: map[string]bool{},
+	}
+	for _, t := range m.Tried {
+		in.Exclude[t] = "already_offered"
+	}
+	for _, b := range m.Bought {
+		in.Bought[b] = true
+	}
+	rotating := camp.Distribution == config.RoundRobin || camp.Distribution == config.Weighted
+	if rotating {
+		if in.Rotation, err = h.Store.Rotations(ctx, camp.ID); err != nil {
+			return err
+		}
+	}
+	dec := routing.Decide(in)
+	if !rotating && tiedAtTop(dec.Candidates) {
+		// Waterfall ties are broken fairly by the rotation counters:
+		// read them only when there is a tie to break.
+		if in.Rotation, err = h.Store.Rotations(ctx, camp.ID); err != nil {
+			return err
+		}
+		dec = routing.Decide(in)
+		rotating = true
+	}
+	explain := dec.Explain
+	for i, c := range dec.Candidates {
+		if in.Bought[c.Ref.Buyer.ID] {
+			continue
+		}
+		r := h.reservation(l, m.Seq, c, explain, now)
+		if rotating {
+			r.Rotation = &store.Rotation{Campaign: camp.ID, Order: c.Ref.Key()}
+		}
+		err := h.Store.Reserve(ctx, r)
+		var full *store.CapFullError
+		var stale *store.StaleError
+		switch {
+		case err == nil:
+			log.InfoContext(ctx, "lead offered", "buyer", c.Ref.Buyer.ID, "order", c.Ref.Order.ID, "price", c.Price.Decimal(), "rank", i+1)
+			return h.Queue.Deliver(ctx, queue.Deliver{
+				Lead: m.Lead, Seq: m.Seq + 1, Assignment: r.Assignment,
+				Tried: append(slices.Clone(m.Tried), c.Ref.Key()), Bought: m.Bought, Rejected: m.Rejected,
+			})
+		case errors.As(err, &full):
+			explain = mark(explain, c.Ref.Key(), "cap_full", full.Error())
+			log.InfoContext(ctx, "order full", "order", c.Ref.Key(), "cap", full.Key)
+		case errors.As(err, &stale):
+			return h.recover(ctx, log, m, redelivered, stale.Current)
+		default:
+			return err
+		}
+	}
+	status := lead.Unsold
+	switch {
+	case len(m.Bought) > 0:
+		status = lead.Sold
+	case m.Rejected > 0:
+		status = lead.Rejected
+	}
+	evs := []lead.Event{{At: now, Type: lead.EventNoBuyer, Detail: noBuyerDetail(status, explain), Data: explainData(explain)}}
+	return h.finish(ctx, log, m, redelivered, status, evs, rec)
+}
+
+func tiedAtTop(cs []routing.Candidate) bool {
+	return len(cs) > 1 && cs[0].Ref.Order.Priority == cs[1].Ref.Order.Priority
+}
+
+func (h *Handler) reservation(l *lead.Lead, seq int, c routing.Candidate, explain []routing.Verdict, now time.Time) store.Reservation {
+	a := lead.Assignment{Buyer: c.Ref.Buyer.ID, Order: c.Ref.Order.ID, Price: c.Price}
+	r := store.Reservation{LeadID: l.ID, Seq: seq}
+	for _, cs := range c.Caps {
+		k := store.CapKey(cs.Scope, cs.Period, cs.Bucket)
+		r.Caps = append(r.Caps, store.CapCounter{Key: k, Limit: cs.Limit, Budget: cs.Budget, Price: c.Price, Expires: cs.Ends})
+		a.Caps = append(a.Caps, lead.CapHold{Key: k, Amount: c.Price})
+	}
+	if d := c.Ref.Order.Dedupe; d != nil {
+		for _, f := range d.Fields {
+			if v, ok := l.Fields[f]; ok {
+				r.BuyerDedupe = append(r.BuyerDedupe, store.BuyerDedupeKey{Buyer: c.Ref.Buyer.ID, Field: f, Value: fmt.Sprint(v), Window: d.Window.D()})
+			}
+		}
+	}
+	r.Assignment = a
+	r.Events = []lead.Event{{
+		At: now, Type: lead.EventRouted, Buyer: a.Buyer, Order: a.Order,
+		Detail: fmt.Sprintf("offered to %s at %s", c.Ref.Key(), c.Price),
+		Data:   explainData(explain),
+	}}
+	return r
+}
+
+// mark records in the explanation that an order lost a race for a cap.
+func mark(explain []routing.Verdict, order, reason, detail string) []routing.Verdict {
+	out := slices.Clone(explain)
+	for i := range out {
+		if out[i].Order == order {
+			out[i].Eligible, out[i].Reason, out[i].Detail = false, reason, detail
+		}
+	}
+	return out
+}
+
+// explainData is the routing explanation as a timeline event keeps it:
+// every verdict up to MaxExplained, then counts by reason.
+func explainData(explain []routing.Verdict) map[string]any {
+	if len(explain) == 0 {
+		return map[string]any{"orders": 0}
+	}
+	kept := explain
+	if len(kept) > MaxExplained {
+		kept = kept[:MaxExplained]
+	}
+	verdicts := make([]any, len(kept))
+	for i, v := range kept {
+		m := map[string]any{"order": v.Order, "eligible": v.Eligible}
+		if v.Reason != "" {
+			m["reason"] = v.Reason
+		}
+		if v.Detail != "" {
+			m["detail"] = v.Detail
+		}
+		if v.Rank > 0 {
+			m["rank"] = v.Rank
+		}
+		verdicts[i] = m
+	}
+	reasons := map[string]any{}
+	for _, v := range explain {
+		r := v.Reason
+		if v.Eligible {
+			r = "eligible"
+		}
+		n, _ := reasons[r].(int)
+		reasons[r] = n + 1
+	}
+	return map[string]any{"orders": len(explain), "verdicts": verdicts, "by_reason": reasons}
+}
+
+func noBuyerDetail(status lead.Status, explain []routing.Verdict) string {
+	switch status {
+	case lead.Sold:
+		return "no further buyer for this shared lead"
+	case lead.Rejected:
+		return "every buyer offered the lead refused it"
+	}
+	if len(explain) == 0 {
+		return "the campaign has no orders"
+	}
+	return fmt.Sprintf("none of %d orders could take the lead", len(explain))
+}
+
+func (h *Handler) finish(ctx context.Context, log *slog.Logger, m queue.Route, redelivered bool, status lead.Status, evs []lead.Event, rec *lead.Record) error {
+	err := h.Store.Finish(ctx, m.Lead.ID, m.Seq, status, rec, evs)
+	var stale *store.StaleError
+	if errors.As(err, &stale) {
+		return h.recover(ctx, log, m, redelivered, stale.Current)
+	}
+	if err == nil {
+		log.InfoContext(ctx, "lead routing ended", "status", status)
+	}
+	return err
+}
+
+// recover handles a message for a round the lead has left. A first
+// delivery of such a message is a duplicate: dropped. A redelivered one
+// may be ours from before a crash: if the lead's state shows that this
+// round reserved an order whose delivery message may be lost, it is sent
+// again (delivery checks the round before posting).
+func (h *Handler) recover(ctx context.Context, log *slog.Logger, m queue.Route, redelivered bool, cur *lead.Record) error {
+	if cur == nil {
+		log.WarnContext(ctx, "routing message for a lead that does not exist; dropped")
+		return nil
+	}
+	if redelivered && cur.Seq == m.Seq+1 && cur.Assignment != nil {
+		log.WarnContext(ctx, "resending the delivery message of a reserved lead", "buyer", cur.Assignment.Buyer)
+		return h.Queue.Deliver(ctx, queue.Deliver{
+			Lead: cur.Lead, Seq: cur.Seq, Assignment: *cur.Assignment,
+			Tried: cur.Tried, Bought: buyers(cur.Sales), Rejected: m.Rejected, Recovered: true,
+		})
+	}
+	log.InfoContext(ctx, "stale routing message dropped", "current_seq", cur.Seq, "status", cur.Status)
+	return nil
+}
+
+func buyers(sales []lead.Sale) []string {
+	var out []string
+	for _, s := range sales {
+		out = append(out, s.Buyer)
+	}
+	return out
+}

@@ -1,0 +1,311 @@
+package routing
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/leadrelay/leadrelay/shared/config"
+	"github.com/leadrelay/leadrelay/shared/lead"
+	"github.com/leadrelay/leadrelay/shared/money"
+)
+
+// Reason codes of an ineligible order (Verdict.Reason). A code from
+// Input.Exclude passes through as it is.
+const (
+	ReasonCampaignPaused = "campaign_paused"
+	ReasonBuyerPaused    = "buyer_paused"
+	ReasonOrderPaused    = "order_paused"
+	ReasonAlreadyOffered = "already_offered"
+	ReasonCapFull        = "cap_full"
+	ReasonAlreadyBought  = "already_bought"
+	ReasonFilterFailed   = "filter_failed"
+	ReasonScheduleClosed = "schedule_closed"
+	ReasonHoliday        = "holiday"
+)
+
+// Input is everything a decision needs.
+type Input struct {
+	Lead     *lead.Lead
+	Campaign *config.Campaign
+	// Orders are the campaign's orders (config.Index.Orders).
+	Orders []config.OrderRef
+	// Index resolves timezones (Index.Location); a nil Index reads every
+	// timezone as UTC.
+	Index *config.Index
+	Now   time.Time
+	// Exclude names orders ("buyer/order" keys, config.OrderRef.Key) that
+	// must not be offered, with the reason code (for example
+	// "already_offered", or "cap_full" known from an earlier failed
+	// reservation).
+	Exclude map[string]string
+	// Bought are the buyers that already bought this lead (a shared lead is
+	// sold to a buyer once).
+	Bought map[string]bool
+	// Rotation holds, per order key, how many leads the order has been given
+	// by round_robin, weighted or waterfall ties so far; missing is 0.
+	Rotation map[string]int64
+}
+
+// Decision is the ordered list of orders to offer the lead to, best first,
+// with an explanation for every order of the campaign.
+type Decision struct {
+	Candidates []Candidate
+	// Explain has one Verdict per order of Input.Orders, in that order.
+	Explain []Verdict
+}
+
+// Candidate is an eligible order, with what selling to it costs in caps.
+type Candidate struct {
+	Ref   config.OrderRef
+	Price money.Amount
+	// Caps are every cap counter this sale must reserve (the order's and
+	// the buyer's).
+	Caps []CapSpec
+}
+
+// Verdict explains one order: eligible or not, and why.
+type Verdict struct {
+	// Order is the order key, "buyer/order".
+	Order    string `json:"order"`
+	Eligible bool   `json:"eligible"`
+	// Reason is a machine code (the Reason constants, or an Exclude code).
+	Reason string `json:"reason,omitempty"`
+	// Detail is a sentence for people: `filter state in [CA TX]: lead has "NY"`.
+	Detail string `json:"detail,omitempty"`
+	// Rank is the 1-based position among the candidates, if eligible.
+	Rank int `json:"rank,omitempty"`
+}
+
+// Decide checks every order of in.Orders against the lead and ranks the
+// eligible ones by the campaign's distribution method. See the package
+// documentation for the rules.
+func Decide(in Input) Decision {
+	d := newDecider(&in)
+	out := Decision{Explain: make([]Verdict, len(in.Orders))}
+	defer d.fillDetails(out.Explain)
+	entries := make([]entry, 0, len(in.Orders))
+	ncaps := 0
+	// Every "order:buyer/order" is cut from one string: one allocation
+	// instead of one per order.
+	const prefix = "order:"
+	size := 0
+	for _, ref := range in.Orders {
+		size += len(prefix) + len(ref.Buyer.ID) + 1 + len(ref.Order.ID)
+	}
+	var sb strings.Builder
+	sb.Grow(size)
+	for _, ref := range in.Orders {
+		sb.WriteString(prefix)
+		sb.WriteString(ref.Buyer.ID)
+		sb.WriteByte('/')
+		sb.WriteString(ref.Order.ID)
+	}
+	scopes, off := sb.String(), 0
+	for i, ref := range in.Orders {
+		n := len(prefix) + len(ref.Buyer.ID) + 1 + len(ref.Order.ID)
+		scope := scopes[off : off+n]
+		off += n
+		key := scope[len(prefix):]
+		v := &out.Explain[i]
+		v.Order = key
+		v.Reason, v.Detail = d.check(ref, key, i)
+		if v.Reason != "" {
+			continue
+		}
+		v.Eligible = true
+		e := entry{
+			ref:     ref,
+			key:     key,
+			scope:   scope,
+			rot:     in.Rotation[key],
+			verdict: i,
+		}
+		e.ncaps = capCount(ref.Order.Caps) + capCount(ref.Buyer.Caps)
+		ncaps += e.ncaps
+		entries = append(entries, e)
+	}
+	if len(entries) == 0 {
+		return out
+	}
+	method := config.Waterfall
+	if in.Campaign != nil && in.Campaign.Distribution != "" {
+		method = in.Campaign.Distribution
+	}
+	ranked := rank(method, entries)
+
+	out.Candidates = make([]Candidate, len(entries))
+	var caps []CapSpec
+	if ncaps > 0 {
+		caps = make([]CapSpec, 0, ncaps)
+	}
+	for i, k := range ranked {
+		e := &entries[k.idx]
+		start := len(caps)
+		if e.ncaps > 0 {
+			z := d.zone(e.ref.Buyer.Timezone)
+			caps = d.appendCaps(caps, e.scope, e.ref.Order.Caps, z)
+			if !e.ref.Buyer.Caps.IsZero() {
+				caps = d.appendCaps(caps, d.buyerScope(e.ref.Buyer), e.ref.Buyer.Caps, z)
+			}
+		}
+		out.Candidates[i] = Candidate{
+			Ref:   e.ref,
+			Price: e.ref.Order.Price,
+		}
+		if len(caps) > start {
+			out.Candidates[i].Caps = caps[start:len(caps):len(caps)]
+		}
+		out.Explain[e.verdict].Rank = i + 1
+	}
+	return out
+}
+
+// entry is an eligible order on its way to becoming a Candidate.
+type entry struct {
+	ref     config.OrderRef
+	key     string // "buyer/order"
+	scope   string // "order:buyer/order"
+	rot     int64
+	ncaps   int
+	verdict int // index into Decision.Explain
+}
+
+// decider holds what one Decide call computes once and reuses across orders.
+type decider struct {
+	in   *Input
+	lead *lead.Lead
+	// campaignAge: the campaign declares a field "age", which then wins over
+	// the derived age.
+	campaignAge bool
+	zones       []*zone
+	regexps     map[string]compiled
+	hours       map[string]parsedHours
+	// details holds the filter explanations of all verdicts, cut into
+	// Verdict.Detail by fillDetails: one allocation instead of one each.
+	details strings.Builder
+	spans   []detailSpan
+	// scratch is where one explanation is built.
+	scratch []byte
+	// lastBuyer and lastBuyerScope cache "buyer:<id>": a campaign's orders
+	// come grouped by buyer.
+	lastBuyer      *config.Buyer
+	lastBuyerScope string
+}
+
+// detailSpan is where the Detail of Explain[verdict] is in decider.details.
+type detailSpan struct {
+	verdict, start, end int
+}
+
+// fillDetails sets the details that were written into d.details.
+func (d *decider) fillDetails(explain []Verdict) {
+	if len(d.spans) == 0 {
+		return
+	}
+	all := d.details.String()
+	for _, sp := range d.spans {
+		explain[sp.verdict].Detail = all[sp.start:sp.end]
+	}
+}
+
+type parsedHours struct {
+	ranges []config.HourRange
+	err    error
+}
+
+type compiled struct {
+	re  *regexp.Regexp
+	err error
+}
+
+func newDecider(in *Input) *decider {
+	d := &decider{in: in, lead: in.Lead}
+	if d.lead == nil {
+		d.lead = &lead.Lead{}
+	}
+	if in.Campaign != nil {
+		_, d.campaignAge = in.Campaign.Fields["age"]
+	}
+	return d
+}
+
+// check returns the reason the order is ineligible, with its detail, or two
+// empty strings. A filter's detail may be left for fillDetails to set on
+// Explain[verdict].
+func (d *decider) check(ref config.OrderRef, key string, verdict int) (reason, detail string) {
+	in := d.in
+	switch {
+	case in.Campaign == nil:
+		return ReasonCampaignPaused, fmt.Sprintf("campaign %q is not configured", d.lead.Campaign)
+	case in.Campaign.Status == config.StatusPaused:
+		return ReasonCampaignPaused, fmt.Sprintf("campaign %s is paused", in.Campaign.ID)
+	case ref.Buyer.Status == config.StatusPaused:
+		return ReasonBuyerPaused, fmt.Sprintf("buyer %s is paused", ref.Buyer.ID)
+	case ref.Order.Status == config.StatusPaused:
+		return ReasonOrderPaused, fmt.Sprintf("order %s is paused", key)
+	}
+	if code, ok := in.Exclude[key]; ok {
+		return code, excludeDetail(code)
+	}
+	if in.Bought[ref.Buyer.ID] {
+		return ReasonAlreadyBought, fmt.Sprintf("buyer %s already bought this lead", ref.Buyer.ID)
+	}
+	if s := ref.Order.Schedule; s != nil {
+		if reason, detail := d.schedule(s, ref.Buyer); reason != "" {
+			return reason, detail
+		}
+	}
+	for i := range ref.Order.Filters {
+		if ok, detail := d.filter(&ref.Order.Filters[i], ref.Buyer, verdict); !ok {
+			return ReasonFilterFailed, detail
+		}
+	}
+	return "", ""
+}
+
+func excludeDetail(code string) string {
+	switch code {
+	case ReasonAlreadyOffered:
+		return "the lead was already offered to this order"
+	case ReasonCapFull:
+		return "a cap of this order or its buyer was full when the router tried to reserve it"
+	case "":
+		return "excluded by the caller"
+	}
+	return "excluded by the caller: " + code
+}
+
+// zone is a timezone with the decision's instant in it, and the cap buckets
+// of that instant (built on first use).
+type zone struct {
+	loc     *time.Location
+	local   time.Time
+	periods *[4]period
+}
+
+// zone returns the zone named name (UTC for "" or, without an Index, any
+// name), computed once per Decide.
+func (d *decider) zone(name string) *zone {
+	loc := time.UTC
+	if d.in.Index != nil && name != "" {
+		loc = d.in.Index.Location(name)
+	}
+	for _, z := range d.zones {
+		if z.loc == loc {
+			return z
+		}
+	}
+	z := &zone{loc: loc, local: d.in.Now.In(loc)}
+	d.zones = append(d.zones, z)
+	return z
+}
+
+func (d *decider) buyerScope(b *config.Buyer) string {
+	if b != d.lastBuyer {
+		d.lastBuyer = b
+		d.lastBuyerScope = "buyer:" + b.ID
+	}
+	return d.lastBuyerScope
+}

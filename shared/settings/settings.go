@@ -1,0 +1,70 @@
+// Package settings reads a function's settings from its environment. The
+// CDK stack sets the same variables on every Lambda; the local runner sets
+// them for the in-process handlers.
+package settings
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+)
+
+// Settings are the environment of a LeadRelay function.
+type Settings struct {
+	Table            string
+	RoutingQueueURL  string
+	DeliveryQueueURL string
+	RoutingDLQURL    string
+	DeliveryDLQURL   string
+	// AllowPrivateTargets lets delivery and pings reach private and
+	// loopback addresses (local runner and tests only).
+	AllowPrivateTargets bool
+	// ConfigTTL is how long a function keeps the configuration before it
+	// reads it again: config changes reach the router within this time.
+	ConfigTTL time.Duration
+}
+
+// DefaultConfigTTL is how quickly configuration changes take effect.
+const DefaultConfigTTL = 5 * time.Second
+
+// FromEnv reads the settings; getenv is os.Getenv in production.
+func FromEnv(getenv func(string) string) (Settings, error) {
+	s := Settings{
+		Table:            getenv("LEADRELAY_TABLE"),
+		RoutingQueueURL:  getenv("LEADRELAY_ROUTING_QUEUE_URL"),
+		DeliveryQueueURL: getenv("LEADRELAY_DELIVERY_QUEUE_URL"),
+		RoutingDLQURL:    getenv("LEADRELAY_ROUTING_DLQ_URL"),
+		DeliveryDLQURL:   getenv("LEADRELAY_DELIVERY_DLQ_URL"),
+		ConfigTTL:        DefaultConfigTTL,
+	}
+	if s.Table == "" {
+		s.Table = "leadrelay"
+	}
+	if v := getenv("LEADRELAY_ALLOW_PRIVATE_TARGETS"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return s, fmt.Errorf("LEADRELAY_ALLOW_PRIVATE_TARGETS=%q: want true or false", v)
+		}
+		s.AllowPrivateTargets = b
+	}
+	if v := getenv("LEADRELAY_CONFIG_TTL"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			return s, fmt.Errorf("LEADRELAY_CONFIG_TTL=%q: want a duration such as 5s", v)
+		}
+		s.ConfigTTL = d
+	}
+	return s, nil
+}
+
+// MustFromEnv reads the settings from the process environment or exits:
+// for a function's main, where a bad environment is a deployment error.
+func MustFromEnv() Settings {
+	s, err := FromEnv(os.Getenv)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "leadrelay:", err)
+		os.Exit(2)
+	}
+	return s
+}

@@ -1,0 +1,190 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/leadrelay/leadrelay/shared/lead"
+)
+
+// DedupeKey is one value a new lead claims for its campaign's window.
+type DedupeKey struct {
+	Field  string
+	Value  string
+	Window time.Duration
+}
+
+// Idempotency is the record of an Idempotency-Key: the same key again is
+// answered with the same response.
+type Idempotency struct {
+	Key      string
+	Response []byte
+	TTL      time.Duration
+}
+
+// NewLead is what ingest writes for an accepted lead, in one transaction.
+type NewLead struct {
+	Record      *lead.Record
+	Dedupe      []DedupeKey
+	Idempotency *Idempotency
+	// RateLimit is the source's leads per second (0: none).
+	RateLimit int
+}
+
+// PutLead writes a new lead with its dedupe keys, idempotency record, rate
+// window and ledger counts, all or nothing. It returns *ReplayError when the
+// idempotency key was used before, *DuplicateError when a dedupe key is
+// taken, and ErrRateLimited when the source is over its rate.
+func (s *Store) PutLead(ctx context.Context, in NewLead) error {
+	now := s.now()
+	rec := in.Record
+	item, err := leadItem(rec)
+	if err != nil {
+		return err
+	}
+	items := []types.TransactWriteItem{{Put: &types.Put{
+		TableName:           aws.String(s.table),
+		Item:                item,
+		ConditionExpression: aws.String("attribute_not_exists(pk)"),
+	}}}
+	notTaken := "attribute_not_exists(pk) OR expires_at < :now"
+	nowVal := map[string]types.AttributeValue{":now": num(now.Unix())}
+	idemAt := -1
+	if in.Idempotency != nil {
+		pk, sk := idempotencyKey(rec.Source, in.Idempotency.Key)
+		it := key(pk, sk)
+		it["lead_id"] = str(rec.ID)
+		it["response"] = &types.AttributeValueMemberB{Value: in.Idempotency.Response}
+		it[attrExpires] = expiry(now.Add(in.Idempotency.TTL))
+		idemAt = len(items)
+		items = append(items, types.TransactWriteItem{Put: &types.Put{
+			TableName: aws.String(s.table), Item: it,
+			ConditionExpression:                 aws.String(notTaken),
+			ExpressionAttributeValues:           nowVal,
+			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+		}})
+	}
+	dedupeAt := len(items)
+	for _, d := range in.Dedupe {
+		pk, sk := dedupeKey(rec.Campaign, d.Field, d.Value)
+		it := key(pk, sk)
+		it["lead_id"] = str(rec.ID)
+		it["field"] = str(d.Field)
+		it[attrExpires] = expiry(now.Add(d.Window))
+		items = append(items, types.TransactWriteItem{Put: &types.Put{
+			TableName: aws.String(s.table), Item: it,
+			ConditionExpression:                 aws.String(notTaken),
+			ExpressionAttributeValues:           nowVal,
+			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+		}})
+	}
+	rateAt := -1
+	if in.RateLimit > 0 {
+		pk, sk := rateKey(rec.Source, now)
+		rateAt = len(items)
+		items = append(items, types.TransactWriteItem{Update: &types.Update{
+			TableName:           aws.String(s.table),
+			Key:                 key(pk, sk),
+			UpdateExpression:    aws.String("ADD n :one SET expires_at = :exp"),
+			ConditionExpression: aws.String("attribute_not_exists(n) OR n < :limit"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{
+				":one": num(1), ":limit": num(int64(in.RateLimit)), ":exp": expiry(now.Add(time.Minute)),
+			},
+		}})
+	}
+	if !rec.Test {
+		items = append(items, s.ledger(now, map[string]string{DimCampaign: rec.Campaign, DimSource: rec.Source}, counts{"leads": 1, "accepted": 1})...)
+	}
+	err = s.transact(ctx, items)
+	reasons := cancellation(err)
+	if reasons == nil {
+		if err != nil {
+			return fmt.Errorf("put lead %s: %w", rec.ID, err)
+		}
+		return nil
+	}
+	if idemAt >= 0 && idemAt < len(reasons) && failed(reasons[idemAt]) {
+		var old struct {
+			LeadID   string `dynamodbav:"lead_id"`
+			Response []byte `dynamodbav:"response"`
+		}
+		if err := attributevalue.UnmarshalMap(reasons[idemAt].Item, &old); err != nil {
+			return fmt.Errorf("decode idempotency record: %w", err)
+		}
+		return &ReplayError{LeadID: old.LeadID, Response: old.Response}
+	}
+	for i, d := range in.Dedupe {
+		if j := dedupeAt + i; j < len(reasons) && failed(reasons[j]) {
+			var old struct {
+				LeadID string `dynamodbav:"lead_id"`
+			}
+			_ = attributevalue.UnmarshalMap(reasons[j].Item, &old)
+			return &DuplicateError{Field: d.Field, Of: old.LeadID}
+		}
+	}
+	if rateAt >= 0 && rateAt < len(reasons) && failed(reasons[rateAt]) {
+		return ErrRateLimited
+	}
+	return fmt.Errorf("put lead %s: %w", rec.ID, err)
+}
+
+func leadItem(rec *lead.Record) (map[string]types.AttributeValue, error) {
+	item, err := attributevalue.MarshalMap(rec)
+	if err != nil {
+		return nil, fmt.Errorf("encode lead %s: %w", rec.ID, err)
+	}
+	pk, sk := leadKey(rec.ID)
+	item[attrPK] = str(pk)
+	item[attrSK] = str(sk)
+	item[attrGSI1PK] = str("CAMPAIGN#" + rec.Campaign)
+	item[attrGSI1SK] = str(rec.CreatedAt.UTC().Format(time.RFC3339Nano) + "#" + rec.ID)
+	return item, nil
+}
+
+// counts are ledger figures to add.
+type counts map[string]int64
+
+// ledger returns the updates that add figures to the day's aggregate of
+// each dimension.
+func (s *Store) ledger(at time.Time, dims map[string]string, add counts) []types.TransactWriteItem {
+	day := at.UTC().Format(time.DateOnly)
+	var upd expression.UpdateBuilder
+	first := true
+	for _, name := range slices.Sorted(maps.Keys(add)) {
+		if first {
+			upd = expression.Add(expression.Name(name), expression.Value(add[name]))
+			first = false
+		} else {
+			upd = upd.Add(expression.Name(name), expression.Value(add[name]))
+		}
+	}
+	expr, err := expression.NewBuilder().WithUpdate(upd).Build()
+	if err != nil {
+		// The names and values are ours: a build error is a programming error.
+		panic(fmt.Sprintf("ledger expression: %v", err))
+	}
+	var items []types.TransactWriteItem
+	for _, dim := range []string{DimCampaign, DimSource, DimBuyer} {
+		id, ok := dims[dim]
+		if !ok || id == "" {
+			continue
+		}
+		pk, sk := ledgerKey(day, dim, id)
+		items = append(items, types.TransactWriteItem{Update: &types.Update{
+			TableName:                 aws.String(s.table),
+			Key:                       key(pk, sk),
+			UpdateExpression:          expr.Update(),
+			ExpressionAttributeNames:  expr.Names(),
+			ExpressionAttributeValues: expr.Values(),
+		}})
+	}
+	return items
+}

@@ -1,0 +1,153 @@
+package webhook
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"syscall"
+	"time"
+
+	"github.com/leadrelay/leadrelay/shared/config"
+)
+
+// NewClient returns the HTTP client for posting to buyers. It never
+// follows redirects (a 3xx is the buyer's answer), ignores proxy settings
+// in the environment (a proxy would hide the real target from the guard),
+// and keeps connections alive for reuse. Unless allowPrivate, it refuses
+// at dial time, on the resolved address, to connect to loopback, private,
+// link-local (169.254.169.254 included), unspecified, multicast, CGNAT and
+// other reserved addresses, so no DNS answer can point it inside; such a
+// request fails with an error wrapping ErrRefusedTarget. allowPrivate is
+// for the local runner and tests, whose buyers listen on localhost.
+//
+// Per-request deadlines come from the request's context (Send applies the
+// buyer's timeout).
+func NewClient(allowPrivate bool) *http.Client {
+	dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
+	if !allowPrivate {
+		dialer.Control = control
+	}
+	t := &http.Transport{
+		Proxy:                 nil,
+		DialContext:           dialer.DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          100,
+		MaxIdleConnsPerHost:   16,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ExpectContinueTimeout: time.Second,
+	}
+	return &http.Client{
+		Transport: t,
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		},
+	}
+}
+
+// control is the dialer's Control hook: it runs after name resolution,
+// on the very address about to be connected to.
+func control(network, address string, _ syscall.RawConn) error {
+	ap, err := netip.ParseAddrPort(address)
+	if err != nil {
+		return fmt.Errorf("%w: cannot read address %q", ErrRefusedTarget, address)
+	}
+	if why := refusedReason(ap.Addr()); why != "" {
+		return fmt.Errorf("%w: %s is %s", ErrRefusedTarget, ap.Addr(), why)
+	}
+	return nil
+}
+
+var refusedPrefixes = []struct {
+	prefix netip.Prefix
+	why    string
+}{
+	{netip.MustParsePrefix("0.0.0.0/8"), "\"this network\""},
+	{netip.MustParsePrefix("10.0.0.0/8"), "private"},
+	{netip.MustParsePrefix("100.64.0.0/10"), "carrier-grade NAT"},
+	{netip.MustParsePrefix("127.0.0.0/8"), "loopback"},
+	{netip.MustParsePrefix("169.254.0.0/16"), "link-local"},
+	{netip.MustParsePrefix("172.16.0.0/12"), "private"},
+	{netip.MustParsePrefix("192.0.0.0/24"), "reserved for protocol assignments"},
+	{netip.MustParsePrefix("192.168.0.0/16"), "private"},
+	{netip.MustParsePrefix("198.18.0.0/15"), "reserved for benchmarking"},
+	{netip.MustParsePrefix("224.0.0.0/4"), "multicast"},
+	{netip.MustParsePrefix("240.0.0.0/4"), "reserved"},
+	{netip.MustParsePrefix("::/128"), "unspecified"},
+	{netip.MustParsePrefix("::1/128"), "loopback"},
+	{netip.MustParsePrefix("fc00::/7"), "private"},
+	{netip.MustParsePrefix("fe80::/10"), "link-local"},
+	{netip.MustParsePrefix("ff00::/8"), "multicast"},
+}
+
+// nat64 is the well-known NAT64 prefix, which embeds an IPv4 address.
+var nat64 = netip.MustParsePrefix("64:ff9b::/96")
+
+// refusedReason says why an address may not be dialled, or "" if it may.
+func refusedReason(a netip.Addr) string {
+	a = a.Unmap()
+	if a.Zone() != "" {
+		return "scoped"
+	}
+	if a.Is6() && nat64.Contains(a) {
+		b := a.As16()
+		if why := refusedReason(netip.AddrFrom4([4]byte(b[12:]))); why != "" {
+			return why + " (through NAT64)"
+		}
+	}
+	for _, r := range refusedPrefixes {
+		if r.prefix.Contains(a) {
+			return r.why
+		}
+	}
+	return ""
+}
+
+// Sender posts leads. Client is an *http.Client made by NewClient; a nil
+// Client gets a new guarded client per call, without connection reuse.
+type Sender struct {
+	Client *http.Client
+}
+
+// Send renders, signs and posts one lead, bounded as a whole (connecting,
+// sending and reading the answer) by the delivery's timeout, and judges
+// the answer (see Judge). A body read that fails or times out after the
+// status arrived is Transient: the post's MessageID lets the buyer drop
+// the repeat. A lead that cannot be rendered for this buyer is Rejected
+// with reason render.
+func (s *Sender) Send(ctx context.Context, d *config.Delivery, p Post) Verdict {
+	start := time.Now()
+	req, err := Render(d, p)
+	if err != nil {
+		return Verdict{Outcome: Rejected, Reason: ReasonRender, Detail: err.Error()}
+	}
+	timeout := d.Timeout.D()
+	if timeout <= 0 {
+		timeout = config.DefaultDeliveryTimout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	client := s.Client
+	if client == nil {
+		client = NewClient(false)
+	}
+	resp, err := client.Do(req.WithContext(ctx))
+	if err != nil {
+		v := Judge(d, 0, nil, err)
+		v.Latency = time.Since(start)
+		return v
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxResponseBytes))
+	if err == nil {
+		// Drain a little more so the connection can be reused; a longer
+		// answer costs its connection.
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, MaxResponseBytes))
+	}
+	resp.Body.Close()
+	v := Judge(d, resp.StatusCode, body, err)
+	v.Latency = time.Since(start)
+	return v
+}
