@@ -51,7 +51,8 @@ type Options struct {
 	AWS aws.Config
 	// Visibility is the queues' visibility timeout (default 30 s).
 	Visibility time.Duration
-	// Pollers is how many pollers each queue gets (default 4).
+	// Pollers is how many pollers each queue gets (default 4; negative:
+	// none, for tests that hand messages to the handlers themselves).
 	Pollers int
 	// AllowPrivateTargets lets buyers live on localhost.
 	AllowPrivateTargets bool
@@ -81,6 +82,9 @@ func Start(ctx context.Context, o Options) (*Runner, error) {
 	}
 	if o.Pollers == 0 {
 		o.Pollers = 4
+	}
+	if o.Pollers < 0 {
+		o.Pollers = 0
 	}
 	if o.ConfigTTL == 0 {
 		o.ConfigTTL = settings.DefaultConfigTTL

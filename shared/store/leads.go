@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/leadrelay/leadrelay/shared/lead"
@@ -187,4 +188,28 @@ func (s *Store) ledger(at time.Time, dims map[string]string, add counts) []types
 		}})
 	}
 	return items
+}
+
+// CampaignLeads lists a campaign's newest leads (GSI1), at most limit.
+func (s *Store) CampaignLeads(ctx context.Context, campaign string, limit int32) ([]*lead.Record, error) {
+	out, err := s.db.Query(ctx, &dynamodb.QueryInput{
+		TableName:                 aws.String(s.table),
+		IndexName:                 aws.String(GSI1),
+		KeyConditionExpression:    aws.String("gsi1pk = :pk"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str("CAMPAIGN#" + campaign)},
+		ScanIndexForward:          aws.Bool(false),
+		Limit:                     aws.Int32(limit),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("leads of campaign %s: %w", campaign, err)
+	}
+	recs := make([]*lead.Record, 0, len(out.Items))
+	for _, it := range out.Items {
+		r, err := decodeLead(it)
+		if err != nil {
+			return nil, err
+		}
+		recs = append(recs, r)
+	}
+	return recs, nil
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -403,4 +405,47 @@ func (s *Store) AppendEvents(ctx context.Context, id string, seq int, events []l
 		return fmt.Errorf("append events to lead %s: %w", id, err)
 	}
 	return nil
+}
+
+// LedgerRow is one day's figures for one campaign, source or buyer.
+type LedgerRow struct {
+	Day       string
+	Dimension string
+	ID        string
+	Counts    map[string]int64
+}
+
+// Ledger reads one day's aggregates (UTC date YYYY-MM-DD): one query.
+func (s *Store) Ledger(ctx context.Context, day string) ([]LedgerRow, error) {
+	pk, _ := ledgerKey(day, "", "")
+	var rows []LedgerRow
+	p := dynamodb.NewQueryPaginator(s.db, &dynamodb.QueryInput{
+		TableName:                 aws.String(s.table),
+		KeyConditionExpression:    aws.String("pk = :pk"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(pk)},
+		ConsistentRead:            aws.Bool(true),
+	})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("ledger of %s: %w", day, err)
+		}
+		for _, it := range page.Items {
+			row := LedgerRow{Day: day, Counts: map[string]int64{}}
+			for k, v := range it {
+				switch k {
+				case attrPK:
+				case attrSK:
+					sk := v.(*types.AttributeValueMemberS).Value
+					row.Dimension, row.ID, _ = strings.Cut(sk, "#")
+				default:
+					if n, ok := v.(*types.AttributeValueMemberN); ok {
+						row.Counts[k], _ = strconv.ParseInt(n.Value, 10, 64)
+					}
+				}
+			}
+			rows = append(rows, row)
+		}
+	}
+	return rows, nil
 }
