@@ -339,6 +339,17 @@ func (k *checker) filter(p string, f Filter, cp *Campaign) {
 		}
 	}
 	switch f.Op {
+	case OpStartsWith:
+		switch v := f.Value.(type) {
+		case nil:
+			k.add(p+".value", CodeRequired, "starts_with needs a prefix or a list of prefixes")
+		case map[string]any:
+			k.add(p+".value", CodeInvalid, "starts_with needs a prefix or a list of prefixes")
+		case []any:
+			if len(v) == 0 {
+				k.add(p+".value", CodeInvalid, "starts_with needs at least one prefix")
+			}
+		}
 	case OpIn, OpNotIn:
 		if _, ok := f.Value.([]any); !ok {
 			k.add(p+".value", CodeInvalid, "%s needs a list value", f.Op)
@@ -360,7 +371,7 @@ func (k *checker) filter(p string, f Filter, cp *Campaign) {
 		} else if _, err := regexp.Compile(s); err != nil {
 			k.add(p+".value", CodeInvalid, "regex does not compile: %v", err)
 		}
-	case OpEq, OpNe, OpGt, OpGte, OpLt, OpLte, OpContains, OpStartsWith:
+	case OpEq, OpNe, OpGt, OpGte, OpLt, OpLte, OpContains:
 		switch f.Value.(type) {
 		case nil:
 			k.add(p+".value", CodeRequired, "%s needs a value", f.Op)

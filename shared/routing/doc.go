@@ -14,7 +14,8 @@
 //	buyer_paused     the order's buyer is paused
 //	order_paused     the order is paused
 //	<exclude code>   Input.Exclude names the order ("already_offered",
-//	                 "cap_full", or any code the caller chose); passed through
+//	                 "cap_full", or any code the caller chose); passed
+//	                 through, "excluded" when the code is empty
 //	already_bought   the buyer is in Input.Bought (a buyer buys a lead once)
 //	holiday          today, in the schedule's timezone, is one of its holidays
 //	schedule_closed  the time is outside the schedule's days and hours

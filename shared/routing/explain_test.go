@@ -26,6 +26,7 @@ func TestExplain(t *testing.T) {
 			order("offered", nil),
 			order("full", nil),
 			order("other", nil),
+			order("nocode", nil),
 			order("filtered", func(o *config.Order) {
 				o.Filters = []config.Filter{{Field: "state", Op: "in", Value: []any{"CA", "TX"}}}
 			}),
@@ -46,6 +47,7 @@ func TestExplain(t *testing.T) {
 		"acme/offered": ReasonAlreadyOffered,
 		"acme/full":    ReasonCapFull,
 		"acme/other":   "buyer_dedupe",
+		"acme/nocode":  "",
 		"paused/o":     ReasonCapFull, // paused comes first
 	}
 	in.Bought = map[string]bool{"bought": true}
@@ -57,6 +59,7 @@ func TestExplain(t *testing.T) {
 		{Order: "acme/offered", Reason: ReasonAlreadyOffered, Detail: "the lead was already offered to this order"},
 		{Order: "acme/full", Reason: ReasonCapFull, Detail: "a cap of this order or its buyer was full when the router tried to reserve it"},
 		{Order: "acme/other", Reason: "buyer_dedupe", Detail: "excluded by the caller: buyer_dedupe"},
+		{Order: "acme/nocode", Reason: ReasonExcluded, Detail: "excluded by the caller"},
 		{Order: "acme/filtered", Reason: ReasonFilterFailed, Detail: `filter state in [CA TX]: lead has "NY"`},
 		{Order: "acme/closed", Reason: ReasonScheduleClosed, Detail: "closed at Fri 2026-12-25 10:00 America/New_York (open mon all day)"},
 		{Order: "acme/holiday", Reason: ReasonHoliday, Detail: "2026-12-25 is a holiday in America/New_York"},
@@ -76,7 +79,7 @@ func TestExplain(t *testing.T) {
 		t.Errorf("candidates %+v", d.Candidates)
 	}
 
-	b, err := json.Marshal(d.Explain[8:10])
+	b, err := json.Marshal(d.Explain[9:11])
 	if err != nil {
 		t.Fatal(err)
 	}

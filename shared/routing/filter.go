@@ -300,7 +300,7 @@ func (d *decider) lookup(name string, b *config.Buyer) value {
 	case "hour":
 		return value{kind: kindInt, i: int64(d.zone(b.Timezone).local.Hour())}
 	case "weekday":
-		return value{kind: kindText, s: weekdays[d.zone(b.Timezone).local.Weekday()]}
+		return value{kind: kindText, s: weekdayName(d.zone(b.Timezone).local.Weekday())}
 	case "age":
 		if !d.campaignAge {
 			return value{kind: kindInt, i: int64(d.in.Now.Sub(l.CreatedAt) / time.Minute)}
@@ -322,8 +322,12 @@ func (d *decider) note(name string, b *config.Buyer) string {
 	return ""
 }
 
-// weekdays are the schedule and filter names of time.Weekday values.
-var weekdays = [7]string{"sun", "mon", "tue", "wed", "thu", "fri", "sat"}
+// weekdayNames holds the schedule and filter names of the time.Weekday
+// values, three letters each.
+const weekdayNames = "sunmontuewedthufrisat"
+
+// weekdayName is the name of wd: "mon".
+func weekdayName(wd time.Weekday) string { return weekdayNames[3*wd : 3*wd+3] }
 
 // filter reports whether the lead passes f. If not, detail says why, or
 // the explanation is left for fillDetails to set on Explain[verdict].
@@ -372,11 +376,11 @@ func (d *decider) filter(f *config.Filter, b *config.Buyer, verdict int) (ok boo
 		ok = anyOf(f.Value, func(x value) bool { return x.kind != kindNone && hasPrefixFold(text, x.text()) })
 	case config.OpRegex:
 		pattern, _ := f.Value.(string)
-		re, err := d.regexp(pattern)
-		if err != nil {
-			return false, fmt.Sprintf("filter %s regex %q: the pattern does not compile: %v", f.Field, pattern, err)
+		re := d.regexp(pattern)
+		if re.err != nil {
+			return false, fmt.Sprintf("filter %s regex %q: the pattern does not compile: %v", f.Field, pattern, re.err)
 		}
-		ok = re.MatchString(lv.text())
+		ok = re.match(lv.text())
 	default:
 		return false, fmt.Sprintf("filter %s: unknown op %q", f.Field, f.Op)
 	}
@@ -387,16 +391,17 @@ func (d *decider) filter(f *config.Filter, b *config.Buyer, verdict int) (ok boo
 }
 
 // regexp compiles a pattern once per Decide.
-func (d *decider) regexp(pattern string) (*regexp.Regexp, error) {
+func (d *decider) regexp(pattern string) *compiled {
 	if c, ok := d.regexps[pattern]; ok {
-		return c.re, c.err
+		return c
 	}
 	re, err := regexp.Compile(pattern)
+	c := &compiled{re: re, err: err}
 	if d.regexps == nil {
-		d.regexps = make(map[string]compiled)
+		d.regexps = make(map[string]*compiled)
 	}
-	d.regexps[pattern] = compiled{re: re, err: err}
-	return re, err
+	d.regexps[pattern] = c
+	return c
 }
 
 // filterDetail explains a failed filter,

@@ -223,8 +223,12 @@ func TestRegexCompiledOncePerDecide(t *testing.T) {
 	if len(d.regexps) != 2 {
 		t.Errorf("compiled %d patterns for 3 orders with the same 2 patterns, want 2", len(d.regexps))
 	}
-	first := d.regexps[`^\+1`].re
-	if re, _ := d.regexp(`^\+1`); re != first {
+	first := d.regexps[`^\+1`]
+	if d.regexp(`^\+1`) != first {
 		t.Error("a second lookup compiled the pattern again")
+	}
+	// The memo of the last match must not leak into another text.
+	if !first.match("+1555") || first.match("555") || !first.match("+1") {
+		t.Error("match memo answers for the wrong text")
 	}
 }

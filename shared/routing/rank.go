@@ -38,7 +38,7 @@ func rank(method string, es []entry) []rankKey {
 		if c := cmp.Compare(a.priority, b.priority); c != 0 {
 			return c
 		}
-		return cmp.Compare(es[a.idx].key, es[b.idx].key)
+		return cmp.Compare(es[a.idx].key(), es[b.idx].key())
 	}
 	switch method {
 	case config.RoundRobin:
@@ -78,7 +78,7 @@ func rank(method string, es []entry) []rankKey {
 			if c := cmp.Compare(a.rot, b.rot); c != 0 {
 				return c
 			}
-			return cmp.Compare(es[a.idx].key, es[b.idx].key)
+			return cmp.Compare(es[a.idx].key(), es[b.idx].key())
 		})
 	}
 	return keys

@@ -23,6 +23,8 @@ const (
 	ReasonFilterFailed   = "filter_failed"
 	ReasonScheduleClosed = "schedule_closed"
 	ReasonHoliday        = "holiday"
+	// ReasonExcluded stands for an Exclude entry without a code.
+	ReasonExcluded = "excluded"
 )
 
 // Input is everything a decision needs.
@@ -84,30 +86,14 @@ type Verdict struct {
 func Decide(in Input) Decision {
 	d := newDecider(&in)
 	out := Decision{Explain: make([]Verdict, len(in.Orders))}
-	defer d.fillDetails(out.Explain)
 	entries := make([]entry, 0, len(in.Orders))
 	ncaps := 0
-	// Every "order:buyer/order" is cut from one string: one allocation
-	// instead of one per order.
-	const prefix = "order:"
-	size := 0
-	for _, ref := range in.Orders {
-		size += len(prefix) + len(ref.Buyer.ID) + 1 + len(ref.Order.ID)
-	}
-	var sb strings.Builder
-	sb.Grow(size)
-	for _, ref := range in.Orders {
-		sb.WriteString(prefix)
-		sb.WriteString(ref.Buyer.ID)
-		sb.WriteByte('/')
-		sb.WriteString(ref.Order.ID)
-	}
-	scopes, off := sb.String(), 0
+	scopes, off := joinScopes(in.Orders), 0
 	for i, ref := range in.Orders {
-		n := len(prefix) + len(ref.Buyer.ID) + 1 + len(ref.Order.ID)
+		n := scopeLen(ref)
 		scope := scopes[off : off+n]
 		off += n
-		key := scope[len(prefix):]
+		key := scope[len(orderPrefix):]
 		v := &out.Explain[i]
 		v.Order = key
 		v.Reason, v.Detail = d.check(ref, key, i)
@@ -117,15 +103,15 @@ func Decide(in Input) Decision {
 		v.Eligible = true
 		e := entry{
 			ref:     ref,
-			key:     key,
 			scope:   scope,
 			rot:     in.Rotation[key],
-			verdict: i,
+			verdict: int32(i),
+			ncaps:   int32(capCount(ref.Order.Caps) + capCount(ref.Buyer.Caps)),
 		}
-		e.ncaps = capCount(ref.Order.Caps) + capCount(ref.Buyer.Caps)
-		ncaps += e.ncaps
+		ncaps += int(e.ncaps)
 		entries = append(entries, e)
 	}
+	d.fillDetails(out.Explain)
 	if len(entries) == 0 {
 		return out
 	}
@@ -162,15 +148,41 @@ func Decide(in Input) Decision {
 	return out
 }
 
+const orderPrefix = "order:"
+
+// joinScopes returns the scopes "order:buyer/order" of all the orders in one
+// string, to be cut by scopeLen: one allocation instead of one per order.
+func joinScopes(orders []config.OrderRef) string {
+	size := 0
+	for _, ref := range orders {
+		size += scopeLen(ref)
+	}
+	var sb strings.Builder
+	sb.Grow(size)
+	for _, ref := range orders {
+		sb.WriteString(orderPrefix)
+		sb.WriteString(ref.Buyer.ID)
+		sb.WriteByte('/')
+		sb.WriteString(ref.Order.ID)
+	}
+	return sb.String()
+}
+
+func scopeLen(ref config.OrderRef) int {
+	return len(orderPrefix) + len(ref.Buyer.ID) + 1 + len(ref.Order.ID)
+}
+
 // entry is an eligible order on its way to becoming a Candidate.
 type entry struct {
 	ref     config.OrderRef
-	key     string // "buyer/order"
 	scope   string // "order:buyer/order"
 	rot     int64
-	ncaps   int
-	verdict int // index into Decision.Explain
+	ncaps   int32
+	verdict int32 // index into Decision.Explain
 }
+
+// key is the order key, "buyer/order".
+func (e *entry) key() string { return e.scope[len(orderPrefix):] }
 
 // decider holds what one Decide call computes once and reuses across orders.
 type decider struct {
@@ -180,7 +192,7 @@ type decider struct {
 	// the derived age.
 	campaignAge bool
 	zones       []*zone
-	regexps     map[string]compiled
+	regexps     map[string]*compiled
 	hours       map[string]parsedHours
 	// details holds the filter explanations of all verdicts, cut into
 	// Verdict.Detail by fillDetails: one allocation instead of one each.
@@ -215,9 +227,22 @@ type parsedHours struct {
 	err    error
 }
 
+// compiled is a pattern compiled for one Decide, with its last match: the
+// orders of a campaign often test the same field with the same pattern.
 type compiled struct {
-	re  *regexp.Regexp
-	err error
+	re   *regexp.Regexp
+	err  error
+	last string
+	hit  bool
+	used bool
+}
+
+// match reports whether the pattern matches text.
+func (c *compiled) match(text string) bool {
+	if !c.used || c.last != text {
+		c.last, c.hit, c.used = text, c.re.MatchString(text), true
+	}
+	return c.hit
 }
 
 func newDecider(in *Input) *decider {
@@ -247,6 +272,9 @@ func (d *decider) check(ref config.OrderRef, key string, verdict int) (reason, d
 		return ReasonOrderPaused, fmt.Sprintf("order %s is paused", key)
 	}
 	if code, ok := in.Exclude[key]; ok {
+		if code == "" {
+			code = ReasonExcluded
+		}
 		return code, excludeDetail(code)
 	}
 	if in.Bought[ref.Buyer.ID] {
@@ -271,7 +299,7 @@ func excludeDetail(code string) string {
 		return "the lead was already offered to this order"
 	case ReasonCapFull:
 		return "a cap of this order or its buyer was full when the router tried to reserve it"
-	case "":
+	case ReasonExcluded:
 		return "excluded by the caller"
 	}
 	return "excluded by the caller: " + code

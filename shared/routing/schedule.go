@@ -98,7 +98,7 @@ func dayListed(days []string, wd time.Weekday) bool {
 	if len(days) == 0 {
 		return true
 	}
-	name := weekdays[wd]
+	name := weekdayName(wd)
 	return slices.ContainsFunc(days, func(d string) bool { return strings.EqualFold(d, name) })
 }
 

@@ -207,7 +207,7 @@ func renderJSON(rd *config.Delivery, p Post, items []item) ([]byte, error) {
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(v); err != nil {
-		return nil, fmt.Errorf("webhook: json body: %w", errors.Join(ErrUnencodable, err))
+		return nil, fmt.Errorf("webhook: json body: %w: %v", ErrUnencodable, err)
 	}
 	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
