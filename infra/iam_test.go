@@ -13,7 +13,7 @@ type grants map[string]map[string]bool
 
 func (g grants) can(action, resource string) bool { return g[action][resource] }
 
-// canOnAny reports the resources an action is granted on.
+// resourcesFor reports the resources an action is granted on.
 func (g grants) resourcesFor(action string) []string {
 	var out []string
 	for r := range g[action] {

@@ -260,12 +260,12 @@ func TestAPI(t *testing.T) {
 				"DestinationArn": assertions.Match_AnyValue(),
 				"Format":         assertions.Match_StringLikeRegexp(jsii.String(`"status":"\$context.status"`)),
 			},
-			"MethodSettings": assertions.Match_ArrayWith(list(obj{
+			"MethodSettings": assertions.Match_ArrayWith(list(assertions.Match_ObjectLike(&obj{
 				"HttpMethod":           "*",
 				"ResourcePath":         "/*",
 				"ThrottlingRateLimit":  assertions.Match_AnyValue(),
 				"ThrottlingBurstLimit": assertions.Match_AnyValue(),
-			})),
+			}))),
 		})
 	})
 	// API Gateway may invoke each function only from this API.
@@ -342,4 +342,33 @@ func TestOutputs(t *testing.T) {
 	if s := strings.Join(refsIn(outputs["ApiUrl"]), ","); !strings.Contains(s, "Api") {
 		t.Errorf("ApiUrl refers to %v, want the REST API", s)
 	}
+}
+
+// TestLocalStackVariant synthesizes the stack as `make localstack-deploy` does
+// on an amd64 host: x86_64 functions, no deletion protection, no alarm email.
+func TestLocalStackVariant(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a second synth; skipped with -short")
+	}
+	f, err := synth("localstack", &LeadRelayStackProps{Arch: ArchX8664, DeletionProtection: false})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for id, fn := range f.resources("AWS::Lambda::Function") {
+		if got, _ := props(fn)["Architectures"].([]any); !slices.Equal(got, []any{"x86_64"}) {
+			t.Errorf("%s: architectures %v, want [x86_64]", id, got)
+		}
+	}
+	assert(t, "deletion protection off", func() {
+		f.template.HasResourceProperties(jsii.String("AWS::DynamoDB::Table"), obj{"DeletionProtectionEnabled": false})
+	})
+	assert(t, "still retained", func() {
+		f.template.HasResource(jsii.String("AWS::DynamoDB::Table"), obj{"DeletionPolicy": "Retain"})
+	})
+	assert(t, "no email subscription", func() {
+		f.template.ResourceCountIs(jsii.String("AWS::SNS::Subscription"), jsii.Number(0))
+	})
+	assert(t, "alarms still notify the topic", func() {
+		f.template.ResourceCountIs(jsii.String("AWS::CloudWatch::Alarm"), jsii.Number(2))
+	})
 }

@@ -16,6 +16,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -58,6 +59,10 @@ type Options struct {
 	AllowPrivateTargets bool
 	// ConfigTTL is how long handlers cache the configuration (default 5 s).
 	ConfigTTL time.Duration
+	// Redeliver hands every batch to its handler a second time, as SQS
+	// does when a message's visibility timeout lapses mid-flight (tests of
+	// the redelivery invariants).
+	Redeliver bool
 	Log       *slog.Logger
 }
 
@@ -69,9 +74,10 @@ type Runner struct {
 	Queues queue.URLs
 	Demo   *DemoBuyer
 
-	srv    *http.Server
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	srv       *http.Server
+	redeliver bool
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
 }
 
 // Start creates the table and queues if they do not exist, applies the
@@ -119,7 +125,7 @@ func Start(ctx context.Context, o Options) (*Runner, error) {
 			return nil, err
 		}
 	}
-	r := &Runner{App: a, URL: "http://" + addr, Queues: urls, Demo: NewDemoBuyer(o.Log)}
+	r := &Runner{App: a, URL: "http://" + addr, Queues: urls, Demo: NewDemoBuyer(o.Log), redeliver: o.Redeliver}
 	ingest, adm := a.Ingest(), a.Admin(o.AdminToken)
 	mux := http.NewServeMux()
 	mux.Handle("/v1/admin/", proxy(adm.Handle, o.Log))
@@ -282,6 +288,11 @@ func (r *Runner) poll(ctx context.Context, api *sqs.Client, url string, h func(c
 			for _, f := range resp.BatchItemFailures {
 				failed[f.ItemIdentifier] = true
 			}
+			if r.redeliver {
+				if _, err := h(context.WithoutCancel(ctx), redelivered(ev)); err != nil {
+					log.Error("redelivered batch failed", "queue", url, "error", err)
+				}
+			}
 			var del []sqstypes.DeleteMessageBatchRequestEntry
 			for i, m := range ev.Records {
 				if !failed[m.MessageId] {
@@ -295,4 +306,20 @@ func (r *Runner) poll(ctx context.Context, api *sqs.Client, url string, h func(c
 			}
 		}
 	}()
+}
+
+// redelivered is a batch as SQS delivers it once more.
+func redelivered(ev events.SQSEvent) events.SQSEvent {
+	out := events.SQSEvent{Records: make([]events.SQSMessage, len(ev.Records))}
+	for i, m := range ev.Records {
+		attrs := make(map[string]string, len(m.Attributes))
+		for k, v := range m.Attributes {
+			attrs[k] = v
+		}
+		n, _ := strconv.Atoi(attrs["ApproximateReceiveCount"])
+		attrs["ApproximateReceiveCount"] = strconv.Itoa(n + 1)
+		m.Attributes = attrs
+		out.Records[i] = m
+	}
+	return out
 }

@@ -13,10 +13,12 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/leadrelay/leadrelay/shared/config"
 	"github.com/leadrelay/leadrelay/shared/httpapi"
 	"github.com/leadrelay/leadrelay/shared/lead"
+	"github.com/leadrelay/leadrelay/shared/queue"
 	"github.com/leadrelay/leadrelay/shared/store"
 )
 
@@ -25,11 +27,19 @@ type Store interface {
 	SaveConfig(ctx context.Context, c *config.Config, expect int64) (int64, bool, error)
 	LoadConfig(ctx context.Context) (*config.Config, error)
 	GetLead(ctx context.Context, id string, consistent bool) (*lead.Record, error)
+	Reroute(ctx context.Context, rec *lead.Record, events []lead.Event) error
+}
+
+// Queue is what the admin API needs of the queues.
+type Queue interface {
+	Route(ctx context.Context, m queue.Route) error
 }
 
 // Handler is the admin function.
 type Handler struct {
 	Store Store
+	Queue Queue
+	Now   func() time.Time
 	// Token, when set, is the bearer token every request must carry (the
 	// local runner). On AWS it is empty: API Gateway checks IAM.
 	Token string
@@ -52,6 +62,8 @@ func (h *Handler) Handle(ctx context.Context, req httpapi.Request) (httpapi.Resp
 		return h.getConfig(ctx, req), nil
 	case path == "/v1/admin/config" && req.HTTPMethod == http.MethodPut:
 		return h.putConfig(ctx, req), nil
+	case strings.HasPrefix(path, "/v1/admin/leads/") && strings.HasSuffix(path, "/reroute") && req.HTTPMethod == http.MethodPost:
+		return h.reroute(ctx, strings.TrimSuffix(strings.TrimPrefix(path, "/v1/admin/leads/"), "/reroute")), nil
 	case strings.HasPrefix(path, "/v1/admin/leads/") && req.HTTPMethod == http.MethodGet:
 		return h.getLead(ctx, strings.TrimPrefix(path, "/v1/admin/leads/")), nil
 	}
@@ -139,4 +151,41 @@ func (h *Handler) getLead(ctx context.Context, id string) httpapi.Response {
 		rec.Events = []lead.Event{}
 	}
 	return httpapi.JSON(http.StatusOK, rec)
+}
+
+// reroute sends an unsold or rejected lead through routing again.
+func (h *Handler) reroute(ctx context.Context, id string) httpapi.Response {
+	rec, err := h.Store.GetLead(ctx, id, true)
+	if errors.Is(err, store.ErrNotFound) {
+		return httpapi.Error(http.StatusNotFound, "lead_not_found", "no lead %q", id)
+	}
+	if err != nil {
+		h.Log.ErrorContext(ctx, "read lead", "lead_id", id, "error", err)
+		return httpapi.Error(http.StatusServiceUnavailable, "unavailable", "retry")
+	}
+	if rec.Status != lead.Unsold && rec.Status != lead.Rejected {
+		return httpapi.Error(http.StatusConflict, "not_reroutable", "lead %s is %s; only unsold or rejected leads can be re-routed", id, rec.Status)
+	}
+	ev := lead.Event{At: h.Now().UTC(), Type: lead.EventRerouted, Detail: "re-routed by an operator"}
+	err = h.Store.Reroute(ctx, rec, []lead.Event{ev})
+	var stale *store.StaleError
+	if errors.As(err, &stale) {
+		return httpapi.Error(http.StatusConflict, "not_reroutable", "lead %s changed meanwhile; read it again", id)
+	}
+	if err != nil {
+		h.Log.ErrorContext(ctx, "reroute lead", "lead_id", id, "error", err)
+		return httpapi.Error(http.StatusServiceUnavailable, "unavailable", "retry")
+	}
+	var bought []string
+	for _, s := range rec.Sales {
+		bought = append(bought, s.Buyer)
+	}
+	if err := h.Queue.Route(ctx, queue.Route{Lead: rec.Lead, Seq: rec.Seq + 1, Bought: bought}); err != nil {
+		// The lead is marked routing at the new round: a second reroute
+		// is refused, so report the failure loudly.
+		h.Log.ErrorContext(ctx, "queue rerouted lead", "lead_id", id, "error", err)
+		return httpapi.Error(http.StatusServiceUnavailable, "unavailable", "the lead could not be queued")
+	}
+	h.Log.InfoContext(ctx, "lead re-routed", "lead_id", id)
+	return httpapi.JSON(http.StatusAccepted, map[string]string{"lead_id": id, "status": string(lead.Routing)})
 }

@@ -90,5 +90,5 @@ func (a *App) Delivery() *delivery.Handler {
 // Admin is the admin function's handler; token guards it where IAM does
 // not (the local runner).
 func (a *App) Admin(token string) *admin.Handler {
-	return &admin.Handler{Store: a.Store, Token: token, Changed: a.Configs.Invalidate, Log: a.Log}
+	return &admin.Handler{Store: a.Store, Queue: a.Queue, Now: a.Now, Token: token, Changed: a.Configs.Invalidate, Log: a.Log}
 }

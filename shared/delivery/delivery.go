@@ -139,7 +139,13 @@ func (h *Handler) deliver(ctx context.Context, msg events.SQSMessage) (retry boo
 			return false, err
 		}
 		if cur.Seq != m.Seq || cur.Assignment == nil {
-			return false, h.recover(ctx, log, m, cur, true)
+			return false, h.recover(ctx, log, m, cur, redelivered)
+		}
+		if m.Recovered && attempted(cur) {
+			// The original message is alive (it has made attempts):
+			// this re-sent copy is not needed.
+			log.InfoContext(ctx, "re-sent delivery message dropped: the original is being delivered")
+			return false, nil
 		}
 	}
 	now := h.Now().UTC()
@@ -187,6 +193,20 @@ func (h *Handler) deliver(ctx context.Context, msg events.SQSMessage) (retry boo
 	}
 	log.InfoContext(ctx, "delivery will be retried", "backoff_s", wait.Seconds())
 	return true, nil
+}
+
+// attempted reports whether the lead's current round has a delivery
+// attempt in its timeline.
+func attempted(cur *lead.Record) bool {
+	for i := len(cur.Events) - 1; i >= 0; i-- {
+		switch cur.Events[i].Type {
+		case lead.EventAttempt:
+			return true
+		case lead.EventRouted:
+			return false
+		}
+	}
+	return false
 }
 
 func attemptEvent(at time.Time, a lead.Assignment, v webhook.Verdict, attempt int) lead.Event {

@@ -66,14 +66,15 @@ func NewSender(api API, urls URLs) *Sender { return &Sender{api: api, urls: urls
 // URLs returns the queues' URLs.
 func (s *Sender) URLs() URLs { return s.urls }
 
-func (s *Sender) send(ctx context.Context, url string, v any, leadID string) error {
+func (s *Sender) send(ctx context.Context, url string, v any, leadID string, delay time.Duration) error {
 	body, err := json.Marshal(v)
 	if err != nil {
 		return fmt.Errorf("encode message for lead %s: %w", leadID, err)
 	}
 	_, err = s.api.SendMessage(ctx, &sqs.SendMessageInput{
-		QueueUrl:    aws.String(url),
-		MessageBody: aws.String(string(body)),
+		QueueUrl:     aws.String(url),
+		MessageBody:  aws.String(string(body)),
+		DelaySeconds: int32(delay / time.Second),
 		MessageAttributes: map[string]types.MessageAttributeValue{
 			"lead_id": {DataType: aws.String("String"), StringValue: aws.String(leadID)},
 		},
@@ -86,12 +87,24 @@ func (s *Sender) send(ctx context.Context, url string, v any, leadID string) err
 
 // Route puts a routing message on the routing queue.
 func (s *Sender) Route(ctx context.Context, m Route) error {
-	return s.send(ctx, s.urls.Routing, m, m.Lead.ID)
+	return s.send(ctx, s.urls.Routing, m, m.Lead.ID, 0)
 }
 
 // Deliver puts a delivery message on the delivery queue.
 func (s *Sender) Deliver(ctx context.Context, m Deliver) error {
-	return s.send(ctx, s.urls.Delivery, m, m.Lead.ID)
+	return s.send(ctx, s.urls.Delivery, m, m.Lead.ID, 0)
+}
+
+// RecoveryDelay is how long a re-sent delivery message waits before it is
+// seen: long enough for the original, if it was not lost after all, to
+// have settled the round or recorded an attempt, which the re-sent copy
+// then sees and drops itself.
+const RecoveryDelay = 60 * time.Second
+
+// DeliverLater puts a re-sent delivery message on the queue, visible after
+// RecoveryDelay.
+func (s *Sender) DeliverLater(ctx context.Context, m Deliver) error {
+	return s.send(ctx, s.urls.Delivery, m, m.Lead.ID, RecoveryDelay)
 }
 
 // DeadLetter copies a delivery job that gave up to the delivery DLQ, with

@@ -28,12 +28,13 @@ import (
 type Store interface {
 	Reserve(ctx context.Context, r store.Reservation) error
 	Finish(ctx context.Context, id string, seq int, status lead.Status, rec *lead.Record, events []lead.Event) error
-	Rotations(ctx context.Context, campaign string) (map[string]int64, error)
+	Rotations(ctx context.Context, campaign string) (map[string]store.Rot, error)
 }
 
 // Queue is what the router needs of the queues.
 type Queue interface {
 	Deliver(ctx context.Context, m queue.Deliver) error
+	DeliverLater(ctx context.Context, m queue.Deliver) error
 }
 
 // Configs returns the current configuration.
@@ -110,49 +111,9 @@ func (h *Handler) route(ctx context.Context, msg events.SQSMessage) error {
 	for _, b := range m.Bought {
 		in.Bought[b] = true
 	}
-	rotating := camp.Distribution == config.RoundRobin || camp.Distribution == config.Weighted
-	if rotating {
-		if in.Rotation, err = h.Store.Rotations(ctx, camp.ID); err != nil {
-			return err
-		}
-	}
-	dec := routing.Decide(in)
-	if !rotating && tiedAtTop(dec.Candidates) {
-		// Waterfall ties are broken fairly by the rotation counters:
-		// read them only when there is a tie to break.
-		if in.Rotation, err = h.Store.Rotations(ctx, camp.ID); err != nil {
-			return err
-		}
-		dec = routing.Decide(in)
-		rotating = true
-	}
-	explain := dec.Explain
-	for i, c := range dec.Candidates {
-		if in.Bought[c.Ref.Buyer.ID] {
-			continue
-		}
-		r := h.reservation(l, m.Seq, c, explain, now)
-		if rotating {
-			r.Rotation = &store.Rotation{Campaign: camp.ID, Order: c.Ref.Key()}
-		}
-		err := h.Store.Reserve(ctx, r)
-		var full *store.CapFullError
-		var stale *store.StaleError
-		switch {
-		case err == nil:
-			log.InfoContext(ctx, "lead offered", "buyer", c.Ref.Buyer.ID, "order", c.Ref.Order.ID, "price", c.Price.Decimal(), "rank", i+1)
-			return h.Queue.Deliver(ctx, queue.Deliver{
-				Lead: m.Lead, Seq: m.Seq + 1, Assignment: r.Assignment,
-				Tried: append(slices.Clone(m.Tried), c.Ref.Key()), Bought: m.Bought, Rejected: m.Rejected,
-			})
-		case errors.As(err, &full):
-			explain = mark(explain, c.Ref.Key(), "cap_full", full.Error())
-			log.InfoContext(ctx, "order full", "order", c.Ref.Key(), "cap", full.Key)
-		case errors.As(err, &stale):
-			return h.recover(ctx, log, m, redelivered, stale.Current)
-		default:
-			return err
-		}
+	explain, done, err := h.offer(ctx, log, m, in, redelivered)
+	if err != nil || done {
+		return err
 	}
 	status := lead.Unsold
 	switch {
@@ -163,6 +124,77 @@ func (h *Handler) route(ctx context.Context, msg events.SQSMessage) error {
 	}
 	evs := []lead.Event{{At: now, Type: lead.EventNoBuyer, Detail: noBuyerDetail(status, explain), Data: explainData(explain)}}
 	return h.finish(ctx, log, m, redelivered, status, evs, rec)
+}
+
+// MaxRotationTries bounds how often a strict rotation is read again after
+// another worker moved it; then the lead is offered without the check.
+const MaxRotationTries = 8
+
+// offer decides and offers the lead to the best candidate whose caps have
+// room. done reports that an offer was made (or the message settled);
+// otherwise explain says why nobody took it.
+func (h *Handler) offer(ctx context.Context, log *slog.Logger, m queue.Route, in routing.Input, redelivered bool) (explain []routing.Verdict, done bool, err error) {
+	method := in.Campaign.Distribution
+	strict := method == config.RoundRobin || method == config.Weighted
+	for try := 0; ; try++ {
+		var rots map[string]store.Rot
+		dec := routing.Decide(in)
+		if strict || tiedAtTop(dec.Candidates) {
+			// Rotation counters are read only where they decide: round
+			// robin, weighted, and ties among waterfall priorities.
+			if rots, err = h.Store.Rotations(ctx, in.Campaign.ID); err != nil {
+				return nil, false, err
+			}
+			in.Rotation = make(map[string]int64, len(rots))
+			for k, r := range rots {
+				if method == config.RoundRobin {
+					in.Rotation[k] = r.Last // least recently served first
+				} else {
+					in.Rotation[k] = r.N
+				}
+			}
+			dec = routing.Decide(in)
+		}
+		explain = dec.Explain
+		moved := false
+		for i, c := range dec.Candidates {
+			if in.Bought[c.Ref.Buyer.ID] {
+				continue
+			}
+			r := h.reservation(in.Lead, m.Seq, c, explain, in.Now)
+			if rots != nil {
+				r.Rotation = &store.Rotation{Campaign: in.Campaign.ID, Order: c.Ref.Key(), Strict: strict && try < MaxRotationTries, N: rots[c.Ref.Key()].N}
+			}
+			err := h.Store.Reserve(ctx, r)
+			var full *store.CapFullError
+			var stale *store.StaleError
+			switch {
+			case err == nil:
+				log.InfoContext(ctx, "lead offered", "buyer", c.Ref.Buyer.ID, "order", c.Ref.Order.ID, "price", c.Price.Decimal(), "rank", i+1)
+				return explain, true, h.Queue.Deliver(ctx, queue.Deliver{
+					Lead: m.Lead, Seq: m.Seq + 1, Assignment: r.Assignment,
+					Tried: append(slices.Clone(m.Tried), c.Ref.Key()), Bought: m.Bought, Rejected: m.Rejected,
+				})
+			case errors.Is(err, store.ErrRotationMoved):
+				moved = true
+			case errors.As(err, &full):
+				explain = mark(explain, c.Ref.Key(), "cap_full", full.Error())
+				in.Exclude[c.Ref.Key()] = "cap_full"
+				log.InfoContext(ctx, "order full", "order", c.Ref.Key(), "cap", full.Key)
+				continue
+			case errors.As(err, &stale):
+				return explain, true, h.recover(ctx, log, m, redelivered, stale.Current)
+			default:
+				return explain, false, err
+			}
+			if moved {
+				break
+			}
+		}
+		if !moved {
+			return explain, false, nil
+		}
+	}
 }
 
 func tiedAtTop(cs []routing.Candidate) bool {
@@ -277,7 +309,7 @@ func (h *Handler) recover(ctx context.Context, log *slog.Logger, m queue.Route, 
 	}
 	if redelivered && cur.Seq == m.Seq+1 && cur.Assignment != nil {
 		log.WarnContext(ctx, "resending the delivery message of a reserved lead", "buyer", cur.Assignment.Buyer)
-		return h.Queue.Deliver(ctx, queue.Deliver{
+		return h.Queue.DeliverLater(ctx, queue.Deliver{
 			Lead: cur.Lead, Seq: cur.Seq, Assignment: *cur.Assignment,
 			Tried: cur.Tried, Bought: buyers(cur.Sales), Rejected: m.Rejected, Recovered: true,
 		})

@@ -49,11 +49,27 @@ type Reservation struct {
 	Events   []lead.Event
 }
 
-// Rotation names an order's rotation counter.
+// Rotation names an order's rotation counter. Strict makes the
+// reservation fail with ErrRotationMoved if the counter is no longer at N
+// (another worker served the order since it was read), so that round
+// robin and weighted shares hold exactly under concurrency.
 type Rotation struct {
 	Campaign string
 	Order    string // buyer/order
+	Strict   bool
+	N        int64 // the count read
 }
+
+// Rot is an order's rotation counter: how many leads it was offered, and
+// when last (unix nanoseconds).
+type Rot struct {
+	N    int64
+	Last int64
+}
+
+// ErrRotationMoved reports a strict rotation counter that moved since it
+// was read: read the counters again and decide again.
+var ErrRotationMoved = errors.New("rotation moved")
 
 // roundCondition is the condition every lead state change checks: the
 // lead is in the round the message speaks of.
@@ -163,14 +179,23 @@ func (s *Store) Reserve(ctx context.Context, r Reservation) error {
 			ExpressionAttributeValues: map[string]types.AttributeValue{":now": num(now.Unix())},
 		}})
 	}
+	rotationAt := -1
 	if r.Rotation != nil {
 		pk, sk := rotationKey(r.Rotation.Campaign, r.Rotation.Order)
-		items = append(items, types.TransactWriteItem{Update: &types.Update{
+		u := &types.Update{
 			TableName:                 aws.String(s.table),
 			Key:                       key(pk, sk),
-			UpdateExpression:          aws.String("ADD n :one"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{":one": num(1)},
-		}})
+			UpdateExpression:          aws.String("ADD n :one SET #last = :now"),
+			ExpressionAttributeNames:  map[string]string{"#last": "last"},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":one": num(1), ":now": num(now.UnixNano())},
+		}
+		if r.Rotation.Strict {
+			u.ConditionExpression = aws.String("attribute_not_exists(n) AND :n = :zero OR n = :n")
+			u.ExpressionAttributeValues[":n"] = num(r.Rotation.N)
+			u.ExpressionAttributeValues[":zero"] = num(0)
+		}
+		rotationAt = len(items)
+		items = append(items, types.TransactWriteItem{Update: u})
 	}
 	err = s.transact(ctx, items)
 	reasons := cancellation(err)
@@ -192,6 +217,9 @@ func (s *Store) Reserve(ctx context.Context, r Reservation) error {
 		if j := dedupeAt + i; j < len(reasons) && failed(reasons[j]) {
 			return &CapFullError{Index: -1, Key: d.Field, Dedupe: true}
 		}
+	}
+	if rotationAt >= 0 && rotationAt < len(reasons) && failed(reasons[rotationAt]) {
+		return ErrRotationMoved
 	}
 	return fmt.Errorf("reserve lead %s: %w", r.LeadID, err)
 }
@@ -325,15 +353,16 @@ func (s *Store) Release(ctx context.Context, id string, seq int, holds []lead.Ca
 	return nil
 }
 
-// Rotations reads a campaign's rotation counters (order key → offers) in
+// Rotations reads a campaign's rotation counters (order key → counter) in
 // one query.
-func (s *Store) Rotations(ctx context.Context, campaign string) (map[string]int64, error) {
+func (s *Store) Rotations(ctx context.Context, campaign string) (map[string]Rot, error) {
 	pk, _ := rotationKey(campaign, "")
-	out := map[string]int64{}
+	out := map[string]Rot{}
 	p := dynamodb.NewQueryPaginator(s.db, &dynamodb.QueryInput{
 		TableName:                 aws.String(s.table),
 		KeyConditionExpression:    aws.String("pk = :pk"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(pk)},
+		ConsistentRead:            aws.Bool(true),
 	})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
@@ -342,11 +371,12 @@ func (s *Store) Rotations(ctx context.Context, campaign string) (map[string]int6
 		}
 		for _, it := range page.Items {
 			var row struct {
-				SK string `dynamodbav:"sk"`
-				N  int64  `dynamodbav:"n"`
+				SK   string `dynamodbav:"sk"`
+				N    int64  `dynamodbav:"n"`
+				Last int64  `dynamodbav:"last"`
 			}
 			if err := attributevalue.UnmarshalMap(it, &row); err == nil {
-				out[row.SK] = row.N
+				out[row.SK] = Rot{N: row.N, Last: row.Last}
 			}
 		}
 	}
@@ -448,4 +478,30 @@ func (s *Store) Ledger(ctx context.Context, day string) ([]LedgerRow, error) {
 		}
 	}
 	return rows, nil
+}
+
+// Reroute puts an unsold or rejected lead back into routing (an operator's
+// decision after a configuration change): a new round, with no order
+// counted as tried.
+func (s *Store) Reroute(ctx context.Context, rec *lead.Record, events []lead.Event) error {
+	upd := expression.Set(expression.Name("status"), expression.Value(lead.Routing)).
+		Set(expression.Name("seq"), expression.Value(rec.Seq+1)).
+		Set(expression.Name("tried"), expression.Value(&types.AttributeValueMemberL{})).
+		Set(expression.Name("updated_at"), expression.Value(s.now()))
+	upd, err := appendEvents(upd, events)
+	if err != nil {
+		return err
+	}
+	li, err := s.leadUpdate(rec.ID, roundCondition(rec.Seq, lead.Unsold, lead.Rejected), upd)
+	if err != nil {
+		return err
+	}
+	err = s.transact(ctx, []types.TransactWriteItem{li})
+	if reasons := cancellation(err); len(reasons) > 0 && failed(reasons[0]) {
+		return staleFrom(reasons[0])
+	}
+	if err != nil {
+		return fmt.Errorf("reroute lead %s: %w", rec.ID, err)
+	}
+	return nil
 }
