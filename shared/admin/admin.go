@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/leadrelay/leadrelay/shared/config"
@@ -46,6 +47,9 @@ type Handler struct {
 	// Changed is called after a configuration change (cache invalidation).
 	Changed func()
 	Log     *slog.Logger
+
+	once sync.Once
+	mux  httpapi.Mux
 }
 
 // Handle answers one API Gateway proxy request.
@@ -56,18 +60,37 @@ func (h *Handler) Handle(ctx context.Context, req httpapi.Request) (httpapi.Resp
 			return httpapi.Error(http.StatusUnauthorized, "unauthorized", "send the operator token as Authorization: Bearer"), nil
 		}
 	}
-	path := strings.TrimSuffix(req.Path, "/")
-	switch {
-	case path == "/v1/admin/config" && req.HTTPMethod == http.MethodGet:
-		return h.getConfig(ctx, req), nil
-	case path == "/v1/admin/config" && req.HTTPMethod == http.MethodPut:
-		return h.putConfig(ctx, req), nil
-	case strings.HasPrefix(path, "/v1/admin/leads/") && strings.HasSuffix(path, "/reroute") && req.HTTPMethod == http.MethodPost:
-		return h.reroute(ctx, strings.TrimSuffix(strings.TrimPrefix(path, "/v1/admin/leads/"), "/reroute")), nil
-	case strings.HasPrefix(path, "/v1/admin/leads/") && req.HTTPMethod == http.MethodGet:
-		return h.getLead(ctx, strings.TrimPrefix(path, "/v1/admin/leads/")), nil
+	h.once.Do(h.register)
+	return h.mux.Serve(ctx, req), nil
+}
+
+// register builds the routing table: each area of the API adds its
+// routes in its own file.
+func (h *Handler) register() {
+	for _, add := range []func(*httpapi.Mux){
+		h.configRoutes,
+		h.leadRoutes,
+	} {
+		add(&h.mux)
 	}
-	return httpapi.Error(http.StatusNotFound, "not_found", "no such endpoint: %s %s", req.HTTPMethod, path), nil
+}
+
+func (h *Handler) configRoutes(m *httpapi.Mux) {
+	m.Handle("GET /v1/admin/config", func(ctx context.Context, req httpapi.Request, _ map[string]string) httpapi.Response {
+		return h.getConfig(ctx, req)
+	})
+	m.Handle("PUT /v1/admin/config", func(ctx context.Context, req httpapi.Request, _ map[string]string) httpapi.Response {
+		return h.putConfig(ctx, req)
+	})
+}
+
+func (h *Handler) leadRoutes(m *httpapi.Mux) {
+	m.Handle("GET /v1/admin/leads/{id}", func(ctx context.Context, _ httpapi.Request, p map[string]string) httpapi.Response {
+		return h.getLead(ctx, p["id"])
+	})
+	m.Handle("POST /v1/admin/leads/{id}/reroute", func(ctx context.Context, _ httpapi.Request, p map[string]string) httpapi.Response {
+		return h.reroute(ctx, p["id"])
+	})
 }
 
 func (h *Handler) getConfig(ctx context.Context, req httpapi.Request) httpapi.Response {

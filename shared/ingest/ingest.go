@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/leadrelay/leadrelay/shared/config"
@@ -61,26 +62,37 @@ type Handler struct {
 	Now     func() time.Time
 	NewID   func() string
 	Log     *slog.Logger
+
+	once sync.Once
+	mux  httpapi.Mux
 }
 
 // Handle answers one API Gateway proxy request.
 func (h *Handler) Handle(ctx context.Context, req httpapi.Request) (httpapi.Response, error) {
-	path := strings.TrimSuffix(req.Path, "/")
-	switch {
-	case path == "/v1/health" && req.HTTPMethod == http.MethodGet:
-		return httpapi.JSON(http.StatusOK, map[string]string{"status": "ok"}), nil
-	case path == "/v1/leads" && req.HTTPMethod == http.MethodPost:
-		return h.post(ctx, req), nil
-	case strings.HasPrefix(path, "/v1/leads/") && req.HTTPMethod == http.MethodGet:
-		id := req.PathParameters["id"]
-		if id == "" {
-			id = strings.TrimPrefix(path, "/v1/leads/")
-		}
-		return h.get(ctx, req, id), nil
-	case path == "/v1/leads" || strings.HasPrefix(path, "/v1/leads/") || path == "/v1/health":
-		return httpapi.Error(http.StatusMethodNotAllowed, "method_not_allowed", "%s is not allowed on %s", req.HTTPMethod, path), nil
+	h.once.Do(h.register)
+	return h.mux.Serve(ctx, req), nil
+}
+
+// register builds the routing table; each area of the public API adds
+// its routes in its own file.
+func (h *Handler) register() {
+	for _, add := range []func(*httpapi.Mux){
+		h.leadRoutes,
+	} {
+		add(&h.mux)
 	}
-	return httpapi.Error(http.StatusNotFound, "not_found", "no such endpoint: %s %s", req.HTTPMethod, path), nil
+}
+
+func (h *Handler) leadRoutes(m *httpapi.Mux) {
+	m.Handle("GET /v1/health", func(context.Context, httpapi.Request, map[string]string) httpapi.Response {
+		return httpapi.JSON(http.StatusOK, map[string]string{"status": "ok"})
+	})
+	m.Handle("POST /v1/leads", func(ctx context.Context, req httpapi.Request, _ map[string]string) httpapi.Response {
+		return h.post(ctx, req)
+	})
+	m.Handle("GET /v1/leads/{id}", func(ctx context.Context, req httpapi.Request, p map[string]string) httpapi.Response {
+		return h.get(ctx, req, p["id"])
+	})
 }
 
 // envelope is a posted lead before validation.
