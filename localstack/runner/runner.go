@@ -63,7 +63,10 @@ type Options struct {
 	// does when a message's visibility timeout lapses mid-flight (tests of
 	// the redelivery invariants).
 	Redeliver bool
-	Log       *slog.Logger
+	// DeliveryJitter replaces the delivery handler's backoff jitter (tests:
+	// a jitter of 0 makes every backoff the 1 s floor).
+	DeliveryJitter func(time.Duration) time.Duration
+	Log            *slog.Logger
 }
 
 // Runner is a running local LeadRelay.
@@ -142,6 +145,9 @@ func Start(ctx context.Context, o Options) (*Runner, error) {
 		}
 	}()
 	rt, dl := a.Router(), a.Delivery()
+	if o.DeliveryJitter != nil {
+		dl.Jitter = o.DeliveryJitter
+	}
 	for i := 0; i < o.Pollers; i++ {
 		r.poll(pctx, a.SQS, urls.Routing, rt.Handle, o.Log)
 		r.poll(pctx, a.SQS, urls.Delivery, dl.Handle, o.Log)

@@ -171,6 +171,12 @@ func (e *env) do(method, path, contentType, body string, headers map[string]stri
 	return out
 }
 
+func (e *env) doJSON(method, path string, body any) response {
+	e.t.Helper()
+	b, _ := json.Marshal(body)
+	return e.do(method, path, "application/json", string(b), map[string]string{"X-API-Key": sourceKey})
+}
+
 func (e *env) post(fields map[string]any, headers map[string]string) response {
 	body, _ := json.Marshal(map[string]any{"campaign": "auto", "fields": fields})
 	h := map[string]string{"X-API-Key": sourceKey}

@@ -29,6 +29,8 @@ type Store interface {
 	LoadConfig(ctx context.Context) (*config.Config, error)
 	GetLead(ctx context.Context, id string, consistent bool) (*lead.Record, error)
 	Reroute(ctx context.Context, rec *lead.Record, events []lead.Event) error
+	ApplyConfig(ctx context.Context, base, next *config.Config, rec store.AuditRecord) (int64, bool, error)
+	Audit(ctx context.Context, limit int) ([]store.AuditRecord, error)
 }
 
 // Queue is what the admin API needs of the queues.
@@ -47,6 +49,11 @@ type Handler struct {
 	// Changed is called after a configuration change (cache invalidation).
 	Changed func()
 	Log     *slog.Logger
+
+	// Redriver moves dead letters back to their queue (redrive.go).
+	Redriver Redriver
+	// Ledger answers the P&L and takes ad spend (reports.go).
+	Ledger Ledger
 
 	once sync.Once
 	mux  httpapi.Mux
@@ -70,6 +77,12 @@ func (h *Handler) register() {
 	for _, add := range []func(*httpapi.Mux){
 		h.configRoutes,
 		h.leadRoutes,
+		h.planRoutes,
+		h.entityRoutes,
+		h.keyRoutes,
+		h.auditRoutes,
+		h.redriveRoutes,
+		h.reportRoutes,
 	} {
 		add(&h.mux)
 	}
@@ -143,7 +156,7 @@ func (h *Handler) putConfig(ctx context.Context, req httpapi.Request) httpapi.Re
 	if err != nil {
 		return httpapi.Error(http.StatusBadRequest, "invalid_config", "%v", err)
 	}
-	ver, changed, err := h.Store.SaveConfig(ctx, c, expect)
+	ver, changed, err := h.applyWhole(ctx, req, c, expect)
 	if errors.Is(err, store.ErrVersionConflict) {
 		return httpapi.Error(http.StatusPreconditionFailed, "version_conflict", "the configuration is at version %d, not %d: read it again and re-apply", ver, expect)
 	}

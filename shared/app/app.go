@@ -16,6 +16,8 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/leadrelay/leadrelay/shared/admin"
+	"github.com/leadrelay/leadrelay/shared/auction"
+	"github.com/leadrelay/leadrelay/shared/breaker"
 	"github.com/leadrelay/leadrelay/shared/delivery"
 	"github.com/leadrelay/leadrelay/shared/ingest"
 	"github.com/leadrelay/leadrelay/shared/queue"
@@ -35,6 +37,9 @@ type App struct {
 	Queue    *queue.Sender
 	Log      *slog.Logger
 	Now      func() time.Time
+	// Breakers are the buyers' circuit breakers, shared by the router and
+	// delivery handlers of this process.
+	Breakers *breaker.Breakers
 }
 
 // New builds the clients from an AWS configuration (which honours
@@ -47,18 +52,21 @@ func New(s settings.Settings, cfg aws.Config, log *slog.Logger) *App {
 		o.Retryer = retry.NewStandard(func(so *retry.StandardOptions) { so.MaxAttempts = 4 })
 	})
 	st := store.New(ddb, s.Table, time.Now)
+	configs := store.NewConfigCache(st, s.ConfigTTL, log)
+	st.CountLedgerIn(configs.LedgerLocation) // ledger days in the agency's timezone
 	return &App{
 		Settings: s,
 		DynamoDB: ddb,
 		SQS:      sq,
 		Store:    st,
-		Configs:  store.NewConfigCache(st, s.ConfigTTL, log),
+		Configs:  configs,
 		Queue: queue.NewSender(sq, queue.URLs{
 			Routing: s.RoutingQueueURL, RoutingDLQ: s.RoutingDLQURL,
 			Delivery: s.DeliveryQueueURL, DeliveryDLQ: s.DeliveryDLQURL,
 		}),
-		Log: log,
-		Now: time.Now,
+		Log:      log,
+		Now:      time.Now,
+		Breakers: breaker.New(st, s.ConfigTTL, time.Now, log),
 	}
 }
 
@@ -72,13 +80,14 @@ func (a *App) Ingest() *ingest.Handler {
 
 // Router is the router function's handler.
 func (a *App) Router() *router.Handler {
-	return &router.Handler{Store: a.Store, Queue: a.Queue, Configs: a.Configs, Now: a.Now, Log: a.Log}
+	return &router.Handler{Store: a.Store, Queue: a.Queue, Configs: a.Configs, Now: a.Now, Log: a.Log,
+		Pinger: &auction.HTTP{Client: webhook.NewClient(a.Settings.AllowPrivateTargets)}, Postbacks: a.postbacks(), Breakers: a.Breakers}
 }
 
 // Delivery is the delivery function's handler.
 func (a *App) Delivery() *delivery.Handler {
 	return &delivery.Handler{
-		Store: a.Store, Queue: a.Queue, Configs: a.Configs,
+		Store: a.Store, Queue: a.Queue, Configs: a.Configs, Postbacks: a.postbacks(), Breakers: a.Breakers,
 		Webhook:  &webhook.Sender{Client: webhook.NewClient(a.Settings.AllowPrivateTargets)},
 		QueueURL: a.Settings.DeliveryQueueURL,
 		Now:      a.Now,
@@ -90,5 +99,6 @@ func (a *App) Delivery() *delivery.Handler {
 // Admin is the admin function's handler; token guards it where IAM does
 // not (the local runner).
 func (a *App) Admin(token string) *admin.Handler {
-	return &admin.Handler{Store: a.Store, Queue: a.Queue, Now: a.Now, Token: token, Changed: a.Configs.Invalidate, Log: a.Log}
+	return &admin.Handler{Store: a.Store, Queue: a.Queue, Now: a.Now, Token: token, Changed: a.Configs.Invalidate, Log: a.Log,
+		Redriver: queue.NewRedriver(a.SQS, a.Queue.URLs()), Ledger: a.Store}
 }

@@ -17,7 +17,10 @@ import (
 type Config struct {
 	// Version is set by the store when the document is applied; it is not
 	// part of what operators write.
-	Version   int64      `yaml:"version,omitempty" json:"version,omitempty"`
+	Version int64 `yaml:"version,omitempty" json:"version,omitempty"`
+	// Timezone is the agency's IANA zone: ledger days (the P&L) are
+	// counted in it (default UTC).
+	Timezone  string     `yaml:"timezone,omitempty" json:"timezone,omitempty"`
 	Campaigns []Campaign `yaml:"campaigns" json:"campaigns"`
 	Sources   []Source   `yaml:"sources" json:"sources"`
 	Buyers    []Buyer    `yaml:"buyers" json:"buyers"`
@@ -60,6 +63,9 @@ type Campaign struct {
 	// default) is exclusive.
 	MaxSales int    `yaml:"max_sales,omitempty" json:"max_sales,omitempty"`
 	Status   string `yaml:"status,omitempty" json:"status,omitempty"`
+	// ReturnReasons are the reasons a buyer may give for a return
+	// (default DefaultReturnReasons).
+	ReturnReasons []string `yaml:"return_reasons,omitempty" json:"return_reasons,omitempty"`
 }
 
 // Field is one field of a campaign's schema.
@@ -85,8 +91,20 @@ type Dedupe struct {
 
 // Ping configures a ping-post auction.
 type Ping struct {
-	Timeout Duration     `yaml:"timeout,omitempty" json:"timeout,omitempty"`
-	Floor   money.Amount `yaml:"floor,omitempty" json:"floor,omitempty"`
+	// Timeout is the auction's deadline: bids later than it are ignored.
+	Timeout Duration `yaml:"timeout,omitempty" json:"timeout,omitempty"`
+	// Floor is the lowest bid the campaign sells at.
+	Floor money.Amount `yaml:"floor,omitempty" json:"floor,omitempty"`
+	// BidTTL is how long bids stay valid: a rejected post cascades to the
+	// next bid without pinging again within it (default 30 s).
+	BidTTL Duration `yaml:"bid_ttl,omitempty" json:"bid_ttl,omitempty"`
+}
+
+// PingResponse says where a buyer's ping answer holds its bid and bid id,
+// for answers not shaped {"bid": 12.5, "bid_id": "..."}.
+type PingResponse struct {
+	Bid   *Rule `yaml:"bid,omitempty" json:"bid,omitempty"`
+	BidID *Rule `yaml:"bid_id,omitempty" json:"bid_id,omitempty"`
 }
 
 // Source is a seller of leads: a traffic source with its API key.
@@ -100,6 +118,12 @@ type Source struct {
 	// RateLimit caps the leads a source may post per second (0: no limit).
 	RateLimit int    `yaml:"rate_limit,omitempty" json:"rate_limit,omitempty"`
 	Status    string `yaml:"status,omitempty" json:"status,omitempty"`
+	// Clawback takes the payout of a returned sale back from the source.
+	Clawback bool `yaml:"clawback,omitempty" json:"clawback,omitempty"`
+	// PostbackURL is called (best effort) when a lead of the source is
+	// sold or ends unsold or rejected, signed with PostbackSecret.
+	PostbackURL    string `yaml:"postback_url,omitempty" json:"postback_url,omitempty"`
+	PostbackSecret string `yaml:"postback_secret,omitempty" json:"postback_secret,omitempty"`
 }
 
 // Payout types.
@@ -141,11 +165,18 @@ type Order struct {
 	Campaign string       `yaml:"campaign" json:"campaign"`
 	Price    money.Amount `yaml:"price,omitempty" json:"price,omitempty"`
 	PingURL  string       `yaml:"ping_url,omitempty" json:"ping_url,omitempty"`
-	Priority int          `yaml:"priority,omitempty" json:"priority,omitempty"`
-	Weight   int          `yaml:"weight,omitempty" json:"weight,omitempty"`
-	Filters  []Filter     `yaml:"filters,omitempty" json:"filters,omitempty"`
-	Schedule *Schedule    `yaml:"schedule,omitempty" json:"schedule,omitempty"`
-	Caps     Caps         `yaml:"caps,omitempty" json:"caps,omitempty"`
+	// PingResponse reads bids of other shapes than the default.
+	PingResponse *PingResponse `yaml:"ping_response,omitempty" json:"ping_response,omitempty"`
+	// MinBid is the lowest bid of this order that takes part in an auction.
+	MinBid money.Amount `yaml:"min_bid,omitempty" json:"min_bid,omitempty"`
+	// BidAdjustment multiplies the order's bids for ranking only (0.8 for
+	// a buyer whose leads often come back); the price paid is the bid.
+	BidAdjustment float64   `yaml:"bid_adjustment,omitempty" json:"bid_adjustment,omitempty"`
+	Priority      int       `yaml:"priority,omitempty" json:"priority,omitempty"`
+	Weight        int       `yaml:"weight,omitempty" json:"weight,omitempty"`
+	Filters       []Filter  `yaml:"filters,omitempty" json:"filters,omitempty"`
+	Schedule      *Schedule `yaml:"schedule,omitempty" json:"schedule,omitempty"`
+	Caps          Caps      `yaml:"caps,omitempty" json:"caps,omitempty"`
 	// Dedupe refuses a lead whose listed fields (phone, email) this buyer
 	// already bought within the window, whatever the campaign dedupe says.
 	Dedupe *Dedupe `yaml:"dedupe,omitempty" json:"dedupe,omitempty"`
@@ -211,4 +242,5 @@ const (
 	DefaultPingTimeout    = time.Second
 	DefaultDeliveryTimout = 5 * time.Second
 	DefaultMaxAttempts    = 5
+	DefaultBidTTL         = 30 * time.Second
 )

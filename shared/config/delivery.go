@@ -106,6 +106,38 @@ type Delivery struct {
 	Fields []FieldMap `yaml:"fields,omitempty" json:"fields,omitempty"`
 	// Response refines how the buyer's answer is judged.
 	Response *Response `yaml:"response,omitempty" json:"response,omitempty"`
+	// Breaker pauses the buyer after consecutive transient failures
+	// (default: 5 failures, 60 s cool-down); see BreakerPolicy.
+	Breaker *Breaker `yaml:"breaker,omitempty" json:"breaker,omitempty"`
+}
+
+// Breaker is a buyer's circuit breaker: after Failures consecutive
+// transient delivery failures the router skips the buyer for Cooldown,
+// then lets one lead through; its success closes the breaker, its failure
+// opens it again.
+type Breaker struct {
+	Failures int      `yaml:"failures,omitempty" json:"failures,omitempty"`
+	Cooldown Duration `yaml:"cooldown,omitempty" json:"cooldown,omitempty"`
+}
+
+// Breaker defaults.
+const (
+	DefaultBreakerFailures = 5
+	DefaultBreakerCooldown = 60 * time.Second
+)
+
+// BreakerPolicy is the delivery's breaker with the defaults filled in.
+func (d Delivery) BreakerPolicy() Breaker {
+	b := Breaker{Failures: DefaultBreakerFailures, Cooldown: Duration(DefaultBreakerCooldown)}
+	if d.Breaker != nil {
+		if d.Breaker.Failures != 0 {
+			b.Failures = d.Breaker.Failures
+		}
+		if d.Breaker.Cooldown != 0 {
+			b.Cooldown = d.Breaker.Cooldown
+		}
+	}
+	return b
 }
 
 // Auth is how a post authenticates to the buyer.
@@ -358,6 +390,14 @@ func (k *checker) delivery(p string, d Delivery) {
 	}
 	if d.Auth != nil {
 		k.auth(p+".auth", d.Auth)
+	}
+	if b := d.Breaker; b != nil {
+		if b.Failures < 0 || b.Failures > 100 {
+			k.add(p+".breaker.failures", CodeInvalid, "breaker failures must be 1 to 100 (default %d)", DefaultBreakerFailures)
+		}
+		if c := b.Cooldown.D(); c != 0 && (c < time.Second || c > 24*time.Hour) {
+			k.add(p+".breaker.cooldown", CodeInvalid, "breaker cooldown must be 1s to 24h (default %s)", DefaultBreakerCooldown)
+		}
 	}
 	if d.Layout != "" && d.Layout != LayoutObject && d.Layout != LayoutNameValue {
 		k.add(p+".layout", CodeInvalid, "layout %q: want object or name_value", d.Layout)

@@ -44,6 +44,7 @@ func NewIndex(c *Config) *Index {
 		orders:    map[string][]OrderRef{},
 		locations: map[string]*time.Location{},
 	}
+	ix.location(c.Timezone)
 	for i := range c.Campaigns {
 		ix.campaigns[c.Campaigns[i].ID] = &c.Campaigns[i]
 	}

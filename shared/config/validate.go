@@ -24,6 +24,9 @@ var ReservedFields = []string{"campaign", "external_id", "redirect", "test", "pi
 var weekdays = []string{"mon", "tue", "wed", "thu", "fri", "sat", "sun"}
 
 func (c *Config) applyDefaults() {
+	if c.Timezone == "" {
+		c.Timezone = "UTC"
+	}
 	for i := range c.Campaigns {
 		cp := &c.Campaigns[i]
 		if cp.Distribution == "" {
@@ -37,6 +40,9 @@ func (c *Config) applyDefaults() {
 		}
 		if cp.Ping.Timeout == 0 {
 			cp.Ping.Timeout = Duration(DefaultPingTimeout)
+		}
+		if cp.Ping.BidTTL == 0 {
+			cp.Ping.BidTTL = Duration(DefaultBidTTL)
 		}
 		if len(cp.Dedupe.Fields) > 0 && cp.Dedupe.Window == 0 {
 			cp.Dedupe.Window = Duration(30 * 24 * time.Hour)
@@ -83,6 +89,9 @@ func (c *Config) applyDefaults() {
 			}
 			if o.Weight == 0 {
 				o.Weight = 1
+			}
+			if o.BidAdjustment == 0 {
+				o.BidAdjustment = 1
 			}
 			if o.Status == "" {
 				o.Status = StatusActive
@@ -146,6 +155,7 @@ func (c *Config) validate() []Problem {
 		campaigns[cp.ID] = cp
 		k.campaign(p, cp)
 	}
+	k.money(c)
 	keys := map[string]string{}
 	seen = map[string]bool{}
 	for i := range c.Sources {
@@ -258,6 +268,9 @@ func (k *checker) campaign(p string, cp *Campaign) {
 	if t := cp.Ping.Timeout.D(); t < 50*time.Millisecond || t > 10*time.Second {
 		k.add(p+".ping.timeout", CodeInvalid, "ping timeout must be 50ms to 10s")
 	}
+	if t := cp.Ping.BidTTL.D(); t < time.Second || t > time.Hour {
+		k.add(p+".ping.bid_ttl", CodeInvalid, "bid_ttl must be 1s to 1h")
+	}
 }
 
 func (k *checker) url(p, raw string, required bool) {
@@ -289,6 +302,26 @@ func (k *checker) order(p string, o *Order, campaigns map[string]*Campaign, ids 
 	}
 	if o.PingURL != "" && cp != nil && cp.Distribution != PingPost {
 		k.add(p+".ping_url", CodeInvalid, "ping_url needs a ping_post campaign")
+	}
+	if o.MinBid < 0 {
+		k.add(p+".min_bid", CodeInvalid, "min_bid must not be negative")
+	}
+	if o.BidAdjustment <= 0 || o.BidAdjustment > 10 {
+		k.add(p+".bid_adjustment", CodeInvalid, "bid_adjustment must be above 0 and at most 10")
+	}
+	if pr := o.PingResponse; pr != nil {
+		if o.PingURL == "" {
+			k.add(p+".ping_response", CodeInvalid, "ping_response needs a ping_url")
+		}
+		for name, r := range map[string]*Rule{"bid": pr.Bid, "bid_id": pr.BidID} {
+			if r != nil && boolCount(r.JSON != "", r.XML != "", r.Regex != "") != 1 {
+				k.add(p+".ping_response."+name, CodeInvalid, "give exactly one of json, xml or regex")
+			} else if r != nil && r.Regex != "" {
+				if _, err := regexp.Compile(r.Regex); err != nil {
+					k.add(p+".ping_response."+name, CodeInvalid, "regex does not compile: %v", err)
+				}
+			}
+		}
 	}
 	if o.Priority < 0 {
 		k.add(p+".priority", CodeInvalid, "priority must not be negative")
@@ -381,6 +414,16 @@ func (k *checker) filter(p string, f Filter, cp *Campaign) {
 	default:
 		k.add(p+".op", CodeInvalid, "op %q: want one of %s", f.Op, strings.Join(FilterOps, ", "))
 	}
+}
+
+func boolCount(bs ...bool) int {
+	n := 0
+	for _, b := range bs {
+		if b {
+			n++
+		}
+	}
+	return n
 }
 
 func sortedKeys[V any](m map[string]V) []string {

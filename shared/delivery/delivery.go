@@ -66,6 +66,11 @@ type Handler struct {
 	// Jitter returns a random duration in [0, d) (full jitter).
 	Jitter func(d time.Duration) time.Duration
 	Log    *slog.Logger
+	// Postbacks tells sources their leads were sold (optional; postbacks.go).
+	Postbacks Postbacks
+	// Breakers, when set, count buyers' failure streaks and pause a
+	// failing buyer (breaker.go).
+	Breakers Breakers
 }
 
 // Backoff bounds.
@@ -124,7 +129,9 @@ func (h *Handler) deliver(ctx context.Context, msg events.SQSMessage) (retry boo
 		return false, fmt.Errorf("decode delivery message %s: %w", msg.MessageId, err)
 	}
 	attempt := queue.ReceiveCount(msg.Attributes)
-	redelivered := attempt > 1
+	// A message moved back from the DLQ counts its receipts afresh but
+	// may be about a round long settled: it is checked like a redelivery.
+	redelivered := attempt > 1 || queue.Redriven(msg.MessageAttributes)
 	a := m.Assignment
 	log := h.Log.With("lead_id", m.Lead.ID, "seq", m.Seq, "buyer", a.Buyer, "order", a.Order, "attempt", attempt)
 	ix, err := h.Configs.Get(ctx)
@@ -169,18 +176,19 @@ func (h *Handler) deliver(ctx context.Context, msg events.SQSMessage) (retry boo
 	done := h.Now().UTC()
 	ev := attemptEvent(done, a, v, attempt)
 	log.InfoContext(ctx, "delivery attempt", "outcome", v.Outcome, "status", v.Status, "reason", v.Reason, "latency_ms", v.Latency.Milliseconds())
+	extra := h.breakerEvents(ctx, log, ref.Buyer, m.Lead.ID, v, done)
 	switch v.Outcome {
 	case webhook.Accepted:
-		return false, h.sell(ctx, log, ix, m, ref, v, ev, done, redelivered)
+		return false, h.sell(ctx, log, ix, m, ref, v, ev, done, redelivered, extra...)
 	case webhook.Rejected:
-		return false, h.release(ctx, log, m, redelivered, ev, "")
+		return false, h.release(ctx, log, m, redelivered, ev, "", extra...)
 	}
 	if attempt >= ref.Buyer.Delivery.MaxAttempts {
 		ev.Type = lead.EventFailed
 		ev.Detail = fmt.Sprintf("gave up after %d attempts: %s", attempt, ev.Detail)
-		return false, h.release(ctx, log, m, redelivered, ev, v.Reason)
+		return false, h.release(ctx, log, m, redelivered, ev, v.Reason, extra...)
 	}
-	if err := h.Store.AppendEvents(ctx, m.Lead.ID, m.Seq, []lead.Event{ev}); err != nil {
+	if err := h.Store.AppendEvents(ctx, m.Lead.ID, m.Seq, append([]lead.Event{ev}, extra...)); err != nil {
 		var stale *store.StaleError
 		if errors.As(err, &stale) {
 			return false, h.recover(ctx, log, m, stale.Current, redelivered)
@@ -227,7 +235,7 @@ func attemptEvent(at time.Time, a lead.Assignment, v webhook.Verdict, attempt in
 	return lead.Event{At: at, Type: lead.EventAttempt, Buyer: a.Buyer, Order: a.Order, Detail: detail, Data: data}
 }
 
-func (h *Handler) sell(ctx context.Context, log *slog.Logger, ix *config.Index, m queue.Deliver, ref config.OrderRef, v webhook.Verdict, ev lead.Event, now time.Time, redelivered bool) error {
+func (h *Handler) sell(ctx context.Context, log *slog.Logger, ix *config.Index, m queue.Deliver, ref config.OrderRef, v webhook.Verdict, ev lead.Event, now time.Time, redelivered bool, extra ...lead.Event) error {
 	a := m.Assignment
 	first := len(m.Bought) == 0
 	sale := lead.Sale{Buyer: a.Buyer, Order: a.Order, Price: a.Price, BuyerLeadID: v.BuyerLeadID, At: now}
@@ -241,8 +249,8 @@ func (h *Handler) sell(ctx context.Context, log *slog.Logger, ix *config.Index, 
 	more := len(m.Bought)+1 < maxSales
 	in := store.SaleInput{
 		Lead: &m.Lead, Seq: m.Seq, Sale: sale, First: first, More: more,
-		Events: []lead.Event{ev, {At: now, Type: lead.EventAccepted, Buyer: a.Buyer, Order: a.Order,
-			Detail: fmt.Sprintf("sold to %s at %s", a.Buyer, a.Price)}},
+		Events: append([]lead.Event{ev, {At: now, Type: lead.EventAccepted, Buyer: a.Buyer, Order: a.Order,
+			Detail: fmt.Sprintf("sold to %s at %s", a.Buyer, a.Price)}}, extra...),
 	}
 	if d := ref.Order.Dedupe; d != nil {
 		for _, f := range d.Fields {
@@ -268,11 +276,12 @@ func (h *Handler) sell(ctx context.Context, log *slog.Logger, ix *config.Index, 
 		return err
 	}
 	log.InfoContext(ctx, "lead sold", "price", a.Price.Decimal(), "payout", sale.Payout.Decimal())
+	h.notify(ctx, &m.Lead, lead.Sold, sale.Payout)
 	if !more {
 		return nil
 	}
 	return h.Queue.Route(ctx, queue.Route{
-		Lead: m.Lead, Seq: m.Seq + 1, Tried: m.Tried, Bought: append(slices.Clone(m.Bought), a.Buyer), Rejected: m.Rejected,
+		Lead: m.Lead, Seq: m.Seq + 1, Tried: m.Tried, Bought: append(slices.Clone(m.Bought), a.Buyer), Rejected: m.Rejected, Bids: m.Bids,
 	})
 }
 
@@ -292,14 +301,14 @@ func payout(p config.Payout, price money.Amount, first bool) money.Amount {
 
 // release gives the assignment's caps back and sends the lead to the
 // router for the next buyer. deadLetter, when set, also copies the job to
-// the DLQ with that reason.
-func (h *Handler) release(ctx context.Context, log *slog.Logger, m queue.Deliver, redelivered bool, ev lead.Event, deadLetter string) error {
+// the DLQ with that reason. extra events go to the timeline after ev.
+func (h *Handler) release(ctx context.Context, log *slog.Logger, m queue.Deliver, redelivered bool, ev lead.Event, deadLetter string, extra ...lead.Event) error {
 	if ev.Type == lead.EventAttempt {
 		ev2 := lead.Event{At: ev.At, Type: lead.EventRejected, Buyer: ev.Buyer, Order: ev.Order, Detail: "the buyer refused the lead; trying the next buyer"}
-		if err := h.Store.Release(ctx, m.Lead.ID, m.Seq, m.Assignment.Caps, []lead.Event{ev, ev2}); err != nil {
+		if err := h.Store.Release(ctx, m.Lead.ID, m.Seq, m.Assignment.Caps, append([]lead.Event{ev, ev2}, extra...)); err != nil {
 			return h.settled(ctx, log, m, redelivered, err)
 		}
-	} else if err := h.Store.Release(ctx, m.Lead.ID, m.Seq, m.Assignment.Caps, []lead.Event{ev}); err != nil {
+	} else if err := h.Store.Release(ctx, m.Lead.ID, m.Seq, m.Assignment.Caps, append([]lead.Event{ev}, extra...)); err != nil {
 		return h.settled(ctx, log, m, redelivered, err)
 	}
 	if deadLetter != "" {
@@ -312,7 +321,7 @@ func (h *Handler) release(ctx context.Context, log *slog.Logger, m queue.Deliver
 		rejected++
 	}
 	log.InfoContext(ctx, "lead released to the router", "reason", ev.Detail)
-	return h.Queue.Route(ctx, queue.Route{Lead: m.Lead, Seq: m.Seq + 1, Tried: m.Tried, Bought: m.Bought, Rejected: rejected})
+	return h.Queue.Route(ctx, queue.Route{Lead: m.Lead, Seq: m.Seq + 1, Tried: m.Tried, Bought: m.Bought, Rejected: rejected, Bids: m.Bids})
 }
 
 func (h *Handler) settled(ctx context.Context, log *slog.Logger, m queue.Deliver, redelivered bool, err error) error {

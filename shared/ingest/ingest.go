@@ -42,6 +42,9 @@ const IdempotencyTTL = 24 * time.Hour
 type Store interface {
 	PutLead(ctx context.Context, in store.NewLead) error
 	GetLead(ctx context.Context, id string, consistent bool) (*lead.Record, error)
+	// CountDuplicate and Return: see returns.go and docs/money.md.
+	CountDuplicate(ctx context.Context, campaign, source string, at time.Time) error
+	Return(ctx context.Context, in store.ReturnInput) error
 }
 
 // Queue is what ingest needs of the routing queue.
@@ -78,6 +81,7 @@ func (h *Handler) Handle(ctx context.Context, req httpapi.Request) (httpapi.Resp
 func (h *Handler) register() {
 	for _, add := range []func(*httpapi.Mux){
 		h.leadRoutes,
+		h.returnRoutes,
 	} {
 		add(&h.mux)
 	}
@@ -215,6 +219,10 @@ func (h *Handler) post(ctx context.Context, req httpapi.Request) httpapi.Respons
 		return h.replay(ctx, replay, env.Redirect)
 	case errors.As(err, &dup):
 		log.InfoContext(ctx, "duplicate lead", "duplicate_of", dup.Of, "field", dup.Field)
+		if err := h.Store.CountDuplicate(ctx, camp.ID, src.ID, now); err != nil {
+			// The count is reporting only: the answer stays the 409.
+			log.WarnContext(ctx, "count duplicate in the ledger", "error", err)
+		}
 		return httpapi.JSON(http.StatusConflict, httpapi.ErrorBody{Error: httpapi.ErrorDetail{
 			Code: "duplicate", Message: fmt.Sprintf("a lead with the same %s was received within the campaign's dedupe window", dup.Field),
 			DuplicateOf: dup.Of,

@@ -75,6 +75,18 @@ type Sale struct {
 	Payout      money.Amount `json:"payout" dynamodbav:"payout"`
 	BuyerLeadID string       `json:"buyer_lead_id,omitempty" dynamodbav:"buyer_lead_id,omitempty"`
 	At          time.Time    `json:"at" dynamodbav:"at"`
+	// Return is set when the buyer returned the sale: its price is
+	// credited to the buyer and Return.Clawback taken back from the source.
+	Return *Return `json:"return,omitempty" dynamodbav:"return,omitempty"`
+}
+
+// Return is a buyer's return of a sale.
+type Return struct {
+	At     time.Time `json:"at" dynamodbav:"at"`
+	Reason string    `json:"reason" dynamodbav:"reason"`
+	// Clawback is the payout taken back from the source (0 unless the
+	// source's terms say so).
+	Clawback money.Amount `json:"clawback,omitempty" dynamodbav:"clawback,omitempty"`
 }
 
 // Event is one entry of a lead's timeline.
@@ -102,6 +114,10 @@ const (
 	EventRerouted  = "rerouted"  // an operator asked for another routing
 	EventReturned  = "returned"  // the buyer returned the lead
 	EventRecovered = "recovered" // a lost queue message was sent again
+	// EventBreakerOpened: this lead's failure paused its buyer (circuit
+	// breaker); EventBreakerClosed: this lead's delivery resumed it.
+	EventBreakerOpened = "breaker_opened"
+	EventBreakerClosed = "breaker_closed"
 )
 
 // Record is the stored lead with its state.
@@ -119,20 +135,26 @@ type Record struct {
 	Updated time.Time `json:"updated_at" dynamodbav:"updated_at"`
 }
 
-// Revenue is the sum of the lead's sale prices.
+// Revenue is the sum of the prices of the lead's sales that were not returned.
 func (r *Record) Revenue() money.Amount {
 	var sum money.Amount
 	for _, s := range r.Sales {
-		sum += s.Price
+		if s.Return == nil {
+			sum += s.Price
+		}
 	}
 	return sum
 }
 
-// Payout is what the lead's source earns from its sales.
+// Payout is what the lead's source earns from its sales, less what was
+// clawed back on returns.
 func (r *Record) Payout() money.Amount {
 	var sum money.Amount
 	for _, s := range r.Sales {
 		sum += s.Payout
+		if s.Return != nil {
+			sum -= s.Return.Clawback
+		}
 	}
 	return sum
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/leadrelay/leadrelay/shared/auction"
 	"github.com/leadrelay/leadrelay/shared/lead"
 )
 
@@ -30,6 +31,16 @@ type Route struct {
 	Rejected int `json:"rejected,omitempty"`
 	// Recovered marks a message sent again because the first was lost.
 	Recovered bool `json:"recovered,omitempty"`
+	// Bids are a ping-post auction's bids still valid: the next offer
+	// takes the next bid without pinging again.
+	Bids *Bids `json:"bids,omitempty"`
+}
+
+// Bids are an auction's ranked bids and when they stop being valid.
+type Bids struct {
+	PingID  string        `json:"ping_id"`
+	Ranked  []auction.Bid `json:"ranked"`
+	Expires time.Time     `json:"expires"`
 }
 
 // Deliver asks delivery to post a lead to its assignment of round Seq.
@@ -41,6 +52,7 @@ type Deliver struct {
 	Bought     []string        `json:"bought,omitempty"`
 	Rejected   int             `json:"rejected,omitempty"`
 	Recovered  bool            `json:"recovered,omitempty"`
+	Bids       *Bids           `json:"bids,omitempty"`
 }
 
 // API is the part of the SQS client the sender uses.

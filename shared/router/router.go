@@ -11,12 +11,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"slices"
 	"sync"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/leadrelay/leadrelay/shared/auction"
 	"github.com/leadrelay/leadrelay/shared/config"
 	"github.com/leadrelay/leadrelay/shared/lead"
 	"github.com/leadrelay/leadrelay/shared/queue"
@@ -44,11 +46,19 @@ type Configs interface {
 
 // Handler is the router function.
 type Handler struct {
+	// Pinger asks ping-post buyers for bids.
+	Pinger  auction.Pinger
 	Store   Store
 	Queue   Queue
 	Configs Configs
 	Now     func() time.Time
 	Log     *slog.Logger
+	// Postbacks tells sources their leads ended unsold or rejected
+	// (optional; postbacks.go).
+	Postbacks Postbacks
+	// Breakers keep out buyers whose circuit breaker is open (optional;
+	// breaker.go).
+	Breakers Breakers
 }
 
 // MaxExplained bounds the verdicts kept in one timeline event; the rest
@@ -85,7 +95,7 @@ func (h *Handler) route(ctx context.Context, msg events.SQSMessage) error {
 		return fmt.Errorf("decode routing message %s: %w", msg.MessageId, err)
 	}
 	// Only a message SQS delivers again may be ours from before a crash.
-	redelivered := queue.ReceiveCount(msg.Attributes) > 1
+	redelivered := queue.ReceiveCount(msg.Attributes) > 1 || queue.Redriven(msg.MessageAttributes)
 	log := h.Log.With("lead_id", m.Lead.ID, "seq", m.Seq)
 	ix, err := h.Configs.Get(ctx)
 	if err != nil {
@@ -111,7 +121,8 @@ func (h *Handler) route(ctx context.Context, msg events.SQSMessage) error {
 	for _, b := range m.Bought {
 		in.Bought[b] = true
 	}
-	explain, done, err := h.offer(ctx, log, m, in, redelivered)
+	h.excludeBroken(ctx, &in)
+	explain, auctionEvents, done, err := h.offer(ctx, log, m, in, redelivered)
 	if err != nil || done {
 		return err
 	}
@@ -122,18 +133,20 @@ func (h *Handler) route(ctx context.Context, msg events.SQSMessage) error {
 	case m.Rejected > 0:
 		status = lead.Rejected
 	}
-	evs := []lead.Event{{At: now, Type: lead.EventNoBuyer, Detail: noBuyerDetail(status, explain), Data: explainData(explain)}}
+	evs := append(auctionEvents, lead.Event{At: now, Type: lead.EventNoBuyer, Detail: noBuyerDetail(status, explain), Data: explainData(explain)})
 	return h.finish(ctx, log, m, redelivered, status, evs, rec)
 }
 
 // MaxRotationTries bounds how often a strict rotation is read again after
-// another worker moved it; then the lead is offered without the check.
-const MaxRotationTries = 8
+// another worker moved it. Every round of contention lets at least one
+// worker through, so this is reached only under extreme contention; the
+// message is then retried later rather than breaking the rotation.
+const MaxRotationTries = 100
 
 // offer decides and offers the lead to the best candidate whose caps have
 // room. done reports that an offer was made (or the message settled);
 // otherwise explain says why nobody took it.
-func (h *Handler) offer(ctx context.Context, log *slog.Logger, m queue.Route, in routing.Input, redelivered bool) (explain []routing.Verdict, done bool, err error) {
+func (h *Handler) offer(ctx context.Context, log *slog.Logger, m queue.Route, in routing.Input, redelivered bool) (explain []routing.Verdict, auctionEvents []lead.Event, done bool, err error) {
 	method := in.Campaign.Distribution
 	strict := method == config.RoundRobin || method == config.Weighted
 	for try := 0; ; try++ {
@@ -143,7 +156,7 @@ func (h *Handler) offer(ctx context.Context, log *slog.Logger, m queue.Route, in
 			// Rotation counters are read only where they decide: round
 			// robin, weighted, and ties among waterfall priorities.
 			if rots, err = h.Store.Rotations(ctx, in.Campaign.ID); err != nil {
-				return nil, false, err
+				return nil, nil, false, err
 			}
 			in.Rotation = make(map[string]int64, len(rots))
 			for k, r := range rots {
@@ -156,14 +169,27 @@ func (h *Handler) offer(ctx context.Context, log *slog.Logger, m queue.Route, in
 			dec = routing.Decide(in)
 		}
 		explain = dec.Explain
+		cands, bids := offers(dec.Candidates), m.Bids
+		if method == config.PingPost {
+			var ev *lead.Event
+			cands, bids, ev = h.auction(ctx, log, m, in, dec.Candidates)
+			if ev != nil {
+				auctionEvents = []lead.Event{*ev}
+			}
+		}
 		moved := false
-		for i, c := range dec.Candidates {
+		for i, c := range cands {
 			if in.Bought[c.Ref.Buyer.ID] {
 				continue
 			}
-			r := h.reservation(in.Lead, m.Seq, c, explain, in.Now)
+			r := h.reservation(in.Lead, m.Seq, c.Candidate, explain, in.Now)
+			r.Assignment.BidID = c.BidID
+			r.Events = append(slices.Clone(auctionEvents), r.Events...)
+			if len(m.Bought) > 0 {
+				r.Status = lead.Sold // a shared lead stays sold while it looks for more buyers
+			}
 			if rots != nil {
-				r.Rotation = &store.Rotation{Campaign: in.Campaign.ID, Order: c.Ref.Key(), Strict: strict && try < MaxRotationTries, N: rots[c.Ref.Key()].N}
+				r.Rotation = &store.Rotation{Campaign: in.Campaign.ID, Order: c.Ref.Key(), Strict: strict, N: rots[c.Ref.Key()].N}
 			}
 			err := h.Store.Reserve(ctx, r)
 			var full *store.CapFullError
@@ -171,29 +197,39 @@ func (h *Handler) offer(ctx context.Context, log *slog.Logger, m queue.Route, in
 			switch {
 			case err == nil:
 				log.InfoContext(ctx, "lead offered", "buyer", c.Ref.Buyer.ID, "order", c.Ref.Order.ID, "price", c.Price.Decimal(), "rank", i+1)
-				return explain, true, h.Queue.Deliver(ctx, queue.Deliver{
+				return explain, nil, true, h.Queue.Deliver(ctx, queue.Deliver{
 					Lead: m.Lead, Seq: m.Seq + 1, Assignment: r.Assignment,
-					Tried: append(slices.Clone(m.Tried), c.Ref.Key()), Bought: m.Bought, Rejected: m.Rejected,
+					Tried: append(slices.Clone(m.Tried), c.Ref.Key()), Bought: m.Bought, Rejected: m.Rejected, Bids: bids,
 				})
 			case errors.Is(err, store.ErrRotationMoved):
 				moved = true
 			case errors.As(err, &full):
-				explain = mark(explain, c.Ref.Key(), "cap_full", full.Error())
-				in.Exclude[c.Ref.Key()] = "cap_full"
+				reason := routing.ReasonCapFull
+				if full.Dedupe {
+					reason = routing.ReasonAlreadyBought
+				}
+				explain = mark(explain, c.Ref.Key(), reason, full.Error())
+				in.Exclude[c.Ref.Key()] = reason
 				log.InfoContext(ctx, "order full", "order", c.Ref.Key(), "cap", full.Key)
 				continue
 			case errors.As(err, &stale):
-				return explain, true, h.recover(ctx, log, m, redelivered, stale.Current)
+				return explain, nil, true, h.recover(ctx, log, m, redelivered, stale.Current)
 			default:
-				return explain, false, err
+				return explain, nil, false, err
 			}
 			if moved {
 				break
 			}
 		}
 		if !moved {
-			return explain, false, nil
+			return explain, auctionEvents, false, nil
 		}
+		if try >= MaxRotationTries {
+			return explain, nil, false, fmt.Errorf("rotation of campaign %s moved %d times; retrying later", in.Campaign.ID, try+1)
+		}
+		// Another worker served the order first: read the counters again
+		// after a short, jittered pause so contending workers spread out.
+		time.Sleep(time.Duration(rand.IntN(10*(try+1))) * time.Millisecond)
 	}
 }
 
@@ -203,7 +239,7 @@ func tiedAtTop(cs []routing.Candidate) bool {
 
 func (h *Handler) reservation(l *lead.Lead, seq int, c routing.Candidate, explain []routing.Verdict, now time.Time) store.Reservation {
 	a := lead.Assignment{Buyer: c.Ref.Buyer.ID, Order: c.Ref.Order.ID, Price: c.Price}
-	r := store.Reservation{LeadID: l.ID, Seq: seq}
+	r := store.Reservation{LeadID: l.ID, Seq: seq, Status: lead.Routing}
 	for _, cs := range c.Caps {
 		k := store.CapKey(cs.Scope, cs.Period, cs.Bucket)
 		r.Caps = append(r.Caps, store.CapCounter{Key: k, Limit: cs.Limit, Budget: cs.Budget, Price: c.Price, Expires: cs.Ends})
@@ -293,6 +329,9 @@ func (h *Handler) finish(ctx context.Context, log *slog.Logger, m queue.Route, r
 	}
 	if err == nil {
 		log.InfoContext(ctx, "lead routing ended", "status", status)
+		if status == lead.Unsold || status == lead.Rejected {
+			h.notify(ctx, &m.Lead, status, 0)
+		}
 	}
 	return err
 }

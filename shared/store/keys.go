@@ -22,7 +22,13 @@ import (
 //	buyer dedupe        BUYERDEDUPE#<buyer>#<field>#<sha256>      BUYERDEDUPE
 //	rotation counter    ROT#<campaign>                            <buyer/order>
 //	configuration       CONFIG                                    CURRENT
+//	buyer breaker       BREAKER                                   <buyer>
+//	config audit record AUDIT                                     <version, 20 digits>
 //	ledger aggregate    LEDGER#<YYYY-MM-DD>                       <dimension>#<id>
+//
+// Ledger days are dates in the agency's timezone (config timezone); the
+// dimensions are campaign, source, buyer and buyer_source (id
+// "<buyer>/<source>": a buyer's sales and returns per source).
 const (
 	attrPK      = "pk"
 	attrSK      = "sk"
@@ -61,12 +67,26 @@ func rotationKey(campaign, order string) (string, string) { return "ROT#" + camp
 
 func configKey() (string, string) { return "CONFIG", "CURRENT" }
 
+// breakerKey names a buyer's circuit breaker: one partition, so a single
+// Query reads every buyer's breaker.
+func breakerKey(buyer string) (string, string) { return "BREAKER", buyer }
+
+// auditKey names the audit record of the change that made a configuration
+// version: one partition, sorted by version (newest last).
+func auditKey(version int64) (string, string) { return "AUDIT", fmt.Sprintf("%020d", version) }
+
 // Ledger dimensions.
 const (
 	DimCampaign = "campaign"
 	DimSource   = "source"
 	DimBuyer    = "buyer"
+	// DimBuyerSource counts a buyer's sales and returns per source: id
+	// BuyerSourceID(buyer, source).
+	DimBuyerSource = "buyer_source"
 )
+
+// BuyerSourceID is the ledger id of a buyer's figures for one source.
+func BuyerSourceID(buyer, source string) string { return buyer + "/" + source }
 
 func ledgerKey(day, dim, id string) (string, string) { return "LEDGER#" + day, dim + "#" + id }
 

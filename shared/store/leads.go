@@ -102,7 +102,7 @@ func (s *Store) PutLead(ctx context.Context, in NewLead) error {
 		}})
 	}
 	if !rec.Test {
-		items = append(items, s.ledger(now, map[string]string{DimCampaign: rec.Campaign, DimSource: rec.Source}, counts{"leads": 1, "accepted": 1})...)
+		items = append(items, s.ledger(s.day(ctx, rec.CreatedAt), map[string]string{DimCampaign: rec.Campaign, DimSource: rec.Source}, counts{"leads": 1, "accepted": 1})...)
 	}
 	err = s.transact(ctx, items)
 	reasons := cancellation(err)
@@ -154,9 +154,8 @@ func leadItem(rec *lead.Record) (map[string]types.AttributeValue, error) {
 type counts map[string]int64
 
 // ledger returns the updates that add figures to the day's aggregate of
-// each dimension.
-func (s *Store) ledger(at time.Time, dims map[string]string, add counts) []types.TransactWriteItem {
-	day := at.UTC().Format(time.DateOnly)
+// each dimension (day: see Store.day).
+func (s *Store) ledger(day string, dims map[string]string, add counts) []types.TransactWriteItem {
 	var upd expression.UpdateBuilder
 	first := true
 	for _, name := range slices.Sorted(maps.Keys(add)) {
@@ -173,7 +172,7 @@ func (s *Store) ledger(at time.Time, dims map[string]string, add counts) []types
 		panic(fmt.Sprintf("ledger expression: %v", err))
 	}
 	var items []types.TransactWriteItem
-	for _, dim := range []string{DimCampaign, DimSource, DimBuyer} {
+	for _, dim := range []string{DimCampaign, DimSource, DimBuyer, DimBuyerSource} {
 		id, ok := dims[dim]
 		if !ok || id == "" {
 			continue

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -38,8 +39,11 @@ type BuyerDedupeKey struct {
 // Reservation offers a lead to one order: the lead moves to the next round
 // with the assignment, and every cap counter takes a unit, all or nothing.
 type Reservation struct {
-	LeadID     string
-	Seq        int
+	LeadID string
+	Seq    int
+	// Status is the lead's status while offered: routing, or sold for a
+	// shared lead that already has a sale.
+	Status     lead.Status
 	Assignment lead.Assignment
 	Caps       []CapCounter
 	// BuyerDedupe keys must be free (checked, not written: the sale writes them).
@@ -121,7 +125,11 @@ func (s *Store) Reserve(ctx context.Context, r Reservation) error {
 		return fmt.Errorf("encode assignment: %w", err)
 	}
 	tried, _ := attributevalue.Marshal([]string{r.Assignment.Buyer + "/" + r.Assignment.Order})
-	upd := expression.Set(expression.Name("status"), expression.Value(lead.Routing)).
+	status := r.Status
+	if status == "" {
+		status = lead.Routing
+	}
+	upd := expression.Set(expression.Name("status"), expression.Value(status)).
 		Set(expression.Name("seq"), expression.Value(r.Seq+1)).
 		Set(expression.Name("assignment"), expression.Value(asg)).
 		Set(expression.Name("tried"), expression.ListAppend(expression.IfNotExists(expression.Name("tried"), expression.Value(&types.AttributeValueMemberL{})), expression.Value(tried))).
@@ -242,7 +250,7 @@ func (s *Store) Finish(ctx context.Context, id string, seq int, status lead.Stat
 	}
 	items := []types.TransactWriteItem{li}
 	if !rec.Test && status != lead.Sold {
-		items = append(items, s.ledger(now, map[string]string{DimCampaign: rec.Campaign, DimSource: rec.Source}, counts{string(status): 1})...)
+		items = append(items, s.ledger(s.day(ctx, now), map[string]string{DimCampaign: rec.Campaign, DimSource: rec.Source}, counts{string(status): 1})...)
 	}
 	err = s.transact(ctx, items)
 	if reasons := cancellation(err); len(reasons) > 0 && failed(reasons[0]) {
@@ -290,13 +298,15 @@ func (s *Store) Sell(ctx context.Context, in SaleInput) error {
 	}
 	items := []types.TransactWriteItem{li}
 	if !in.Lead.Test {
+		// The sale counts on the day of its time (Sale.At), in the agency's zone.
+		day := s.day(ctx, cmp.Or(in.Sale.At, now))
 		c := counts{"revenue": int64(in.Sale.Price), "cost": int64(in.Sale.Payout), "sales": 1}
 		if in.First {
 			c["sold"] = 1
 		}
-		items = append(items, s.ledger(now, map[string]string{DimCampaign: in.Lead.Campaign, DimSource: in.Lead.Source}, c)...)
-		bc := counts{"revenue": int64(in.Sale.Price), "sales": 1, "sold": 1}
-		items = append(items, s.ledger(now, map[string]string{DimBuyer: in.Sale.Buyer}, bc)...)
+		items = append(items, s.ledger(day, map[string]string{DimCampaign: in.Lead.Campaign, DimSource: in.Lead.Source}, c)...)
+		bc := counts{"revenue": int64(in.Sale.Price), "cost": int64(in.Sale.Payout), "sales": 1, "sold": 1}
+		items = append(items, s.ledger(day, map[string]string{DimBuyer: in.Sale.Buyer, DimBuyerSource: BuyerSourceID(in.Sale.Buyer, in.Lead.Source)}, bc)...)
 		for _, d := range in.BuyerDedupe {
 			pk, sk := buyerDedupeKey(d.Buyer, d.Field, d.Value)
 			it := key(pk, sk)
@@ -445,7 +455,8 @@ type LedgerRow struct {
 	Counts    map[string]int64
 }
 
-// Ledger reads one day's aggregates (UTC date YYYY-MM-DD): one query.
+// Ledger reads one day's aggregates (a date YYYY-MM-DD in the agency's
+// timezone): one query.
 func (s *Store) Ledger(ctx context.Context, day string) ([]LedgerRow, error) {
 	pk, _ := ledgerKey(day, "", "")
 	var rows []LedgerRow
@@ -496,7 +507,14 @@ func (s *Store) Reroute(ctx context.Context, rec *lead.Record, events []lead.Eve
 	if err != nil {
 		return err
 	}
-	err = s.transact(ctx, []types.TransactWriteItem{li})
+	items := []types.TransactWriteItem{li}
+	if !rec.Test {
+		// The lead is no longer unsold (or rejected): take it out of that
+		// count, on the day of the re-route, so the ledger stays the sum
+		// of the lead records.
+		items = append(items, s.ledger(s.day(ctx, s.now()), map[string]string{DimCampaign: rec.Campaign, DimSource: rec.Source}, counts{string(rec.Status): -1})...)
+	}
+	err = s.transact(ctx, items)
 	if reasons := cancellation(err); len(reasons) > 0 && failed(reasons[0]) {
 		return staleFrom(reasons[0])
 	}

@@ -39,6 +39,9 @@ type Store struct {
 	db    DB
 	table string
 	now   func() time.Time
+	// zone is the agency's timezone, in which ledger days are counted
+	// (UTC when nil; see CountLedgerIn).
+	zone func(context.Context) *time.Location
 }
 
 // New returns a store on the table; now is the clock (time.Now in production).

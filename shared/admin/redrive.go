@@ -1,0 +1,79 @@
+package admin
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+
+	"github.com/leadrelay/leadrelay/shared/httpapi"
+	"github.com/leadrelay/leadrelay/shared/queue"
+)
+
+// Redriver moves messages from a queue's DLQ back to the queue.
+type Redriver interface {
+	Redrive(ctx context.Context, queue string, max int) (int, error)
+}
+
+// DefaultRedrive is how many messages a redrive moves when the request
+// does not say.
+const DefaultRedrive = 100
+
+func (h *Handler) redriveRoutes(m *httpapi.Mux) {
+	m.Handle("POST /v1/admin/redrive", func(ctx context.Context, req httpapi.Request, _ map[string]string) httpapi.Response {
+		return h.redrive(ctx, req)
+	})
+}
+
+type redriveRequest struct {
+	Queue string `json:"queue"`
+	Max   *int   `json:"max"`
+}
+
+// redrive moves messages from the routing or delivery DLQ back to its
+// queue: {"queue": "delivery", "max": 100} → {"moved": n}. The consumers
+// treat a moved message as redelivered, so one about a settled round is
+// dropped.
+func (h *Handler) redrive(ctx context.Context, req httpapi.Request) httpapi.Response {
+	body, err := httpapi.Body(req)
+	if err != nil {
+		return httpapi.Error(http.StatusBadRequest, "invalid_body", "%v", err)
+	}
+	var in redriveRequest
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&in); err != nil {
+		return httpapi.Error(http.StatusBadRequest, "invalid_body", `want JSON {"queue": "delivery" or "routing", "max": 100}: %v`, err)
+	}
+	var problems []httpapi.FieldProblem
+	switch in.Queue {
+	case queue.NameDelivery, queue.NameRouting:
+	case "":
+		problems = append(problems, httpapi.FieldProblem{Field: "queue", Code: "required", Message: `name the queue: "delivery" or "routing"`})
+	default:
+		problems = append(problems, httpapi.FieldProblem{Field: "queue", Code: "invalid", Message: `want "delivery" or "routing"`})
+	}
+	max := DefaultRedrive
+	if in.Max != nil {
+		max = *in.Max
+		if max < 1 || max > queue.MaxRedrive {
+			problems = append(problems, httpapi.FieldProblem{Field: "max", Code: "invalid", Message: "max must be 1 to 1000"})
+		}
+	}
+	if len(problems) > 0 {
+		return httpapi.Fields(http.StatusBadRequest, "validation_failed", "the redrive request is invalid; nothing was moved", problems)
+	}
+	if h.Redriver == nil {
+		return httpapi.Error(http.StatusNotImplemented, "not_configured", "redrive is not configured in this deployment")
+	}
+	moved, err := h.Redriver.Redrive(ctx, in.Queue, max)
+	if err != nil {
+		h.Log.ErrorContext(ctx, "redrive", "queue", in.Queue, "moved", moved, "error", err)
+		return httpapi.JSON(http.StatusServiceUnavailable, map[string]any{
+			"moved": moved,
+			"error": httpapi.ErrorDetail{Code: "unavailable", Message: "the redrive stopped part-way; the rest is still in the DLQ: retry"},
+		})
+	}
+	h.Log.InfoContext(ctx, "dead letters redriven", "queue", in.Queue, "moved", moved)
+	return httpapi.JSON(http.StatusOK, map[string]int{"moved": moved})
+}
