@@ -181,6 +181,32 @@ func TestLeastPrivilege(t *testing.T) {
 			t.Errorf("%s may ses:SendEmail on %v", name, rs)
 		}
 	}
+	// ping: reads the table (configuration), no queue; ping and ingest
+	// (which verifies ping_ids) read the ping secret's parameter, no one else.
+	ping := role("PingFunction")
+	for _, a := range []string{"dynamodb:GetItem", "dynamodb:Query"} {
+		if !ping.can(a, table) {
+			t.Errorf("ping may not %s on the table", a)
+		}
+	}
+	for _, a := range []string{"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"} {
+		if ping.can(a, table) {
+			t.Errorf("ping may %s on the table", a)
+		}
+	}
+	for _, q := range queues {
+		if ping.can("sqs:SendMessage", q) || ping.can("sqs:ReceiveMessage", q) {
+			t.Errorf("ping may use queue %s", q)
+		}
+	}
+	for name, g := range map[string]grants{"ping": ping, "ingest": ingest, "router": router, "delivery": deliveryFn, "admin": admin} {
+		rs := g.resourcesFor("ssm:GetParameter")
+		want := name == "ping" || name == "ingest"
+		if got := len(rs) == 1 && strings.HasSuffix(rs[0], ":parameter"+DefaultPingSecretParam); got != want || (!want && len(rs) > 0) {
+			t.Errorf("%s ssm:GetParameter on %v, want the ping secret only: %v", name, rs, want)
+		}
+	}
+
 	// No function role holds a wildcard on anything but X-Ray.
 	for rid, g := range all {
 		for action, rs := range g {

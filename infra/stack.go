@@ -29,11 +29,17 @@ const (
 	FnRouter   = "router"
 	FnDelivery = "delivery"
 	FnAdmin    = "admin"
+	FnPing     = "ping"
 )
+
+// DefaultPingSecretParam is the SSM SecureString parameter holding the
+// secret that signs ping_ids; operators create it before deploying
+// (docs/pingpost.md). CloudFormation cannot create SecureStrings.
+const DefaultPingSecretParam = "/leadrelay/ping-secret"
 
 // FunctionNames lists the functions the stack deploys, in a stable order.
 func FunctionNames() []string {
-	return []string{FnIngest, FnRouter, FnDelivery, FnAdmin}
+	return []string{FnIngest, FnRouter, FnDelivery, FnAdmin, FnPing}
 }
 
 // Tunables of the stack. The queue visibility timeouts are derived from the
@@ -56,10 +62,11 @@ type functionSpec struct {
 
 func functionSpecs() []functionSpec {
 	return []functionSpec{
-		{FnIngest, 10, "LeadRelay ingest: REST API for sources and buyers (leads, pings, returns, health)"},
+		{FnIngest, 10, "LeadRelay ingest: REST API for sources and buyers (leads, returns, health)"},
 		{FnRouter, 30, "LeadRelay router: picks buyers and reserves caps for leads on the routing queue"},
 		{FnDelivery, 60, "LeadRelay delivery: posts leads to buyers from the delivery queue"},
 		{FnAdmin, 30, "LeadRelay admin: operator API (configuration, lead timelines, P&L, DLQ redrive)"},
+		{FnPing, 5, "LeadRelay ping: sellers' pings answered synchronously with claimable bids"},
 	}
 }
 
@@ -132,6 +139,7 @@ func NewLeadRelayStack(scope constructs.Construct, id string, props *LeadRelaySt
 		"LEADRELAY_ROUTING_DLQ_URL":       s.RoutingDLQ.QueueUrl(),
 		"LEADRELAY_DELIVERY_DLQ_URL":      s.DeliveryDLQ.QueueUrl(),
 		"LEADRELAY_ALLOW_PRIVATE_TARGETS": jsii.String("false"),
+		"LEADRELAY_PING_SECRET_PARAM":     jsii.String(DefaultPingSecretParam),
 	}
 	for _, sp := range specs {
 		s.Functions[sp.name] = newFunction(stack, sp, arch, props.AssetsDir, env)
@@ -254,9 +262,14 @@ func constructID(name string) string {
 // grant gives each function exactly what it needs. Consuming the work queues
 // is granted by the event source mappings in connectQueues.
 func (s *LeadRelayStack) grant() {
-	for _, fn := range s.Functions {
+	for name, fn := range s.Functions {
+		if name == FnPing {
+			s.Table.GrantReadData(fn) // the configuration only
+			continue
+		}
 		s.Table.GrantReadWriteData(fn)
 	}
+	s.grantPingSecret(s.Functions[FnPing], s.Functions[FnIngest])
 	ingest, router := s.Functions[FnIngest], s.Functions[FnRouter]
 	delivery, admin := s.Functions[FnDelivery], s.Functions[FnAdmin]
 
@@ -331,7 +344,7 @@ func (s *LeadRelayStack) newAPI() awsapigateway.RestApi {
 			AllowTestInvoke: jsii.Bool(false),
 		})
 	}
-	ingest := integration(s.Functions[FnIngest])
+	ingest, ping := integration(s.Functions[FnIngest]), integration(s.Functions[FnPing])
 	open := &awsapigateway.MethodOptions{AuthorizationType: awsapigateway.AuthorizationType_NONE}
 
 	v1 := api.Root().AddResource(jsii.String("v1"), nil)
@@ -339,7 +352,7 @@ func (s *LeadRelayStack) newAPI() awsapigateway.RestApi {
 	leads.AddMethod(jsii.String("POST"), ingest, open)
 	leads.AddResource(jsii.String("{id}"), nil).AddMethod(jsii.String("GET"), ingest, open)
 	v1.AddResource(jsii.String("health"), nil).AddMethod(jsii.String("GET"), ingest, open)
-	v1.AddResource(jsii.String("pings"), nil).AddMethod(jsii.String("POST"), ingest, open)
+	v1.AddResource(jsii.String("pings"), nil).AddMethod(jsii.String("POST"), ping, open)
 	v1.AddResource(jsii.String("returns"), nil).AddMethod(jsii.String("POST"), ingest, open)
 
 	v1.AddResource(jsii.String("admin"), nil).

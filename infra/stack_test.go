@@ -109,7 +109,7 @@ func TestFunctions(t *testing.T) {
 		"LEADRELAY_ROUTING_DLQ_URL":    queueID("RoutingDLQ"),
 		"LEADRELAY_DELIVERY_DLQ_URL":   queueID("DeliveryDLQ"),
 	}
-	want := map[string]float64{"Ingest": 10, "Router": 30, "Delivery": 60, "Admin": 30}
+	want := map[string]float64{"Ingest": 10, "Router": 30, "Delivery": 60, "Admin": 30, "Ping": 5}
 	if n := len(f.resources("AWS::Lambda::Function")); n != len(want) {
 		t.Errorf("got %d functions, want %d", n, len(want))
 	}
@@ -150,6 +150,9 @@ func TestFunctions(t *testing.T) {
 			if got := refID(vars[k]); got != ref {
 				t.Errorf("%s: env %s = %v, want a reference to %s", id, k, vars[k], ref)
 			}
+		}
+		if vars["LEADRELAY_PING_SECRET_PARAM"] != DefaultPingSecretParam {
+			t.Errorf("%s: LEADRELAY_PING_SECRET_PARAM = %v, want %s", id, vars["LEADRELAY_PING_SECRET_PARAM"], DefaultPingSecretParam)
 		}
 		if vars["LEADRELAY_ALLOW_PRIVATE_TARGETS"] != "false" {
 			t.Errorf("%s: LEADRELAY_ALLOW_PRIVATE_TARGETS = %v, want false", id, vars["LEADRELAY_ALLOW_PRIVATE_TARGETS"])
@@ -209,6 +212,7 @@ func TestAPI(t *testing.T) {
 	f := synthDefault(t)
 	ingest, _ := f.onlyResource(t, "AWS::Lambda::Function", "IngestFunction")
 	admin, _ := f.onlyResource(t, "AWS::Lambda::Function", "AdminFunction")
+	ping, _ := f.onlyResource(t, "AWS::Lambda::Function", "PingFunction")
 
 	resources := f.resources("AWS::ApiGateway::Resource")
 	var path func(id string) string
@@ -234,7 +238,7 @@ func TestAPI(t *testing.T) {
 		{"POST", "/v1/leads", "NONE", ingest},
 		{"GET", "/v1/leads/{id}", "NONE", ingest},
 		{"GET", "/v1/health", "NONE", ingest},
-		{"POST", "/v1/pings", "NONE", ingest},
+		{"POST", "/v1/pings", "NONE", ping}, // its own function, answered synchronously
 		{"POST", "/v1/returns", "NONE", ingest},
 		{"ANY", "/v1/admin/{proxy+}", "AWS_IAM", admin},
 	}
@@ -271,7 +275,7 @@ func TestAPI(t *testing.T) {
 	// API Gateway may invoke each function only from this API.
 	for id, perm := range f.resources("AWS::Lambda::Permission") {
 		p := props(perm)
-		if fn := refID(p["FunctionName"]); fn != ingest && fn != admin {
+		if fn := refID(p["FunctionName"]); fn != ingest && fn != admin && fn != ping {
 			t.Errorf("permission %s: grants invoke on %s", id, fn)
 		}
 		if p["Principal"] != "apigateway.amazonaws.com" || p["SourceArn"] == nil {

@@ -21,5 +21,9 @@ func main() {
 		os.Exit(1)
 	}
 	a := app.New(settings.MustFromEnv(), cfg, log)
+	if err := a.LoadPingSecret(context.Background(), cfg); err != nil {
+		// Leads still flow; only posts that claim a ping_id are refused.
+		log.Warn("no ping secret: leads with a ping_id will be refused", "error", err)
+	}
 	lambda.Start(a.Ingest().Handle)
 }

@@ -122,6 +122,7 @@ func Start(ctx context.Context, o Options) (*Runner, error) {
 	}
 	s.RoutingQueueURL, s.RoutingDLQURL, s.DeliveryQueueURL, s.DeliveryDLQURL = urls.Routing, urls.RoutingDLQ, urls.Delivery, urls.DeliveryDLQ
 	a = app.New(s, o.AWS, o.Log)
+	a.PingSecret = pingSecret() // ping.go
 	if o.ConfigFile != "" {
 		if err := applyFile(ctx, a, o.ConfigFile, addr); err != nil {
 			ln.Close()
@@ -132,6 +133,7 @@ func Start(ctx context.Context, o Options) (*Runner, error) {
 	ingest, adm := a.Ingest(), a.Admin(o.AdminToken)
 	mux := http.NewServeMux()
 	mux.Handle("/v1/admin/", proxy(adm.Handle, o.Log))
+	mux.Handle("/v1/pings", proxy(a.Ping().Handle, o.Log))
 	mux.Handle("/demo/buyer", r.Demo)
 	mux.Handle("/", proxy(ingest.Handle, o.Log))
 	r.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}

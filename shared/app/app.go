@@ -40,6 +40,8 @@ type App struct {
 	// Breakers are the buyers' circuit breakers, shared by the router and
 	// delivery handlers of this process.
 	Breakers *breaker.Breakers
+	// PingSecret signs and verifies ping_ids (ping.go: LoadPingSecret).
+	PingSecret []byte
 }
 
 // New builds the clients from an AWS configuration (which honours
@@ -74,7 +76,8 @@ func New(s settings.Settings, cfg aws.Config, log *slog.Logger) *App {
 func (a *App) Ingest() *ingest.Handler {
 	return &ingest.Handler{
 		Store: a.Store, Queue: a.Queue, Configs: a.Configs, Now: a.Now, Log: a.Log,
-		NewID: func() string { return uuid.Must(uuid.NewV7()).String() },
+		NewID:      func() string { return uuid.Must(uuid.NewV7()).String() },
+		PingSecret: a.PingSecret,
 	}
 }
 

@@ -56,6 +56,9 @@ type Bid struct {
 	Detail    string       `json:"detail,omitempty"`
 	LatencyMS int64        `json:"latency_ms"`
 	Rank      int          `json:"rank,omitempty"`
+	// Payout is the seller price quoted for this bid to a seller who
+	// pinged (POST /v1/pings); 0 for the router's own auctions.
+	Payout money.Amount `json:"payout,omitempty"`
 }
 
 // Key is the bid's order key, "buyer/order".

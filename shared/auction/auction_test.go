@@ -54,13 +54,13 @@ func bidders(orders ...config.Order) []Bidder {
 
 func TestAuctionRanksAndExplains(t *testing.T) {
 	f := &fake{answers: map[string]func(context.Context) (Answer, error){
-		"high":    bid(3000, "h-1"),
-		"mid":     bid(2000, "m-1"),
-		"low":     bid(400, "l-1"), // under the floor
-		"min":     bid(1500, "x"),  // under its own min_bid
-		"slow":    hang,
-		"broken":  func(context.Context) (Answer, error) { return Answer{}, errors.New("connection refused") },
-		"nobid":   func(context.Context) (Answer, error) { return Answer{NoBid: "status 500"}, nil },
+		"high":     bid(3000, "h-1"),
+		"mid":      bid(2000, "m-1"),
+		"low":      bid(400, "l-1"), // under the floor
+		"min":      bid(1500, "x"),  // under its own min_bid
+		"slow":     hang,
+		"broken":   func(context.Context) (Answer, error) { return Answer{}, errors.New("connection refused") },
+		"nobid":    func(context.Context) (Answer, error) { return Answer{NoBid: "status 500"}, nil },
 		"adjusted": bid(3200, "a-1"), // 3200 × 0.5 ranks under 2000
 	}}
 	req := Request{

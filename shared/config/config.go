@@ -98,6 +98,9 @@ type Ping struct {
 	// BidTTL is how long bids stay valid: a rejected post cascades to the
 	// next bid without pinging again within it (default 30 s).
 	BidTTL Duration `yaml:"bid_ttl,omitempty" json:"bid_ttl,omitempty"`
+	// Margin is what the agency keeps of a bid quoted to a seller's ping
+	// (POST /v1/pings): the seller is quoted the bid less the margin.
+	Margin Margin `yaml:"margin,omitempty" json:"margin,omitempty"`
 }
 
 // PingResponse says where a buyer's ping answer holds its bid and bid id,
@@ -124,6 +127,8 @@ type Source struct {
 	// sold or ends unsold or rejected, signed with PostbackSecret.
 	PostbackURL    string `yaml:"postback_url,omitempty" json:"postback_url,omitempty"`
 	PostbackSecret string `yaml:"postback_secret,omitempty" json:"postback_secret,omitempty"`
+	// PingMargin replaces the campaign's ping.margin for this source.
+	PingMargin *Margin `yaml:"ping_margin,omitempty" json:"ping_margin,omitempty"`
 }
 
 // Payout types.

@@ -156,6 +156,7 @@ func (c *Config) validate() []Problem {
 		k.campaign(p, cp)
 	}
 	k.money(c)
+	k.pingMargins(c)
 	keys := map[string]string{}
 	seen = map[string]bool{}
 	for i := range c.Sources {

@@ -242,6 +242,10 @@ func (h *Handler) sell(ctx context.Context, log *slog.Logger, ix *config.Index, 
 	if src := ix.Source(m.Lead.Source); src != nil {
 		sale.Payout = payout(src.Payout, a.Price, first)
 	}
+	if a.Payout > 0 {
+		// A bid claimed with a ping_id pays the seller price it was quoted.
+		sale.Payout = a.Payout
+	}
 	maxSales := 1
 	if c := ix.Campaign(m.Lead.Campaign); c != nil {
 		maxSales = c.MaxSales

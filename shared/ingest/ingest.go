@@ -65,6 +65,8 @@ type Handler struct {
 	Now     func() time.Time
 	NewID   func() string
 	Log     *slog.Logger
+	// PingSecret verifies the ping_ids leads claim (claim.go).
+	PingSecret []byte
 
 	once sync.Once
 	mux  httpapi.Mux
@@ -106,6 +108,9 @@ type envelope struct {
 	Test       bool
 	Redirect   string
 	Fields     map[string]any
+	// PingID and BidIDs claim a ping's bids (claim.go).
+	PingID string
+	BidIDs []string
 }
 
 func (h *Handler) post(ctx context.Context, req httpapi.Request) httpapi.Response {
@@ -185,6 +190,10 @@ func (h *Handler) post(ctx context.Context, req httpapi.Request) httpapi.Respons
 		}
 		return httpapi.Fields(http.StatusBadRequest, "validation_failed", "the lead's fields are not valid", fp)
 	}
+	claim, refused := h.claim(env, camp, src, fields)
+	if refused != nil {
+		return *refused
+	}
 
 	now := h.Now().UTC()
 	l := lead.Lead{
@@ -203,12 +212,17 @@ func (h *Handler) post(ctx context.Context, req httpapi.Request) httpapi.Respons
 	if idemKey != "" {
 		in.Idempotency = &store.Idempotency{Key: idemKey, Response: resp, TTL: IdempotencyTTL}
 	}
-	if !l.Test {
-		for _, f := range camp.Dedupe.Fields {
-			if v, ok := fields[f]; ok {
-				in.Dedupe = append(in.Dedupe, store.DedupeKey{Field: f, Value: fmt.Sprint(v), Window: camp.Dedupe.Window.D()})
-			}
+	// A test lead's dedupe keys are checked, not written (store.PutLead).
+	for _, f := range camp.Dedupe.Fields {
+		if v, ok := fields[f]; ok {
+			in.Dedupe = append(in.Dedupe, store.DedupeKey{Field: f, Value: fmt.Sprint(v), Window: camp.Dedupe.Window.D()})
 		}
+	}
+	route := queue.Route{Lead: l}
+	if claim != nil {
+		in.Claim = &store.PingClaim{ID: claim.ID, Expires: claim.Expires}
+		route.Bids = &queue.Bids{PingID: claim.PingID, Ranked: claim.Bids, Expires: claim.Expires}
+		in.Record.Events = append(in.Record.Events, claimEvent(now, claim))
 	}
 	log := h.Log.With("lead_id", l.ID, "campaign", camp.ID, "source", src.ID)
 	err = h.Store.PutLead(ctx, in)
@@ -219,14 +233,19 @@ func (h *Handler) post(ctx context.Context, req httpapi.Request) httpapi.Respons
 		return h.replay(ctx, replay, env.Redirect)
 	case errors.As(err, &dup):
 		log.InfoContext(ctx, "duplicate lead", "duplicate_of", dup.Of, "field", dup.Field)
-		if err := h.Store.CountDuplicate(ctx, camp.ID, src.ID, now); err != nil {
-			// The count is reporting only: the answer stays the 409.
-			log.WarnContext(ctx, "count duplicate in the ledger", "error", err)
+		if !l.Test { // a test lead counts nowhere
+			if err := h.Store.CountDuplicate(ctx, camp.ID, src.ID, now); err != nil {
+				// The count is reporting only: the answer stays the 409.
+				log.WarnContext(ctx, "count duplicate in the ledger", "error", err)
+			}
 		}
 		return httpapi.JSON(http.StatusConflict, httpapi.ErrorBody{Error: httpapi.ErrorDetail{
 			Code: "duplicate", Message: fmt.Sprintf("a lead with the same %s was received within the campaign's dedupe window", dup.Field),
 			DuplicateOf: dup.Of,
 		}})
+	case errors.Is(err, store.ErrPingClaimed):
+		log.InfoContext(ctx, "ping already claimed", "ping", claim.PingID)
+		return httpapi.Error(http.StatusConflict, "ping_claimed", "this ping_id was already claimed by another lead")
 	case errors.Is(err, store.ErrRateLimited):
 		r := httpapi.Error(http.StatusTooManyRequests, "rate_limited", "source %s is over its rate of %d leads a second", src.ID, src.RateLimit)
 		r.Headers["Retry-After"] = "1"
@@ -235,7 +254,7 @@ func (h *Handler) post(ctx context.Context, req httpapi.Request) httpapi.Respons
 		log.ErrorContext(ctx, "write lead", "error", err)
 		return httpapi.Error(http.StatusServiceUnavailable, "unavailable", "the lead could not be stored; retry (with the same Idempotency-Key)")
 	}
-	if err := h.Queue.Route(ctx, queue.Route{Lead: l}); err != nil {
+	if err := h.Queue.Route(ctx, route); err != nil {
 		// The lead is stored as received; a retry with the same
 		// Idempotency-Key queues it again.
 		log.ErrorContext(ctx, "queue lead for routing", "error", err)
@@ -300,7 +319,7 @@ func decodeJSON(body []byte) (envelope, []httpapi.FieldProblem, error) {
 	var probs []httpapi.FieldProblem
 	for k, v := range raw {
 		switch k {
-		case "campaign", "external_id", "redirect":
+		case "campaign", "external_id", "redirect", "ping_id":
 			s, ok := v.(string)
 			if !ok {
 				probs = append(probs, httpapi.FieldProblem{Field: k, Code: "invalid", Message: k + " must be a string"})
@@ -311,6 +330,8 @@ func decodeJSON(body []byte) (envelope, []httpapi.FieldProblem, error) {
 				env.Campaign = s
 			case "external_id":
 				env.ExternalID = s
+			case "ping_id":
+				env.PingID = s
 			default:
 				env.Redirect = s
 			}
@@ -320,6 +341,8 @@ func decodeJSON(body []byte) (envelope, []httpapi.FieldProblem, error) {
 				probs = append(probs, httpapi.FieldProblem{Field: k, Code: "invalid", Message: "test must be true or false"})
 			}
 			env.Test = b
+		case "bid_ids":
+			env.BidIDs, probs = bidIDs(v, probs)
 		case "fields":
 			m, ok := v.(map[string]any)
 			if !ok {
@@ -353,6 +376,10 @@ func decodeForm(body []byte) (envelope, []httpapi.FieldProblem, error) {
 			env.ExternalID = v
 		case "redirect":
 			env.Redirect = v
+		case "ping_id":
+			env.PingID = v
+		case "bid_ids":
+			env.BidIDs = strings.Split(v, ",")
 		case "test":
 			switch strings.ToLower(v) {
 			case "true", "1", "yes":
@@ -375,6 +402,8 @@ type view struct {
 	Status   lead.Status  `json:"status"`
 	Payout   money.Amount `json:"payout"`
 	Test     bool         `json:"test,omitempty"`
+	// Outcome is the seller's outcome (lead.Outcome).
+	Outcome lead.Outcome `json:"outcome"`
 }
 
 func (h *Handler) get(ctx context.Context, req httpapi.Request, id string) httpapi.Response {
@@ -395,5 +424,5 @@ func (h *Handler) get(ctx context.Context, req httpapi.Request, id string) httpa
 		h.Log.ErrorContext(ctx, "read lead", "lead_id", id, "error", err)
 		return httpapi.Error(http.StatusServiceUnavailable, "unavailable", "retry")
 	}
-	return httpapi.JSON(http.StatusOK, view{LeadID: rec.ID, Campaign: rec.Campaign, Status: rec.Status, Payout: rec.Payout(), Test: rec.Test})
+	return httpapi.JSON(http.StatusOK, view{LeadID: rec.ID, Campaign: rec.Campaign, Status: rec.Status, Payout: rec.Payout(), Test: rec.Test, Outcome: rec.Outcome()})
 }

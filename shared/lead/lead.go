@@ -29,11 +29,14 @@ const (
 	Duplicate Status = "duplicate"
 	// Returned: sold, then returned by the buyer within the return window.
 	Returned Status = "returned"
+	// TestLead: a test lead ("test": true) after routing: it was validated,
+	// checked and auctioned, and sold to nobody.
+	TestLead Status = "test"
 )
 
 // Terminal reports whether the lead will not be routed again by itself.
 func (s Status) Terminal() bool {
-	return s == Sold || s == Unsold || s == Rejected || s == Returned
+	return s == Sold || s == Unsold || s == Rejected || s == Returned || s == TestLead
 }
 
 // Lead is one lead.
@@ -59,6 +62,10 @@ type Assignment struct {
 	Caps []CapHold `json:"caps,omitempty" dynamodbav:"caps,omitempty"`
 	// BidID is the buyer's bid, in ping-post.
 	BidID string `json:"bid_id,omitempty" dynamodbav:"bid_id,omitempty"`
+	// Payout, when set, is the seller price quoted for this bid in answer
+	// to the source's ping: the source is paid it if the buyer accepts,
+	// instead of the source's payout terms.
+	Payout money.Amount `json:"payout,omitempty" dynamodbav:"payout,omitempty"`
 }
 
 // CapHold is one reserved unit of a cap counter.

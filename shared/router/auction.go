@@ -8,6 +8,7 @@ import (
 
 	"github.com/leadrelay/leadrelay/shared/auction"
 	"github.com/leadrelay/leadrelay/shared/lead"
+	"github.com/leadrelay/leadrelay/shared/money"
 	"github.com/leadrelay/leadrelay/shared/queue"
 	"github.com/leadrelay/leadrelay/shared/routing"
 )
@@ -16,6 +17,8 @@ import (
 type offerCand struct {
 	routing.Candidate
 	BidID string
+	// Payout is the seller price quoted for the bid (claimed pings).
+	Payout money.Amount
 }
 
 func offers(cs []routing.Candidate) []offerCand {
@@ -75,7 +78,7 @@ func (h *Handler) auction(ctx context.Context, log *slog.Logger, m queue.Route, 
 			continue
 		}
 		c.Price = b.Price
-		out = append(out, offerCand{Candidate: c, BidID: b.BidID})
+		out = append(out, offerCand{Candidate: c, BidID: b.BidID, Payout: b.Payout})
 	}
 	return out, bids, ev
 }

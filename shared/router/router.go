@@ -122,6 +122,9 @@ func (h *Handler) route(ctx context.Context, msg events.SQSMessage) error {
 		in.Bought[b] = true
 	}
 	h.excludeBroken(ctx, &in)
+	if l.Test {
+		return h.routeTest(ctx, log, m, in, redelivered, rec) // testlead.go
+	}
 	explain, auctionEvents, done, err := h.offer(ctx, log, m, in, redelivered)
 	if err != nil || done {
 		return err
@@ -184,6 +187,7 @@ func (h *Handler) offer(ctx context.Context, log *slog.Logger, m queue.Route, in
 			}
 			r := h.reservation(in.Lead, m.Seq, c.Candidate, explain, in.Now)
 			r.Assignment.BidID = c.BidID
+			r.Assignment.Payout = c.Payout // the seller price of a claimed ping bid
 			r.Events = append(slices.Clone(auctionEvents), r.Events...)
 			if len(m.Bought) > 0 {
 				r.Status = lead.Sold // a shared lead stays sold while it looks for more buyers
@@ -239,7 +243,7 @@ func tiedAtTop(cs []routing.Candidate) bool {
 
 func (h *Handler) reservation(l *lead.Lead, seq int, c routing.Candidate, explain []routing.Verdict, now time.Time) store.Reservation {
 	a := lead.Assignment{Buyer: c.Ref.Buyer.ID, Order: c.Ref.Order.ID, Price: c.Price}
-	r := store.Reservation{LeadID: l.ID, Seq: seq, Status: lead.Routing}
+	r := store.Reservation{LeadID: l.ID, Seq: seq, Status: lead.Routing, Test: l.Test}
 	for _, cs := range c.Caps {
 		k := store.CapKey(cs.Scope, cs.Period, cs.Bucket)
 		r.Caps = append(r.Caps, store.CapCounter{Key: k, Limit: cs.Limit, Budget: cs.Budget, Price: c.Price, Expires: cs.Ends})

@@ -89,3 +89,13 @@ func BenchmarkDecide1000(b *testing.B) {
 		Decide(in)
 	}
 }
+
+// BenchmarkDecide100 is the same campaign cut to its first 100 orders.
+func BenchmarkDecide100(b *testing.B) {
+	in := benchInput(b)
+	in.Orders = in.Orders[:100]
+	b.ReportAllocs()
+	for b.Loop() {
+		Decide(in)
+	}
+}

@@ -23,6 +23,11 @@ type Settings struct {
 	// ConfigTTL is how long a function keeps the configuration before it
 	// reads it again: config changes reach the router within this time.
 	ConfigTTL time.Duration
+	// PingSecret signs ping_ids (LEADRELAY_PING_SECRET, local runs); on
+	// AWS PingSecretParam names the SSM SecureString parameter holding it
+	// (LEADRELAY_PING_SECRET_PARAM), read once at cold start.
+	PingSecret      string
+	PingSecretParam string
 }
 
 // DefaultConfigTTL is how quickly configuration changes take effect.
@@ -37,6 +42,8 @@ func FromEnv(getenv func(string) string) (Settings, error) {
 		RoutingDLQURL:    getenv("LEADRELAY_ROUTING_DLQ_URL"),
 		DeliveryDLQURL:   getenv("LEADRELAY_DELIVERY_DLQ_URL"),
 		ConfigTTL:        DefaultConfigTTL,
+		PingSecret:       getenv("LEADRELAY_PING_SECRET"),
+		PingSecretParam:  getenv("LEADRELAY_PING_SECRET_PARAM"),
 	}
 	if s.Table == "" {
 		s.Table = "leadrelay"

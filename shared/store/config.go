@@ -27,6 +27,20 @@ var ErrVersionConflict = errors.New("configuration version conflict")
 // expect is not negative the stored version must equal it. Applying the
 // same document again changes nothing and keeps the version.
 func (s *Store) SaveConfig(ctx context.Context, c *config.Config, expect int64) (int64, bool, error) {
+	if expect >= 0 {
+		return s.saveConfig(ctx, c, expect)
+	}
+	// Without an expected version, a conflict only means another writer
+	// (or an SDK retry of our own write) got there first: read again.
+	for try := 0; ; try++ {
+		v, changed, err := s.saveConfig(ctx, c, expect)
+		if !errors.Is(err, ErrVersionConflict) || try == 4 {
+			return v, changed, err
+		}
+	}
+}
+
+func (s *Store) saveConfig(ctx context.Context, c *config.Config, expect int64) (int64, bool, error) {
 	cur, err := s.LoadConfig(ctx)
 	if err != nil {
 		return 0, false, err

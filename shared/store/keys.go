@@ -25,6 +25,7 @@ import (
 //	buyer breaker       BREAKER                                   <buyer>
 //	config audit record AUDIT                                     <version, 20 digits>
 //	ledger aggregate    LEDGER#<YYYY-MM-DD>                       <dimension>#<id>
+//	ping claim          PINGCLAIM#<claim id: hex MAC of ping_id>  PINGCLAIM
 //
 // Ledger days are dates in the agency's timezone (config timezone); the
 // dimensions are campaign, source, buyer and buyer_source (id
@@ -66,6 +67,9 @@ func buyerDedupeKey(buyer, field, value string) (string, string) {
 func rotationKey(campaign, order string) (string, string) { return "ROT#" + campaign, order }
 
 func configKey() (string, string) { return "CONFIG", "CURRENT" }
+
+// pingClaimKey names the one claim of a ping_id (pingclaim.go).
+func pingClaimKey(id string) (string, string) { return "PINGCLAIM#" + id, "PINGCLAIM" }
 
 // breakerKey names a buyer's circuit breaker: one partition, so a single
 // Query reads every buyer's breaker.

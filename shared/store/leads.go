@@ -38,6 +38,8 @@ type NewLead struct {
 	Idempotency *Idempotency
 	// RateLimit is the source's leads per second (0: none).
 	RateLimit int
+	// Claim is the ping the lead claims (pingclaim.go): claimed once.
+	Claim *PingClaim
 }
 
 // PutLead writes a new lead with its dedupe keys, idempotency record, rate
@@ -76,6 +78,16 @@ func (s *Store) PutLead(ctx context.Context, in NewLead) error {
 	dedupeAt := len(items)
 	for _, d := range in.Dedupe {
 		pk, sk := dedupeKey(rec.Campaign, d.Field, d.Value)
+		if rec.Test {
+			// A test lead is checked against the window but claims nothing.
+			items = append(items, types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{
+				TableName: aws.String(s.table), Key: key(pk, sk),
+				ConditionExpression:                 aws.String(notTaken),
+				ExpressionAttributeValues:           nowVal,
+				ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+			}})
+			continue
+		}
 		it := key(pk, sk)
 		it["lead_id"] = str(rec.ID)
 		it["field"] = str(d.Field)
@@ -86,6 +98,11 @@ func (s *Store) PutLead(ctx context.Context, in NewLead) error {
 			ExpressionAttributeValues:           nowVal,
 			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 		}})
+	}
+	claimAt := -1
+	if in.Claim != nil {
+		claimAt = len(items)
+		items = append(items, s.claimItem(rec, in.Claim, now))
 	}
 	rateAt := -1
 	if in.RateLimit > 0 {
@@ -121,6 +138,9 @@ func (s *Store) PutLead(ctx context.Context, in NewLead) error {
 			return fmt.Errorf("decode idempotency record: %w", err)
 		}
 		return &ReplayError{LeadID: old.LeadID, Response: old.Response}
+	}
+	if claimAt >= 0 && claimAt < len(reasons) && failed(reasons[claimAt]) {
+		return ErrPingClaimed
 	}
 	for i, d := range in.Dedupe {
 		if j := dedupeAt + i; j < len(reasons) && failed(reasons[j]) {

@@ -51,6 +51,9 @@ type Reservation struct {
 	// Rotation counts the offer for round robin and weighted distribution.
 	Rotation *Rotation
 	Events   []lead.Event
+	// Test marks a test lead's offer: the lead's state moves, but no cap,
+	// buyer dedupe check or rotation is touched.
+	Test bool
 }
 
 // Rotation names an order's rotation counter. Strict makes the
@@ -119,6 +122,9 @@ func appendEvents(upd expression.UpdateBuilder, events []lead.Event) (expression
 // has no room or a buyer dedupe key is taken, and *StaleError when the lead
 // is no longer in round Seq.
 func (s *Store) Reserve(ctx context.Context, r Reservation) error {
+	if r.Test {
+		r.Caps, r.BuyerDedupe, r.Rotation = nil, nil, nil
+	}
 	now := s.now()
 	asg, err := attributevalue.Marshal(r.Assignment)
 	if err != nil {

@@ -145,6 +145,7 @@ func printLead(w io.Writer, rec *lead.Record) {
 		row(tw, ev.At.UTC().Format("2006-01-02T15:04:05.000Z"), ev.Type, who, detail)
 	}
 	tw.Flush()
+	printExplanations(w, rec)
 }
 
 func redriveCmd(g *globals) *cobra.Command {

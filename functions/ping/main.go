@@ -1,0 +1,31 @@
+// Command ping is LeadRelay's ping Lambda function: sellers' pings
+// (POST /v1/pings), answered synchronously with claimable bids.
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+
+	"github.com/leadrelay/leadrelay/shared/app"
+	"github.com/leadrelay/leadrelay/shared/settings"
+)
+
+func main() {
+	log := slog.New(slog.NewJSONHandler(os.Stdout, nil)).With("function", "ping")
+	ctx := context.Background()
+	cfg, err := awsconfig.LoadDefaultConfig(ctx)
+	if err != nil {
+		log.Error("load AWS configuration", "error", err)
+		os.Exit(1)
+	}
+	a := app.New(settings.MustFromEnv(), cfg, log)
+	if err := a.LoadPingSecret(ctx, cfg); err != nil {
+		log.Error("load ping secret", "error", err)
+		os.Exit(1)
+	}
+	lambda.Start(a.Ping().Handle)
+}
