@@ -23,6 +23,8 @@ require (
 
 require github.com/aws/aws-sdk-go-v2/service/ssm v1.82.0
 
+require github.com/aws/aws-sdk-go-v2/service/sesv2 v1.79.8 // indirect
+
 require (
 	github.com/Masterminds/semver/v3 v3.5.0 // indirect
 	github.com/aws/aws-sdk-go-v2/feature/ec2/imds v1.20.9 // indirect

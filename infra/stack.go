@@ -140,6 +140,7 @@ func NewLeadRelayStack(scope constructs.Construct, id string, props *LeadRelaySt
 		"LEADRELAY_DELIVERY_DLQ_URL":      s.DeliveryDLQ.QueueUrl(),
 		"LEADRELAY_ALLOW_PRIVATE_TARGETS": jsii.String("false"),
 		"LEADRELAY_PING_SECRET_PARAM":     jsii.String(DefaultPingSecretParam),
+		"LEADRELAY_EMAIL_FROM":            jsii.String(emailFrom(stack)),
 	}
 	for _, sp := range specs {
 		s.Functions[sp.name] = newFunction(stack, sp, arch, props.AssetsDir, env)
@@ -408,4 +409,13 @@ func (s *LeadRelayStack) outputs() {
 	out("RoutingDlqUrl", s.RoutingDLQ.QueueUrl(), "Routing dead-letter queue")
 	out("DeliveryDlqUrl", s.DeliveryDLQ.QueueUrl(), "Delivery dead-letter queue")
 	out("AlarmTopicArn", s.AlarmTopic.TopicArn(), "SNS topic the DLQ alarms notify")
+}
+
+// emailFrom is the sender of email deliveries: the context value
+// "emailFrom", or leads@leadrelay.local (verify it, or your own, in SES).
+func emailFrom(stack awscdk.Stack) string {
+	if v, ok := stack.Node().TryGetContext(jsii.String("emailFrom")).(string); ok && v != "" {
+		return v
+	}
+	return "leads@leadrelay.local"
 }

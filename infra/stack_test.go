@@ -154,6 +154,9 @@ func TestFunctions(t *testing.T) {
 		if vars["LEADRELAY_PING_SECRET_PARAM"] != DefaultPingSecretParam {
 			t.Errorf("%s: LEADRELAY_PING_SECRET_PARAM = %v, want %s", id, vars["LEADRELAY_PING_SECRET_PARAM"], DefaultPingSecretParam)
 		}
+		if vars["LEADRELAY_EMAIL_FROM"] != "leads@leadrelay.local" {
+			t.Errorf("%s: LEADRELAY_EMAIL_FROM = %v", id, vars["LEADRELAY_EMAIL_FROM"])
+		}
 		if vars["LEADRELAY_ALLOW_PRIVATE_TARGETS"] != "false" {
 			t.Errorf("%s: LEADRELAY_ALLOW_PRIVATE_TARGETS = %v, want false", id, vars["LEADRELAY_ALLOW_PRIVATE_TARGETS"])
 		}

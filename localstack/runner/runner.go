@@ -110,6 +110,9 @@ func Start(ctx context.Context, o Options) (*Runner, error) {
 	}
 	addr := ln.Addr().String()
 	s := settings.Settings{Table: o.Prefix + "leads", AllowPrivateTargets: o.AllowPrivateTargets, ConfigTTL: o.ConfigTTL}
+	if s.EmailFrom = os.Getenv("LEADRELAY_EMAIL_FROM"); s.EmailFrom == "" {
+		s.EmailFrom = settings.DefaultEmailFrom
+	}
 	a := app.New(s, o.AWS, o.Log)
 	if err := store.CreateTable(ctx, a.DynamoDB, s.Table); err != nil {
 		ln.Close()

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/google/uuid"
 
@@ -19,7 +20,9 @@ import (
 	"github.com/leadrelay/leadrelay/shared/auction"
 	"github.com/leadrelay/leadrelay/shared/breaker"
 	"github.com/leadrelay/leadrelay/shared/delivery"
+	"github.com/leadrelay/leadrelay/shared/email"
 	"github.com/leadrelay/leadrelay/shared/ingest"
+	"github.com/leadrelay/leadrelay/shared/notify"
 	"github.com/leadrelay/leadrelay/shared/queue"
 	"github.com/leadrelay/leadrelay/shared/router"
 	"github.com/leadrelay/leadrelay/shared/settings"
@@ -40,6 +43,8 @@ type App struct {
 	// Breakers are the buyers' circuit breakers, shared by the router and
 	// delivery handlers of this process.
 	Breakers *breaker.Breakers
+	// SES sends email deliveries.
+	SES *sesv2.Client
 	// PingSecret signs and verifies ping_ids (ping.go: LoadPingSecret).
 	PingSecret []byte
 }
@@ -69,6 +74,9 @@ func New(s settings.Settings, cfg aws.Config, log *slog.Logger) *App {
 		Log:      log,
 		Now:      time.Now,
 		Breakers: breaker.New(st, s.ConfigTTL, time.Now, log),
+		SES: sesv2.NewFromConfig(cfg, func(o *sesv2.Options) {
+			o.Retryer = retry.NewStandard(func(so *retry.StandardOptions) { so.MaxAttempts = 3 })
+		}),
 	}
 }
 
@@ -92,6 +100,8 @@ func (a *App) Delivery() *delivery.Handler {
 	return &delivery.Handler{
 		Store: a.Store, Queue: a.Queue, Configs: a.Configs, Postbacks: a.postbacks(), Breakers: a.Breakers,
 		Webhook:  &webhook.Sender{Client: webhook.NewClient(a.Settings.AllowPrivateTargets)},
+		Email:    &email.Sender{API: a.SES, From: a.Settings.EmailFrom},
+		Slack:    &notify.Slack{Client: webhook.NewClient(a.Settings.AllowPrivateTargets)},
 		QueueURL: a.Settings.DeliveryQueueURL,
 		Now:      a.Now,
 		Jitter:   func(d time.Duration) time.Duration { return rand.N(d) },

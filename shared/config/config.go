@@ -159,8 +159,17 @@ type Buyer struct {
 	Timezone string   `yaml:"timezone,omitempty" json:"timezone,omitempty"`
 	Delivery Delivery `yaml:"delivery" json:"delivery"`
 	// Caps across all of the buyer's orders.
-	Caps   Caps    `yaml:"caps,omitempty" json:"caps,omitempty"`
+	Caps Caps `yaml:"caps,omitempty" json:"caps,omitempty"`
+	// Notify tells the buyer's team about its leads (optional).
+	Notify Notify  `yaml:"notify,omitempty" json:"notify,omitempty"`
 	Orders []Order `yaml:"orders" json:"orders"`
+}
+
+// Notify is where a buyer's notifications go: a Slack incoming webhook
+// is told when a lead is sold to the buyer and when its deliveries are
+// paused by the circuit breaker.
+type Notify struct {
+	SlackURL string `yaml:"slack_url,omitempty" json:"slack_url,omitempty"`
 }
 
 // Order is a buyer's standing order for leads of one campaign.

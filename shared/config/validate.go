@@ -198,6 +198,7 @@ func (c *Config) validate() []Problem {
 		k.timezone(p+".timezone", b.Timezone)
 		k.keyHash(p+".api_key_sha256", b.APIKeySHA256, false, keys, "buyer "+b.ID)
 		k.delivery(p+".delivery", b.Delivery)
+		k.url(p+".notify.slack_url", b.Notify.SlackURL, false)
 		k.caps(p+".caps", b.Caps)
 		orderIDs := map[string]bool{}
 		for j := range b.Orders {

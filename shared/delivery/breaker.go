@@ -44,6 +44,7 @@ func (h *Handler) breakerEvents(ctx context.Context, log *slog.Logger, b *config
 	switch ch {
 	case breaker.ChangeOpened:
 		p := b.Delivery.BreakerPolicy()
+		h.tellBuyer(ctx, log, b, fmt.Sprintf("LeadRelay: deliveries to %s paused for %s after %d consecutive failures", b.ID, p.Cooldown.D(), p.Failures))
 		return []lead.Event{{At: at, Type: lead.EventBreakerOpened, Buyer: b.ID,
 			Detail: fmt.Sprintf("%d consecutive delivery failures: %s paused for %s", p.Failures, b.ID, p.Cooldown.D()),
 			Data:   map[string]any{"failures": p.Failures, "cooldown_s": int(p.Cooldown.D().Seconds())}}}

@@ -66,6 +66,8 @@ type Handler struct {
 	// Jitter returns a random duration in [0, d) (full jitter).
 	Jitter func(d time.Duration) time.Duration
 	Log    *slog.Logger
+	// Slack notifies buyers' channels (optional; notify.go).
+	Slack Slack
 	// Postbacks tells sources their leads were sold (optional; postbacks.go).
 	Postbacks Postbacks
 	// Breakers, when set, count buyers' failure streaks and pause a
@@ -280,6 +282,7 @@ func (h *Handler) sell(ctx context.Context, log *slog.Logger, ix *config.Index, 
 		return err
 	}
 	log.InfoContext(ctx, "lead sold", "price", a.Price.Decimal(), "payout", sale.Payout.Decimal())
+	h.tellBuyer(ctx, log, ref.Buyer, soldText(&m.Lead, a))
 	h.notify(ctx, &m.Lead, lead.Sold, sale.Payout)
 	if !more {
 		return nil
@@ -345,7 +348,16 @@ func (h *Handler) recover(ctx context.Context, log *slog.Logger, m queue.Deliver
 		log.WarnContext(ctx, "delivery message for a lead that does not exist; dropped")
 		return nil
 	}
-	wantsRouting := cur.Assignment == nil && (cur.Status == lead.Routing || cur.Status == lead.Sold && len(cur.Sales) > len(m.Bought))
+	maxSales := 1
+	if ix, err := h.Configs.Get(ctx); err == nil {
+		if c := ix.Campaign(cur.Campaign); c != nil {
+			maxSales = c.MaxSales
+		}
+	}
+	// The settled round left the lead wanting routing: refused (routing),
+	// or a shared lead sold with room for more buyers.
+	wantsRouting := cur.Assignment == nil && (cur.Status == lead.Routing ||
+		cur.Status == lead.Sold && len(cur.Sales) > len(m.Bought) && len(cur.Sales) < maxSales)
 	if redelivered && cur.Seq == m.Seq+1 && wantsRouting {
 		var bought []string
 		for _, s := range cur.Sales {

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
@@ -154,6 +155,14 @@ func (s *Sender) Delay(ctx context.Context, queueURL, receipt string, d time.Dur
 		return fmt.Errorf("delay message: %w", err)
 	}
 	return nil
+}
+
+// LeadID reads the lead_id attribute every message carries ("" if absent).
+func LeadID(attrs map[string]events.SQSMessageAttribute) string {
+	if a, ok := attrs["lead_id"]; ok && a.StringValue != nil {
+		return *a.StringValue
+	}
+	return ""
 }
 
 // ReceiveCount reads the ApproximateReceiveCount of an SQS message's

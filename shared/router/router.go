@@ -78,7 +78,7 @@ func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 		go func() {
 			defer wg.Done()
 			if err := h.route(ctx, msg); err != nil {
-				h.Log.ErrorContext(ctx, "route lead; will retry", "message_id", msg.MessageId, "lead_id", msg.MessageAttributes["lead_id"].StringValue, "error", err)
+				h.Log.ErrorContext(ctx, "route lead; will retry", "message_id", msg.MessageId, "lead_id", queue.LeadID(msg.MessageAttributes), "error", err)
 				mu.Lock()
 				resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: msg.MessageId})
 				mu.Unlock()

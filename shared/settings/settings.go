@@ -20,6 +20,9 @@ type Settings struct {
 	// AllowPrivateTargets lets delivery and pings reach private and
 	// loopback addresses (local runner and tests only).
 	AllowPrivateTargets bool
+	// EmailFrom is the sender address of email deliveries (an SES
+	// verified identity).
+	EmailFrom string
 	// ConfigTTL is how long a function keeps the configuration before it
 	// reads it again: config changes reach the router within this time.
 	ConfigTTL time.Duration
@@ -29,6 +32,10 @@ type Settings struct {
 	PingSecret      string
 	PingSecretParam string
 }
+
+// DefaultEmailFrom is the sender of email deliveries unless
+// LEADRELAY_EMAIL_FROM says otherwise (the LocalStack init hook verifies it).
+const DefaultEmailFrom = "leads@leadrelay.local"
 
 // DefaultConfigTTL is how quickly configuration changes take effect.
 const DefaultConfigTTL = 5 * time.Second
