@@ -4,9 +4,12 @@
 package httpapi
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 
@@ -118,4 +121,22 @@ func Bearer(r Request) string {
 func MediaType(r Request) string {
 	ct, _, _ := strings.Cut(Header(r, "Content-Type"), ";")
 	return strings.ToLower(strings.TrimSpace(ct))
+}
+
+// DecodeObject reads a body that must be one JSON object, numbers kept as
+// json.Number so integers stay exact.
+func DecodeObject(body []byte) (map[string]any, error) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var raw map[string]any
+	if err := dec.Decode(&raw); err != nil {
+		return nil, err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, errors.New("trailing data after the JSON object")
+	}
+	if raw == nil {
+		return nil, errors.New("the body must be a JSON object")
+	}
+	return raw, nil
 }

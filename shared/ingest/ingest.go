@@ -5,12 +5,10 @@
 package ingest
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -19,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/leadrelay/leadrelay/shared/auth"
 	"github.com/leadrelay/leadrelay/shared/config"
 	"github.com/leadrelay/leadrelay/shared/httpapi"
 	"github.com/leadrelay/leadrelay/shared/lead"
@@ -119,16 +118,9 @@ func (h *Handler) post(ctx context.Context, req httpapi.Request) httpapi.Respons
 		h.Log.ErrorContext(ctx, "load configuration", "error", err)
 		return httpapi.Error(http.StatusServiceUnavailable, "unavailable", "configuration unavailable; retry")
 	}
-	key := httpapi.BearerOrKey(req)
-	if key == "" {
-		return httpapi.Error(http.StatusUnauthorized, "unauthorized", "send the source's API key in X-API-Key or Authorization: Bearer")
-	}
-	src := ix.SourceByKey(key)
-	if src == nil {
-		return httpapi.Error(http.StatusUnauthorized, "unauthorized", "unknown API key")
-	}
-	if src.Status == config.StatusPaused {
-		return httpapi.Error(http.StatusForbidden, "source_paused", "source %s is paused", src.ID)
+	src, refused := auth.Source(ix, req)
+	if refused != nil {
+		return *refused
 	}
 	body, err := httpapi.Body(req)
 	if err != nil {
@@ -303,17 +295,9 @@ func (h *Handler) replay(ctx context.Context, r *store.ReplayError, redirect str
 }
 
 func decodeJSON(body []byte) (envelope, []httpapi.FieldProblem, error) {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	var raw map[string]any
-	if err := dec.Decode(&raw); err != nil {
+	raw, err := httpapi.DecodeObject(body)
+	if err != nil {
 		return envelope{}, nil, err
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return envelope{}, nil, errors.New("trailing data after the JSON object")
-	}
-	if raw == nil {
-		return envelope{}, nil, errors.New("the body must be a JSON object")
 	}
 	var env envelope
 	var probs []httpapi.FieldProblem

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/leadrelay/leadrelay/shared/auction"
+	"github.com/leadrelay/leadrelay/shared/auth"
 	"github.com/leadrelay/leadrelay/shared/config"
 	"github.com/leadrelay/leadrelay/shared/httpapi"
 	"github.com/leadrelay/leadrelay/shared/lead"
@@ -107,16 +108,9 @@ func (h *Handler) ping(ctx context.Context, req httpapi.Request) httpapi.Respons
 		h.Log.ErrorContext(ctx, "load configuration", "error", err)
 		return httpapi.Error(http.StatusServiceUnavailable, "unavailable", "configuration unavailable; retry")
 	}
-	key := httpapi.BearerOrKey(req)
-	if key == "" {
-		return httpapi.Error(http.StatusUnauthorized, "unauthorized", "send the source's API key in X-API-Key or Authorization: Bearer")
-	}
-	src := ix.SourceByKey(key)
-	if src == nil {
-		return httpapi.Error(http.StatusUnauthorized, "unauthorized", "unknown API key")
-	}
-	if src.Status == config.StatusPaused {
-		return httpapi.Error(http.StatusForbidden, "source_paused", "source %s is paused", src.ID)
+	src, refused := auth.Source(ix, req)
+	if refused != nil {
+		return *refused
 	}
 	body, err := httpapi.Body(req)
 	if err != nil {
