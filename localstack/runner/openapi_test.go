@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -77,6 +78,8 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 	adm := map[string]string{"Authorization": "Bearer " + adminToken}
 	yml := map[string]string{"Authorization": "Bearer " + adminToken, "Content-Type": "application/yaml"}
 	src := map[string]string{"X-API-Key": sourceKey, "Content-Type": "application/json"}
+	csvAdm := map[string]string{"Authorization": "Bearer " + adminToken, "Content-Type": "text/csv"}
+	jsonAdm := map[string]string{"Authorization": "Bearer " + adminToken, "Content-Type": "application/json"}
 
 	lead := e.post(map[string]any{"phone": phone(1), "state": "CA"}, nil)
 	id := lead.Body["lead_id"].(string) // whatever its status: reroute is refused unless unsold or rejected
@@ -121,6 +124,17 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 		{"GET", "/v1/admin/leads/" + id, "", adm, 200},
 		{"GET", "/v1/admin/leads/nope", "", adm, 404},
 		{"POST", "/v1/admin/leads/" + id + "/reroute", "", adm, 0}, // 409, or 202 if routed while acme was paused
+		{"GET", "/v1/admin/leads?campaign=auto&limit=1", "", adm, 200},
+		{"GET", "/v1/admin/leads?phone=" + url.QueryEscape(phone(1)) + "&status=sold", "", adm, 200},
+		{"GET", "/v1/admin/leads?status=sold", "", adm, 400},
+		{"POST", "/v1/admin/leads/" + id + "/return", `{"buyer": "nobody", "reason": "fraud"}`, jsonAdm, 404},
+		{"POST", "/v1/admin/leads/" + id + "/return", `{"buyer": "acme"}`, jsonAdm, 400},
+		{"POST", "/v1/admin/suppressions", `{"phones": ["` + phone(9) + `", "nope"], "emails": ["a@example.com"]}`, jsonAdm, 200},
+		{"POST", "/v1/admin/suppressions?list=complaints", "phone,email\n" + phone(8) + ",\nnope,\n", csvAdm, 200},
+		{"POST", "/v1/admin/suppressions", `{"phones": "x"}`, jsonAdm, 400},
+		{"POST", "/v1/admin/suppressions", "x", map[string]string{"Authorization": "Bearer " + adminToken, "Content-Type": "text/plain"}, 415},
+		{"POST", "/v1/leads", `{"campaign":"auto","fields":{"phone":"` + phone(9) + `","state":"CA"}}`, src, 403},
+		{"DELETE", "/v1/admin/suppressions", `{"phones": ["` + phone(9) + `"]}`, jsonAdm, 200},
 	}
 	for _, c := range calls {
 		if got := checked(t, router, c.method, u+c.path, c.body, c.headers); c.want != 0 && got != c.want {

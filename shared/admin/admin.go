@@ -31,6 +31,12 @@ type Store interface {
 	Reroute(ctx context.Context, rec *lead.Record, events []lead.Event) error
 	ApplyConfig(ctx context.Context, base, next *config.Config, rec store.AuditRecord) (int64, bool, error)
 	Audit(ctx context.Context, limit int) ([]store.AuditRecord, error)
+	// Lead search, suppression lists and operators' returns (search.go,
+	// suppress.go, opreturn.go).
+	SearchLeads(ctx context.Context, q store.LeadSearch) (*store.LeadPage, error)
+	Suppress(ctx context.Context, list string, values []store.Contact) (int, error)
+	Unsuppress(ctx context.Context, values []store.Contact) (int, error)
+	Return(ctx context.Context, in store.ReturnInput) error
 }
 
 // Queue is what the admin API needs of the queues.
@@ -83,6 +89,9 @@ func (h *Handler) register() {
 		h.auditRoutes,
 		h.redriveRoutes,
 		h.reportRoutes,
+		h.searchRoutes,
+		h.suppressionRoutes,
+		h.operatorReturnRoutes,
 	} {
 		add(&h.mux)
 	}

@@ -210,6 +210,7 @@ func (h *Handler) post(ctx context.Context, req httpapi.Request) httpapi.Respons
 			in.Dedupe = append(in.Dedupe, store.DedupeKey{Field: f, Value: fmt.Sprint(v), Window: camp.Dedupe.Window.D()})
 		}
 	}
+	in.Contacts = contacts(camp, fields)
 	route := queue.Route{Lead: l}
 	if claim != nil {
 		in.Claim = &store.PingClaim{ID: claim.ID, Expires: claim.Expires}
@@ -220,9 +221,13 @@ func (h *Handler) post(ctx context.Context, req httpapi.Request) httpapi.Respons
 	err = h.Store.PutLead(ctx, in)
 	var replay *store.ReplayError
 	var dup *store.DuplicateError
+	var sup *store.SuppressedError
 	switch {
 	case errors.As(err, &replay):
 		return h.replay(ctx, replay, env.Redirect)
+	case errors.As(err, &sup):
+		log.InfoContext(ctx, "suppressed lead", "field", sup.Field, "list", sup.List)
+		return suppressed(sup)
 	case errors.As(err, &dup):
 		log.InfoContext(ctx, "duplicate lead", "duplicate_of", dup.Of, "field", dup.Field)
 		if !l.Test { // a test lead counts nowhere

@@ -170,6 +170,13 @@ func settle(rec *lead.Record, i int, window time.Duration, src *config.Source, r
 		return store.ReturnInput{}, &refusal{http.StatusUnprocessableEntity, "return_window_closed",
 			fmt.Sprintf("the return window of %s closed at %s (sold at %s)", window, closes.UTC().Format(time.RFC3339), sale.At.UTC().Format(time.RFC3339))}
 	}
+	return decide(rec, i, src, reason, now), nil
+}
+
+// decide is the store's input for the return of sale i, not returned yet:
+// the clawback the source's terms give and whether the lead ends returned.
+func decide(rec *lead.Record, i int, src *config.Source, reason string, now time.Time) store.ReturnInput {
+	sale := rec.Sales[i]
 	claw := clawback(src, rec, i)
 	final := rec.Assignment == nil
 	for j, s := range rec.Sales {
@@ -186,7 +193,7 @@ func settle(rec *lead.Record, i int, window time.Duration, src *config.Source, r
 		Lead: rec, Sale: i, Final: final,
 		Return: lead.Return{At: now, Reason: reason, Clawback: claw},
 		Events: []lead.Event{{At: now, Type: lead.EventReturned, Buyer: sale.Buyer, Order: sale.Order, Detail: detail, Data: data}},
-	}, nil
+	}
 }
 
 // clawback is the payout taken back from the source when sale i is

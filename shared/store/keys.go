@@ -26,6 +26,8 @@ import (
 //	config audit record AUDIT                                     <version, 20 digits>
 //	ledger aggregate    LEDGER#<YYYY-MM-DD>                       <dimension>#<id>
 //	ping claim          PINGCLAIM#<claim id: hex MAC of ping_id>  PINGCLAIM
+//	contact lookup      FIND#<phone|email>#<sha256(value)>        <created RFC3339Nano>#<lead id>
+//	suppression         SUPPRESS#<phone|email>#<sha256(value)>    SUPPRESS
 //
 // Ledger days are dates in the agency's timezone (config timezone); the
 // dimensions are campaign, source, buyer and buyer_source (id
@@ -70,6 +72,20 @@ func configKey() (string, string) { return "CONFIG", "CURRENT" }
 
 // pingClaimKey names the one claim of a ping_id (pingclaim.go).
 func pingClaimKey(id string) (string, string) { return "PINGCLAIM#" + id, "PINGCLAIM" }
+
+// findKey names a lead's contact lookup item (contacts.go): one partition
+// per phone number or email address, its leads sorted by time.
+func findKey(kind, value string, created time.Time, id string) (string, string) {
+	return findPartition(kind, value), created.UTC().Format(time.RFC3339Nano) + "#" + id
+}
+
+func findPartition(kind, value string) string { return "FIND#" + kind + "#" + hash(value) }
+
+// suppressKey names a phone number's or email address's suppression
+// (suppress.go): one item per value, whatever list put it there.
+func suppressKey(kind, value string) (string, string) {
+	return "SUPPRESS#" + kind + "#" + hash(value), "SUPPRESS"
+}
 
 // breakerKey names a buyer's circuit breaker: one partition, so a single
 // Query reads every buyer's breaker.

@@ -40,12 +40,17 @@ type NewLead struct {
 	RateLimit int
 	// Claim is the ping the lead claims (pingclaim.go): claimed once.
 	Claim *PingClaim
+	// Contacts are the lead's phone numbers and email addresses
+	// (contacts.go): each gets a lookup item for lead search and is
+	// checked against the suppression lists.
+	Contacts []Contact
 }
 
 // PutLead writes a new lead with its dedupe keys, idempotency record, rate
 // window and ledger counts, all or nothing. It returns *ReplayError when the
 // idempotency key was used before, *DuplicateError when a dedupe key is
-// taken, and ErrRateLimited when the source is over its rate.
+// taken, *SuppressedError when a contact is on a suppression list, and
+// ErrRateLimited when the source is over its rate.
 func (s *Store) PutLead(ctx context.Context, in NewLead) error {
 	now := s.now()
 	rec := in.Record
@@ -104,6 +109,10 @@ func (s *Store) PutLead(ctx context.Context, in NewLead) error {
 		claimAt = len(items)
 		items = append(items, s.claimItem(rec, in.Claim, now))
 	}
+	finds, checks, checked := s.contactItems(rec, in.Contacts)
+	items = append(items, finds...)
+	suppressAt := len(items)
+	items = append(items, checks...)
 	rateAt := -1
 	if in.RateLimit > 0 {
 		pk, sk := rateKey(rec.Source, now)
@@ -138,6 +147,9 @@ func (s *Store) PutLead(ctx context.Context, in NewLead) error {
 			return fmt.Errorf("decode idempotency record: %w", err)
 		}
 		return &ReplayError{LeadID: old.LeadID, Response: old.Response}
+	}
+	if err := suppressedBy(reasons, suppressAt, checked); err != nil {
+		return err
 	}
 	if claimAt >= 0 && claimAt < len(reasons) && failed(reasons[claimAt]) {
 		return ErrPingClaimed

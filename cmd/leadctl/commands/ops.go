@@ -63,7 +63,7 @@ func statusCmd(g *globals, verb string) *cobra.Command {
 }
 
 func leadsCmd(g *globals) *cobra.Command {
-	cmd := &cobra.Command{Use: "leads", Short: "Look at a lead's timeline, or send it through routing again"}
+	cmd := &cobra.Command{Use: "leads", Short: "Find leads, look at a lead's timeline, send it through routing again, mark it returned"}
 	cmd.AddCommand(&cobra.Command{
 		Use:   "get ID",
 		Short: "Show a lead and its timeline",
@@ -99,7 +99,7 @@ func leadsCmd(g *globals) *cobra.Command {
 			fmt.Fprintf(cmd.OutOrStdout(), "lead %s is %s again.\n", res.LeadID, res.Status)
 			return nil
 		},
-	})
+	}, leadsSearchCmd(g), leadsReturnCmd(g))
 	return cmd
 }
 
