@@ -18,6 +18,7 @@ Usage: python3 localstack/moto_server.py [-H 127.0.0.1] [-p 4566]
 import argparse
 import os
 import threading
+import time
 
 from werkzeug.serving import run_simple
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
@@ -103,10 +104,18 @@ def main() -> None:
     inner = DomainDispatcherApplication(create_backend_app)
     lock = threading.Lock()
 
+    slow = float(os.environ.get("LEADRELAY_MOTO_SLOW_MS", "0")) / 1000
+
     def app(environ, start_response):
-        if environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB"):
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        if target.startswith("DynamoDB"):
             with lock:
-                return list(inner(environ, start_response))
+                t0 = time.monotonic()
+                out = list(inner(environ, start_response))
+                took = time.monotonic() - t0
+                if slow and took > slow:
+                    print(f"slow {target} {took * 1000:.0f} ms", flush=True)
+                return out
         return inner(environ, start_response)
 
     run_simple(args.host, args.port, app, threaded=True)

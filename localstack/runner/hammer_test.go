@@ -62,7 +62,9 @@ func TestCapsHoldUnderLoadAndRedelivery(t *testing.T) {
 		t.Skip("load test")
 	}
 	b := newBuyer(t)
-	e := start(t, hammerYAML(b.srv.URL), func(o *Options) { o.Pollers = 8; o.Redeliver = true })
+	e := start(t, hammerYAML(b.srv.URL), func(o *Options) {
+		o.Pollers, o.Redeliver, o.Visibility = 8, true, 30*time.Second
+	})
 	const n = 500
 	ids := make([]string, n)
 	var wg sync.WaitGroup

@@ -201,7 +201,11 @@ func TestPnLReconcilesWithLeadRecords(t *testing.T) {
 		n = 150
 	}
 	b := newPnLBuyers(t)
-	e := start(t, pnlYAML(b.srv.URL), func(o *Options) { o.Pollers = 8; o.Redeliver = true })
+	e := start(t, pnlYAML(b.srv.URL), func(o *Options) {
+		// Every third batch delivered twice; a visibility timeout long
+		// enough that a slow machine adds no redeliveries of its own.
+		o.Pollers, o.Redeliver, o.RedeliverEvery, o.Visibility = 8, true, 3, 30*time.Second
+	})
 	loc, _ := time.LoadLocation(pnlZone)
 	day := func(t time.Time) string { return t.In(loc).Format(time.DateOnly) }
 	sources := []string{"fixed", "rev", "claw"}

@@ -59,10 +59,12 @@ type Options struct {
 	AllowPrivateTargets bool
 	// ConfigTTL is how long handlers cache the configuration (default 5 s).
 	ConfigTTL time.Duration
-	// Redeliver hands every batch to its handler a second time, as SQS
+	// Redeliver hands batches to their handler a second time, as SQS
 	// does when a message's visibility timeout lapses mid-flight (tests of
-	// the redelivery invariants).
-	Redeliver bool
+	// the redelivery invariants): every RedeliverEvery-th batch of each
+	// poller (every batch when 0 or 1).
+	Redeliver      bool
+	RedeliverEvery int
 	// DeliveryJitter replaces the delivery handler's backoff jitter (tests:
 	// a jitter of 0 makes every backoff the 1 s floor).
 	DeliveryJitter func(time.Duration) time.Duration
@@ -78,7 +80,7 @@ type Runner struct {
 	Demo   *DemoBuyer
 
 	srv       *http.Server
-	redeliver bool
+	redeliver int // every n-th batch, 0: never
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
 }
@@ -132,7 +134,10 @@ func Start(ctx context.Context, o Options) (*Runner, error) {
 			return nil, err
 		}
 	}
-	r := &Runner{App: a, URL: "http://" + addr, Queues: urls, Demo: NewDemoBuyer(o.Log), redeliver: o.Redeliver}
+	r := &Runner{App: a, URL: "http://" + addr, Queues: urls, Demo: NewDemoBuyer(o.Log)}
+	if o.Redeliver {
+		r.redeliver = max(o.RedeliverEvery, 1)
+	}
 	ingest, adm := a.Ingest(), a.Admin(o.AdminToken)
 	mux := http.NewServeMux()
 	mux.Handle("/v1/admin/", proxy(adm.Handle, o.Log))
@@ -261,6 +266,7 @@ func (r *Runner) poll(ctx context.Context, api *sqs.Client, url string, h func(c
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()
+		batches := 0
 		for ctx.Err() == nil {
 			out, err := api.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
 				QueueUrl: aws.String(url), MaxNumberOfMessages: 10, WaitTimeSeconds: 1,
@@ -299,7 +305,8 @@ func (r *Runner) poll(ctx context.Context, api *sqs.Client, url string, h func(c
 			for _, f := range resp.BatchItemFailures {
 				failed[f.ItemIdentifier] = true
 			}
-			if r.redeliver {
+			batches++
+			if r.redeliver > 0 && batches%r.redeliver == 0 {
 				if _, err := h(context.WithoutCancel(ctx), redelivered(ev)); err != nil {
 					log.Error("redelivered batch failed", "queue", url, "error", err)
 				}
