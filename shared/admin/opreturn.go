@@ -48,12 +48,9 @@ type operatorReturned struct {
 // /v1/returns (one conditional transaction, store.Return: it counts once),
 // without the order's return window (ingest.OperatorReturn).
 func (h *Handler) operatorReturn(ctx context.Context, req httpapi.Request, id string) httpapi.Response {
-	body, err := httpapi.Body(req)
-	if err != nil {
-		return httpapi.Error(http.StatusBadRequest, "invalid_body", "%v", err)
-	}
-	if len(body) > ingest.MaxReturnBody {
-		return httpapi.Error(http.StatusRequestEntityTooLarge, "payload_too_large", "a return must be at most %d bytes", ingest.MaxReturnBody)
+	body, refused := httpapi.BodyWithin(req, ingest.MaxReturnBody, "a return")
+	if refused != nil {
+		return *refused
 	}
 	in, probs, err := decodeOperatorReturn(body)
 	if err != nil {

@@ -45,15 +45,13 @@ type spent struct {
 // or CSV (text/csv) with a header naming those columns. Every row is
 // checked before anything is written; a negative amount is a correction.
 func (h *Handler) spend(ctx context.Context, req httpapi.Request) httpapi.Response {
-	body, err := httpapi.Body(req)
-	if err != nil {
-		return httpapi.Error(http.StatusBadRequest, "invalid_body", "%v", err)
-	}
-	if len(body) > MaxSpendBody {
-		return httpapi.Error(http.StatusRequestEntityTooLarge, "payload_too_large", "an ad spend import must be at most %d bytes", MaxSpendBody)
+	body, refused := httpapi.BodyWithin(req, MaxSpendBody, "an ad spend import")
+	if refused != nil {
+		return *refused
 	}
 	var rows []spendRow
 	var probs []httpapi.FieldProblem
+	var err error
 	switch mt := httpapi.MediaType(req); mt {
 	case "application/json":
 		rows, probs, err = decodeSpendJSON(body)

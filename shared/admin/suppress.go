@@ -68,15 +68,13 @@ type suppressionRequest struct {
 // the columns phone and email. Valid values are written, invalid ones
 // reported; a request without one valid value changes nothing (400).
 func (h *Handler) suppress(ctx context.Context, req httpapi.Request, add bool) httpapi.Response {
-	body, err := httpapi.Body(req)
-	if err != nil {
-		return httpapi.Error(http.StatusBadRequest, "invalid_body", "%v", err)
-	}
-	if len(body) > MaxSuppressBody {
-		return httpapi.Error(http.StatusRequestEntityTooLarge, "payload_too_large", "a suppression request must be at most %d bytes: split the file", MaxSuppressBody)
+	body, refused := httpapi.BodyWithin(req, MaxSuppressBody, "a suppression request (split the file)")
+	if refused != nil {
+		return *refused
 	}
 	in := suppressionRequest{list: strings.TrimSpace(req.QueryStringParameters["list"])}
 	var probs []httpapi.FieldProblem
+	var err error
 	switch mt := httpapi.MediaType(req); mt {
 	case "application/json":
 		probs, err = in.decodeJSON(body)

@@ -140,3 +140,19 @@ func DecodeObject(body []byte) (map[string]any, error) {
 	}
 	return raw, nil
 }
+
+// BodyWithin returns the request body when it is at most max bytes, or
+// the answer to give instead: 400 for an undecodable body, 413 for one
+// too large. what names the thing posted ("a lead", "a ping").
+func BodyWithin(r Request, max int, what string) ([]byte, *Response) {
+	body, err := Body(r)
+	if err != nil {
+		resp := Error(http.StatusBadRequest, "invalid_body", "%v", err)
+		return nil, &resp
+	}
+	if len(body) > max {
+		resp := Error(http.StatusRequestEntityTooLarge, "payload_too_large", "%s must be at most %d bytes; this one is %d", what, max, len(body))
+		return nil, &resp
+	}
+	return body, nil
+}

@@ -122,12 +122,9 @@ func (h *Handler) post(ctx context.Context, req httpapi.Request) httpapi.Respons
 	if refused != nil {
 		return *refused
 	}
-	body, err := httpapi.Body(req)
-	if err != nil {
-		return httpapi.Error(http.StatusBadRequest, "invalid_body", "%v", err)
-	}
-	if len(body) > MaxBody {
-		return httpapi.Error(http.StatusRequestEntityTooLarge, "payload_too_large", "a lead must be at most %d bytes; this one is %d", MaxBody, len(body))
+	body, refused := httpapi.BodyWithin(req, MaxBody, "a lead")
+	if refused != nil {
+		return *refused
 	}
 	var env envelope
 	var problems []httpapi.FieldProblem

@@ -71,12 +71,9 @@ func (h *Handler) postReturn(ctx context.Context, req httpapi.Request) httpapi.R
 	if mt := httpapi.MediaType(req); mt != "application/json" {
 		return httpapi.Error(http.StatusUnsupportedMediaType, "unsupported_media_type", "Content-Type %q is not accepted: use application/json", mt)
 	}
-	body, err := httpapi.Body(req)
-	if err != nil {
-		return httpapi.Error(http.StatusBadRequest, "invalid_body", "%v", err)
-	}
-	if len(body) > MaxReturnBody {
-		return httpapi.Error(http.StatusRequestEntityTooLarge, "payload_too_large", "a return must be at most %d bytes", MaxReturnBody)
+	body, refused := httpapi.BodyWithin(req, MaxReturnBody, "a return")
+	if refused != nil {
+		return *refused
 	}
 	in, problems, err := decodeReturn(body)
 	if err != nil {

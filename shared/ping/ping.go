@@ -112,12 +112,9 @@ func (h *Handler) ping(ctx context.Context, req httpapi.Request) httpapi.Respons
 	if refused != nil {
 		return *refused
 	}
-	body, err := httpapi.Body(req)
-	if err != nil {
-		return httpapi.Error(http.StatusBadRequest, "invalid_body", "%v", err)
-	}
-	if len(body) > MaxBody {
-		return httpapi.Error(http.StatusRequestEntityTooLarge, "payload_too_large", "a ping must be at most %d bytes; this one is %d", MaxBody, len(body))
+	body, refused := httpapi.BodyWithin(req, MaxBody, "a ping")
+	if refused != nil {
+		return *refused
 	}
 	if mt := httpapi.MediaType(req); mt != "application/json" {
 		return httpapi.Error(http.StatusUnsupportedMediaType, "unsupported_media_type", "Content-Type %q is not accepted: use application/json", mt)
