@@ -124,22 +124,35 @@ func TestCapsHoldUnderLoadAndRedelivery(t *testing.T) {
 			cost += s.Payout
 		}
 	}
-	limits := map[string]int{"b1": 40, "b2": 40, "b3": 60, "b4": 30}
 	total := 0
-	for buyer, lim := range limits {
-		if sales[buyer] > lim {
-			t.Errorf("buyer %s bought %d leads; its tightest cap is %d", buyer, sales[buyer], lim)
-		}
-		total += sales[buyer]
+	for _, n := range sales {
+		total += n
 	}
 	if total != sold || sold+unsold != n || len(b.received()) != sold {
 		t.Fatalf("sold %d, unsold %d, per-buyer sum %d, posts received %d", sold, unsold, total, len(b.received()))
 	}
-	// Every bucket's counter equals the units its sales hold, within its cap.
-	checkCounters(t, e, map[string]int64{
+	// Every bucket's counter is within its cap, and the units the counters
+	// hold add up to the sales: caps held in every hour, day, week and month
+	// the run touched (a run may cross an hour's end in some timezone).
+	held := checkCounters(t, e, map[string]int64{
 		"order:b1/solar#hour": 40, "buyer:b1#day": 60, "order:b2/solar#day": 50, "order:b3/solar#week": 70,
 		"order:b3/solar#month": 80, "buyer:b4#month": 30,
 	})
+	for key, units := range held {
+		if strings.HasSuffix(key, "#buckets") {
+			continue
+		}
+		buyer := strings.TrimPrefix(strings.SplitN(strings.SplitN(key, "#", 2)[0], "/", 2)[0], "order:")
+		buyer = strings.TrimPrefix(buyer, "buyer:")
+		if units != int64(sales[buyer]) {
+			t.Errorf("cap counters %s hold %d units; %s bought %d leads", key, units, buyer, sales[buyer])
+		}
+	}
+	// Budgets: b2 spends 20.00 a lead against 800.00 a day, b3 5.00 against
+	// 300.00 a month.
+	if sales["b2"] > 40*max(1, countBuckets(held, "order:b2/solar#day")) || sales["b3"] > 60 {
+		t.Errorf("budgets exceeded: %v", sales)
+	}
 	// The ledger is the sum over the lead records, to the cent.
 	var ledgerRev, ledgerCost, ledgerSold int64
 	for _, day := range []string{time.Now().UTC().Add(-time.Hour).Format(time.DateOnly), time.Now().UTC().Format(time.DateOnly)} {
@@ -164,7 +177,7 @@ func TestCapsHoldUnderLoadAndRedelivery(t *testing.T) {
 	t.Logf("%d sold (%v), %d unsold; revenue %s, cost %s", sold, sales, unsold, revenue, cost)
 }
 
-func checkCounters(t *testing.T, e *env, limits map[string]int64) {
+func checkCounters(t *testing.T, e *env, limits map[string]int64) map[string]int64 {
 	t.Helper()
 	db := dynamodb.NewFromConfig(e.cfg)
 	out, err := db.Scan(context.Background(), &dynamodb.ScanInput{
@@ -175,7 +188,8 @@ func checkCounters(t *testing.T, e *env, limits map[string]int64) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	seen := 0
+	held := map[string]int64{} // scope#period → units over all its buckets
+	buckets := map[string]int64{}
 	for _, it := range out.Items {
 		var row struct {
 			PK string `dynamodbav:"pk"`
@@ -185,16 +199,27 @@ func checkCounters(t *testing.T, e *env, limits map[string]int64) {
 			t.Fatal(err)
 		}
 		parts := strings.Split(row.PK, "#") // CAP#scope#period#bucket
-		lim, ok := limits[parts[1]+"#"+parts[2]]
+		key := parts[1] + "#" + parts[2]
+		lim, ok := limits[key]
 		if !ok {
 			continue
 		}
-		seen++
+		held[key] += row.N
+		buckets[key+"#buckets"]++
 		if row.N > lim || row.N < 0 {
 			t.Errorf("cap counter %s holds %d units; cap %d", row.PK, row.N, lim)
 		}
 	}
-	if seen < len(limits) {
-		t.Errorf("found %d of %d cap counters", seen, len(limits))
+	if len(held) < len(limits) {
+		t.Errorf("found %d of %d cap counters", len(held), len(limits))
 	}
+	for k, v := range buckets {
+		held[k] = v
+	}
+	return held
+}
+
+// countBuckets is how many buckets of a scope#period the run touched.
+func countBuckets(held map[string]int64, key string) int {
+	return int(held[key+"#buckets"])
 }

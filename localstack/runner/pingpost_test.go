@@ -75,9 +75,10 @@ func pingPostYAML(url string, n int, caps func(i int) string) string {
 	for i := 1; i <= n; i++ {
 		fmt.Fprintf(&buyers, `
   - id: bidder%02d
+    timezone: %q
     delivery: {type: webhook, url: "%s/post/%d", secret: %q, timeout: 2s}
     orders:
-      - {campaign: home, ping_url: "%s/ping/%d", priority: 1%s}`, i, url, i, secret, url, i, caps(i))
+      - {campaign: home, ping_url: "%s/ping/%d", priority: 1%s}`, i, noonZone(), url, i, secret, url, i, caps(i))
 	}
 	return fmt.Sprintf(`
 campaigns:

@@ -106,6 +106,26 @@ func start(t *testing.T, configYAML string, mod func(*Options)) *env {
 	return &env{t: t, r: r, cfg: cfg}
 }
 
+// noonZone is a fixed-offset IANA zone in which it is now about midday,
+// so that the daily caps of a test counted in it cannot roll over while
+// the test runs, whenever it runs.
+func noonZone() string {
+	off := 12 - time.Now().UTC().Hour() // local = UTC + off hours
+	switch {
+	case off > 12:
+		off -= 24
+	case off < -12:
+		off += 24
+	}
+	switch {
+	case off == 0:
+		return "Etc/GMT"
+	case off > 0: // the Etc zones' signs are inverted: Etc/GMT-3 is UTC+3
+		return fmt.Sprintf("Etc/GMT-%d", off)
+	}
+	return fmt.Sprintf("Etc/GMT+%d", -off)
+}
+
 func campaignYAML(buyerURL, caps string) string {
 	return fmt.Sprintf(`
 campaigns:
@@ -127,6 +147,7 @@ sources:
     payout: {type: fixed, amount: 4.00}
 buyers:
   - id: acme
+    timezone: %q
     delivery: {type: webhook, url: %q, secret: %q, timeout: 2s, max_attempts: 2}
     orders:
       - campaign: auto
@@ -135,7 +156,7 @@ buyers:
         filters:
           - {field: state, op: in, value: [CA, TX]}
         caps: {%s}
-`, sourceHash, buyerURL, secret, caps)
+`, sourceHash, noonZone(), buyerURL, secret, caps)
 }
 
 type response struct {
