@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -49,6 +50,10 @@ func TestSampleEvents(t *testing.T) {
 		}
 	}
 	var req httpapi.Request
+	readEvent(t, "ping-post.json", &req)
+	if resp, err := a.Ping().Handle(ctx, req); err != nil || resp.StatusCode != 200 || !strings.Contains(resp.Body, `"price":24`) {
+		t.Errorf("ping-post.json: %d %s (%v); want the demo buyer's 30.00 bid quoted at 24.00", resp.StatusCode, resp.Body, err)
+	}
 	readEvent(t, "admin-get-config.json", &req)
 	if resp, err := a.Admin("").Handle(ctx, req); err != nil || resp.StatusCode != 200 {
 		t.Errorf("admin-get-config.json: %d %s", resp.StatusCode, resp.Body)
