@@ -31,7 +31,7 @@ func (a *App) LoadPingSecret(ctx context.Context, cfg aws.Config) error {
 // Ping is the ping function's handler (POST /v1/pings).
 func (a *App) Ping() *ping.Handler {
 	return &ping.Handler{
-		Configs: a.Configs, Secret: a.PingSecret, Now: a.Now, Log: a.Log,
+		Configs: a.Configs, Secret: a.PingSecret, Now: a.Now, Log: a.Log, Breakers: a.Breakers,
 		Pinger: &auction.HTTP{Client: webhook.NewClient(a.Settings.AllowPrivateTargets)},
 		NewID:  func() string { return uuid.Must(uuid.NewV7()).String() },
 	}

@@ -224,3 +224,17 @@ func (b *Breakers) Success(ctx context.Context, buyer, leadID string) (Change, e
 	b.log.WarnContext(ctx, "breaker closed: buyer resumed", "buyer", buyer, "lead_id", leadID)
 	return ChangeClosed, nil
 }
+
+// ExcludeQuoting is Exclude for price quotes (seller pings): it leaves out
+// the orders of buyers whose breaker is open or half-open without claiming
+// a half-open breaker's trial, which belongs to a lead that will be posted.
+func (b *Breakers) ExcludeQuoting(ctx context.Context, orders []config.OrderRef) map[string]string {
+	out := map[string]string{}
+	now := b.now()
+	for _, o := range orders {
+		if PhaseAt(b.state(ctx, o.Buyer.ID), now) != Closed {
+			out[o.Key()] = ReasonOpen
+		}
+	}
+	return out
+}

@@ -245,3 +245,22 @@ func TestHappyPathCostsNoRequestPerLead(t *testing.T) {
 		t.Fatalf("requests for 100 leads: %v; want 2 snapshot reads and nothing else", m.requests)
 	}
 }
+
+// Quotes leave out a buyer whose breaker is open or half-open, and never
+// spend the half-open breaker's one trial, which a posted lead then gets.
+func TestQuotesLeaveOutBrokenBuyersWithoutClaimingTheTrial(t *testing.T) {
+	b, m, clock := setup()
+	buyer, orders := testBuyer()
+	ctx := context.Background()
+	excluded(t, b.ExcludeQuoting(ctx, orders))
+	for i := 0; i < 3; i++ {
+		b.Failure(ctx, buyer, "l")
+	}
+	excluded(t, b.ExcludeQuoting(ctx, orders), "acme/auto", "acme/home")
+	clock.advance(time.Minute) // half-open
+	excluded(t, b.ExcludeQuoting(ctx, orders), "acme/auto", "acme/home")
+	if n := m.count("ClaimBreakerTrial"); n != 0 {
+		t.Fatalf("a quote claimed the trial (%d claims)", n)
+	}
+	excluded(t, b.Exclude(ctx, orders)) // the posted lead gets the trial
+}

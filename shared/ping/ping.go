@@ -56,6 +56,11 @@ type Configs interface {
 
 // Handler is the ping function.
 type Handler struct {
+	// Breakers, when set, keep buyers with an open circuit breaker out of
+	// the quotes (see package breaker).
+	Breakers interface {
+		ExcludeQuoting(ctx context.Context, orders []config.OrderRef) map[string]string
+	}
 	Configs Configs
 	// Pinger asks the buyers' ping URLs for bids.
 	Pinger auction.Pinger
@@ -186,10 +191,15 @@ func (h *Handler) auction(ctx context.Context, ix *config.Index, camp *config.Ca
 	id := h.NewID()
 	log := h.Log.With("ping_id", id, "campaign", camp.ID, "source", src.ID)
 	l := &lead.Lead{ID: id, Campaign: camp.ID, Source: src.ID, Fields: fields, Test: test, CreatedAt: now}
-	dec := routing.Decide(routing.Input{
+	in := routing.Input{
 		Lead: l, Campaign: camp, Orders: ix.Orders(camp.ID), Index: ix, Now: now,
 		Exclude: map[string]string{}, Bought: map[string]bool{},
-	})
+	}
+	if h.Breakers != nil {
+		// Buyers whose deliveries are failing are not quoted.
+		in.Exclude = h.Breakers.ExcludeQuoting(ctx, in.Orders)
+	}
+	dec := routing.Decide(in)
 	bidders := make([]auction.Bidder, len(dec.Candidates))
 	for i, c := range dec.Candidates {
 		bidders[i] = auction.Bidder{Ref: c.Ref}
