@@ -55,17 +55,3 @@ func (r *Record) Outcome() Outcome {
 	}
 	return OutcomeAccepted
 }
-
-// OutcomeOfError is the seller's outcome of a refused post or ping, by the
-// error code of the answer.
-func OutcomeOfError(code string) Outcome {
-	switch code {
-	case "duplicate":
-		return OutcomeDuplicate
-	case "ping_expired":
-		return OutcomeExpired
-	case "ping_mismatch", "ping_claimed":
-		return OutcomePingMismatch
-	}
-	return OutcomeInvalid
-}
