@@ -1,0 +1,75 @@
+// Package limits owns the deployment limits that the configuration must
+// respect, shared by config validation (shared/config) and the CDK app
+// (infra/): the functions' timeouts, the queues' maxReceiveCount and
+// visibility timeout, and the bounds of the settings that must fit inside
+// them (a buyer's max_attempts and delivery timeout, a campaign's
+// ping.timeout).
+//
+// A setting's bound is derived here from the limit it must respect, so the
+// two cannot disagree: config refuses a max_attempts that SQS would never
+// reach, and the stack deploys the timeouts the validation assumed.
+// limits_test.go checks the relations.
+package limits
+
+import "time"
+
+// Timeouts of the Lambda functions (infra/stack.go deploys exactly these).
+const (
+	// IngestFunctionTimeout bounds one API request of a source or a buyer.
+	IngestFunctionTimeout = 10 * time.Second
+	// RouterFunctionTimeout bounds one batch of the routing queue; the
+	// messages of a batch run at once, each with at most one auction of
+	// up to its campaign's ping.timeout.
+	RouterFunctionTimeout = 30 * time.Second
+	// DeliveryFunctionTimeout bounds one batch of the delivery queue; the
+	// messages of a batch run at once, each with one post of up to its
+	// buyer's delivery timeout.
+	DeliveryFunctionTimeout = 60 * time.Second
+	// AdminFunctionTimeout bounds one operator request.
+	AdminFunctionTimeout = 30 * time.Second
+	// PingFunctionTimeout bounds a seller's ping, answered synchronously.
+	PingFunctionTimeout = 5 * time.Second
+	// AggregateFunctionTimeout bounds one batch of the table's stream
+	// folded into the P&L's daily aggregates.
+	AggregateFunctionTimeout = 60 * time.Second
+	// SweeperFunctionTimeout bounds one sweep; it is at most SweepInterval
+	// so that a sweep ends before the next one starts.
+	SweeperFunctionTimeout = 60 * time.Second
+)
+
+// SweepInterval is how often the sweeper runs (an EventBridge schedule).
+const SweepInterval = time.Minute
+
+// VisibilityPerTimeout is a work queue's visibility timeout in multiples of
+// its consumer's function timeout: Lambda wants at least six, so that a
+// batch still being retried by the poller is not handed out again.
+const VisibilityPerTimeout int = 6
+
+// Delivery attempts and the queues' redrive.
+const (
+	// MaxDeliveryAttempts is the largest max_attempts a buyer's delivery
+	// may have: every attempt is one receive of the delivery message.
+	MaxDeliveryAttempts int = 20
+	// ReceiveSlack is how many receives of a message are left over after
+	// MaxDeliveryAttempts attempts, for receives that are no attempt: a
+	// batch that failed as a whole (a throttled store, a crash, a timeout).
+	ReceiveSlack int = 5
+	// QueueMaxReceiveCount is the routing and delivery queues'
+	// maxReceiveCount: after that many receives SQS moves a message to
+	// the queue's DLQ. It stays above MaxDeliveryAttempts, or attempts past
+	// it would never happen: SQS would dead-letter the message first.
+	QueueMaxReceiveCount = MaxDeliveryAttempts + ReceiveSlack
+)
+
+// MaxDeliveryTimeout is the longest delivery timeout of a buyer: a post of
+// that long takes at most half of the delivery function's timeout, the rest
+// being for the lead's reads and writes around it.
+const MaxDeliveryTimeout = 30 * time.Second
+
+// MaxPingTimeout is the longest ping.timeout of a campaign: four fifths of
+// the shorter of the ping and router functions' timeouts (4 s of the ping
+// function's 5 s). A seller's ping is answered within ping.timeout less
+// 10 % (shared/ping.Budget), 3.6 s, which leaves the ping function 1.4 s
+// for a cold start, the configuration read and the answer; the router's
+// auction waits at most ping.timeout, well inside the router's 30 s.
+const MaxPingTimeout = min(PingFunctionTimeout, RouterFunctionTimeout) * 4 / 5
