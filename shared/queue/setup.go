@@ -8,6 +8,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/leadrelay/leadrelay/shared/limits"
 )
 
 // SetupAPI is the part of the SQS client that creating queues uses.
@@ -17,8 +19,9 @@ type SetupAPI interface {
 }
 
 // MaxReceiveCount is how often a message is received before SQS moves it
-// to the DLQ: the backstop behind delivery's own retry limit.
-const MaxReceiveCount = 10
+// to the DLQ: the backstop behind delivery's own retry limit, above the
+// largest max_attempts (see package limits).
+const MaxReceiveCount = limits.QueueMaxReceiveCount
 
 // Ensure creates the routing and delivery queues with their DLQs, named
 // with the prefix, as the CDK stack does, and returns their URLs (always
