@@ -258,3 +258,10 @@ const (
 	DefaultMaxAttempts    = 5
 	DefaultBidTTL         = 30 * time.Second
 )
+
+// Lower bounds of timeouts; the upper bounds are deployment limits (package
+// limits: MaxDeliveryTimeout, MaxPingTimeout).
+const (
+	MinDeliveryTimeout = 100 * time.Millisecond
+	MinPingTimeout     = 50 * time.Millisecond
+)

@@ -14,6 +14,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/leadrelay/leadrelay/shared/limits"
 	"github.com/leadrelay/leadrelay/shared/webhook/presets"
 )
 
@@ -366,11 +367,13 @@ func (k *checker) delivery(p string, d Delivery) {
 	default:
 		k.add(p+".type", CodeInvalid, "delivery type %q: want webhook or email", d.Type)
 	}
-	if t := d.Timeout.D(); t < 100*time.Millisecond || t > 30*time.Second {
-		k.add(p+".timeout", CodeInvalid, "timeout must be 100ms to 30s")
+	if t := d.Timeout.D(); t < MinDeliveryTimeout || t > limits.MaxDeliveryTimeout {
+		k.add(p+".timeout", CodeInvalid, "timeout must be %s to %s (the delivery function's timeout is %s)",
+			MinDeliveryTimeout, limits.MaxDeliveryTimeout, seconds(limits.DeliveryFunctionTimeout))
 	}
-	if d.MaxAttempts < 1 || d.MaxAttempts > 20 {
-		k.add(p+".max_attempts", CodeInvalid, "max_attempts must be 1 to 20")
+	if d.MaxAttempts < 1 || d.MaxAttempts > limits.MaxDeliveryAttempts {
+		k.add(p+".max_attempts", CodeInvalid, "max_attempts must be 1 to %d (the delivery queue's maxReceiveCount is %d)",
+			limits.MaxDeliveryAttempts, limits.QueueMaxReceiveCount)
 	}
 	k.secret(p+".secret", d.Secret)
 	k.secret(p+".previous_secret", d.PreviousSecret)

@@ -6,8 +6,11 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
+
+	"github.com/leadrelay/leadrelay/shared/limits"
 )
 
 var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
@@ -267,12 +270,18 @@ func (k *checker) campaign(p string, cp *Campaign) {
 	if cp.Ping.Floor < 0 {
 		k.add(p+".ping.floor", CodeInvalid, "floor must not be negative")
 	}
-	if t := cp.Ping.Timeout.D(); t < 50*time.Millisecond || t > 10*time.Second {
-		k.add(p+".ping.timeout", CodeInvalid, "ping timeout must be 50ms to 10s")
+	if t := cp.Ping.Timeout.D(); t < MinPingTimeout || t > limits.MaxPingTimeout {
+		k.add(p+".ping.timeout", CodeInvalid, "ping timeout must be %s to %s (the ping function's timeout is %s)",
+			MinPingTimeout, limits.MaxPingTimeout, seconds(limits.PingFunctionTimeout))
 	}
 	if t := cp.Ping.BidTTL.D(); t < time.Second || t > time.Hour {
 		k.add(p+".ping.bid_ttl", CodeInvalid, "bid_ttl must be 1s to 1h")
 	}
+}
+
+// seconds writes a function timeout the way the docs do: "60s", not "1m0s".
+func seconds(d time.Duration) string {
+	return strconv.FormatFloat(d.Seconds(), 'f', -1, 64) + "s"
 }
 
 func (k *checker) url(p, raw string, required bool) {
