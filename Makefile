@@ -11,10 +11,11 @@ EMULATOR_ENV := AWS_ENDPOINT_URL=$${AWS_ENDPOINT_URL:-http://127.0.0.1:4566} AWS
 run:
 	$(EMULATOR_ENV) ./localstack/with-emulator.sh $(GO) run ./localstack/run
 
-## test: every test, unit and integration (starts the emulator when needed)
+## test: every test, unit and integration (starts the emulator when needed,
+## with transactions holding their items 15 ms as on DynamoDB)
 test: vet tools
-	$(EMULATOR_ENV) LEADRELAY_REQUIRE_EMULATOR=1 ./localstack/with-emulator.sh \
-		$(GO) test -count=1 -timeout 20m ./...
+	$(EMULATOR_ENV) LEADRELAY_REQUIRE_EMULATOR=1 LEADRELAY_MOTO_HOLD_MS=$${LEADRELAY_MOTO_HOLD_MS:-15} \
+		./localstack/with-emulator.sh $(GO) test -count=1 -timeout 20m ./...
 
 ## unit: the tests that need no emulator (the others skip)
 unit:

@@ -4,6 +4,18 @@
 # (LocalStack from `make localstack-up`, or a moto_server you started), it
 # is used. Otherwise moto_server is started for the command and stopped
 # after it.
+#
+# The moto_server it starts (localstack/moto_server.py) inherits the
+# environment, so these reach it:
+#   LEADRELAY_MOTO_HOLD_MS  contention mode: each TransactWriteItems holds
+#                           its items this many ms, and colliding writes are
+#                           refused as DynamoDB refuses them (default 0: off;
+#                           `make test` sets 15, `make run` leaves it off)
+#   LEADRELAY_MOTO_SLOW_MS  log DynamoDB requests slower than this many ms
+# They have no effect on an emulator that already answers (started earlier,
+# or LocalStack). A moto_server.py started earlier can still be switched at
+# runtime: POST /_leadrelay/contention {"hold_ms": 15} on its port (and
+# POST /_leadrelay/faults for SQS send faults; see moto_server.py).
 set -euo pipefail
 endpoint="${AWS_ENDPOINT_URL:-http://127.0.0.1:4566}"
 hostport="${endpoint#*://}"; hostport="${hostport%%/*}"
