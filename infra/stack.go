@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigateway"
@@ -20,6 +21,8 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/leadrelay/leadrelay/shared/limits"
 )
 
 // Function names: each is a main package at functions/<name> and an asset
@@ -42,32 +45,42 @@ func FunctionNames() []string {
 	return []string{FnIngest, FnRouter, FnDelivery, FnAdmin, FnPing}
 }
 
-// Tunables of the stack. The queue visibility timeouts are derived from the
-// consuming function's timeout (Lambda's rule: at least six times it).
+// Tunables of the stack. The function timeouts, the queues'
+// maxReceiveCount and their visibility timeouts (a multiple of the consuming
+// function's timeout) come from package limits, which config validation
+// reads too: a setting cannot outgrow the deployment it runs in.
 const (
-	visibilityPerTimeout = 6
-	maxReceiveCount      = 10
-	memoryMB             = 256
-	logRetention         = awslogs.RetentionDays_ONE_MONTH
+	memoryMB     = 256
+	logRetention = awslogs.RetentionDays_ONE_MONTH
 	// StageName is the API Gateway stage; the API is served under /<StageName>/v1/...
 	StageName = "prod"
 )
 
-// functionSpec is what differs between the four functions.
+// functionSpec is what differs between the functions.
 type functionSpec struct {
 	name        string
-	timeoutSecs float64
+	timeout     time.Duration
 	description string
 }
 
 func functionSpecs() []functionSpec {
 	return []functionSpec{
-		{FnIngest, 10, "LeadRelay ingest: REST API for sources and buyers (leads, returns, health)"},
-		{FnRouter, 30, "LeadRelay router: picks buyers and reserves caps for leads on the routing queue"},
-		{FnDelivery, 60, "LeadRelay delivery: posts leads to buyers from the delivery queue"},
-		{FnAdmin, 30, "LeadRelay admin: operator API (configuration, lead timelines, P&L, DLQ redrive)"},
-		{FnPing, 5, "LeadRelay ping: sellers' pings answered synchronously with claimable bids"},
+		{name: FnIngest, timeout: limits.IngestFunctionTimeout,
+			description: "LeadRelay ingest: REST API for sources and buyers (leads, returns, health)"},
+		{name: FnRouter, timeout: limits.RouterFunctionTimeout,
+			description: "LeadRelay router: picks buyers and reserves caps for leads on the routing queue"},
+		{name: FnDelivery, timeout: limits.DeliveryFunctionTimeout,
+			description: "LeadRelay delivery: posts leads to buyers from the delivery queue"},
+		{name: FnAdmin, timeout: limits.AdminFunctionTimeout,
+			description: "LeadRelay admin: operator API (configuration, lead timelines, P&L, DLQ redrive)"},
+		{name: FnPing, timeout: limits.PingFunctionTimeout,
+			description: "LeadRelay ping: sellers' pings answered synchronously with claimable bids"},
 	}
+}
+
+// seconds turns a duration into the CDK's.
+func seconds(d time.Duration) awscdk.Duration {
+	return awscdk.Duration_Seconds(jsii.Number(d.Seconds()))
 }
 
 // LeadRelayStackProps configures NewLeadRelayStack.
@@ -125,9 +138,9 @@ func NewLeadRelayStack(scope constructs.Construct, id string, props *LeadRelaySt
 	s.Table = newTable(stack, props.DeletionProtection)
 
 	specs := functionSpecs()
-	timeouts := map[string]float64{}
+	timeouts := map[string]time.Duration{}
 	for _, sp := range specs {
-		timeouts[sp.name] = sp.timeoutSecs
+		timeouts[sp.name] = sp.timeout
 	}
 	s.RoutingQueue, s.RoutingDLQ = newQueuePair(stack, "Routing", timeouts[FnRouter])
 	s.DeliveryQueue, s.DeliveryDLQ = newQueuePair(stack, "Delivery", timeouts[FnDelivery])
@@ -209,27 +222,33 @@ func newTable(stack awscdk.Stack, deletionProtection bool) awsdynamodb.Table {
 }
 
 // newQueuePair makes a work queue and its DLQ. The work queue keeps messages
-// 7 days: enough for 10 receives with per-message backoff of up to 12 h. A
-// standard queue's DLQ keeps a message's original enqueue time, so the DLQ
-// keeps 14 days: a message moved there late still waits there a week for an
-// operator after its alarm fires.
-func newQueuePair(stack awscdk.Stack, name string, consumerTimeoutSecs float64) (queue, dlq awssqs.Queue) {
-	dlq = awssqs.NewQueue(stack, jsii.String(name+"DLQ"), &awssqs.QueueProps{
-		RetentionPeriod: awscdk.Duration_Days(jsii.Number(14)),
-		Encryption:      awssqs.QueueEncryption_SQS_MANAGED,
-		EnforceSSL:      jsii.Bool(true),
-	})
+// 7 days: limits.QueueMaxReceiveCount (25) receives with delivery's backoff
+// (at most 15 min each) and a visibility timeout each take well under a
+// day. A standard queue's DLQ keeps a message's original enqueue time, so
+// the DLQ keeps 14 days: a message moved there late still waits there a
+// week for an operator after its alarm fires.
+func newQueuePair(stack awscdk.Stack, name string, consumerTimeout time.Duration) (queue, dlq awssqs.Queue) {
+	dlq = newDLQ(stack, name+"DLQ")
 	queue = awssqs.NewQueue(stack, jsii.String(name+"Queue"), &awssqs.QueueProps{
-		VisibilityTimeout: awscdk.Duration_Seconds(jsii.Number(visibilityPerTimeout * consumerTimeoutSecs)),
+		VisibilityTimeout: seconds(time.Duration(limits.VisibilityPerTimeout) * consumerTimeout),
 		RetentionPeriod:   awscdk.Duration_Days(jsii.Number(7)),
 		Encryption:        awssqs.QueueEncryption_SQS_MANAGED,
 		EnforceSSL:        jsii.Bool(true),
 		DeadLetterQueue: &awssqs.DeadLetterQueue{
 			Queue:           dlq,
-			MaxReceiveCount: jsii.Number(maxReceiveCount),
+			MaxReceiveCount: jsii.Number(float64(limits.QueueMaxReceiveCount)),
 		},
 	})
 	return queue, dlq
+}
+
+// newDLQ makes a dead-letter queue: 14 days' retention, SSE-SQS, TLS only.
+func newDLQ(stack awscdk.Stack, id string) awssqs.Queue {
+	return awssqs.NewQueue(stack, jsii.String(id), &awssqs.QueueProps{
+		RetentionPeriod: awscdk.Duration_Days(jsii.Number(14)),
+		Encryption:      awssqs.QueueEncryption_SQS_MANAGED,
+		EnforceSSL:      jsii.Bool(true),
+	})
 }
 
 func newFunction(stack awscdk.Stack, sp functionSpec, arch awslambda.Architecture, assetsDir string, env map[string]*string) awslambda.Function {
@@ -244,7 +263,7 @@ func newFunction(stack awscdk.Stack, sp functionSpec, arch awslambda.Architectur
 		Code:          awslambda.Code_FromAsset(jsii.String(filepath.Join(assetsDir, sp.name)), nil),
 		Architecture:  arch,
 		MemorySize:    jsii.Number(memoryMB),
-		Timeout:       awscdk.Duration_Seconds(jsii.Number(sp.timeoutSecs)),
+		Timeout:       seconds(sp.timeout),
 		Environment:   &env,
 		LoggingFormat: awslambda.LoggingFormat_JSON,
 		LogGroup:      logGroup,

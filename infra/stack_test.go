@@ -4,9 +4,12 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/leadrelay/leadrelay/shared/limits"
 )
 
 func TestTable(t *testing.T) {
@@ -109,7 +112,11 @@ func TestFunctions(t *testing.T) {
 		"LEADRELAY_ROUTING_DLQ_URL":    queueID("RoutingDLQ"),
 		"LEADRELAY_DELIVERY_DLQ_URL":   queueID("DeliveryDLQ"),
 	}
-	want := map[string]float64{"Ingest": 10, "Router": 30, "Delivery": 60, "Admin": 30, "Ping": 5}
+	want := map[string]time.Duration{
+		"Ingest": limits.IngestFunctionTimeout, "Router": limits.RouterFunctionTimeout,
+		"Delivery": limits.DeliveryFunctionTimeout, "Admin": limits.AdminFunctionTimeout,
+		"Ping": limits.PingFunctionTimeout,
+	}
 	if n := len(f.resources("AWS::Lambda::Function")); n != len(want) {
 		t.Errorf("got %d functions, want %d", n, len(want))
 	}
@@ -122,8 +129,8 @@ func TestFunctions(t *testing.T) {
 		if got, _ := p["Architectures"].([]any); !slices.Equal(got, []any{"arm64"}) {
 			t.Errorf("%s: architectures %v, want [arm64]", id, got)
 		}
-		if got := number(t, p["Timeout"]); got != timeout {
-			t.Errorf("%s: timeout %v, want %v", id, got, timeout)
+		if got := number(t, p["Timeout"]); got != timeout.Seconds() {
+			t.Errorf("%s: timeout %vs, want %v", id, got, timeout)
 		}
 		if got := number(t, p["MemorySize"]); got != 256 {
 			t.Errorf("%s: memory %v, want 256", id, got)
