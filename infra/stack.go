@@ -211,12 +211,19 @@ func newTable(stack awscdk.Stack, deletionProtection bool) awsdynamodb.Table {
 		TimeToLiveAttribute: jsii.String("expires_at"),
 		RemovalPolicy:       awscdk.RemovalPolicy_RETAIN,
 		DeletionProtection:  jsii.Bool(deletionProtection),
+		// The aggregate function reads new items from the stream.
+		Stream: awsdynamodb.StreamViewType_NEW_IMAGE,
 	})
+	// gsi1 holds the keys and the lead's source, no more: every other read
+	// through it fetches the item itself. Changing a GSI's projection
+	// replaces the index, which CloudFormation cannot do in place
+	// (docs/deploy.md: "Upgrading").
 	table.AddGlobalSecondaryIndex(&awsdynamodb.GlobalSecondaryIndexProps{
-		IndexName:      jsii.String("gsi1"),
-		PartitionKey:   &awsdynamodb.Attribute{Name: jsii.String("gsi1pk"), Type: awsdynamodb.AttributeType_STRING},
-		SortKey:        &awsdynamodb.Attribute{Name: jsii.String("gsi1sk"), Type: awsdynamodb.AttributeType_STRING},
-		ProjectionType: awsdynamodb.ProjectionType_ALL,
+		IndexName:        jsii.String("gsi1"),
+		PartitionKey:     &awsdynamodb.Attribute{Name: jsii.String("gsi1pk"), Type: awsdynamodb.AttributeType_STRING},
+		SortKey:          &awsdynamodb.Attribute{Name: jsii.String("gsi1sk"), Type: awsdynamodb.AttributeType_STRING},
+		ProjectionType:   awsdynamodb.ProjectionType_INCLUDE,
+		NonKeyAttributes: jsii.Strings("source"),
 	})
 	return table
 }
