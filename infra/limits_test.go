@@ -14,11 +14,13 @@ import (
 func TestDeploymentLimits(t *testing.T) {
 	f := synthDefault(t)
 	timeouts := map[string]time.Duration{
-		"IngestFunction":   limits.IngestFunctionTimeout,
-		"RouterFunction":   limits.RouterFunctionTimeout,
-		"DeliveryFunction": limits.DeliveryFunctionTimeout,
-		"AdminFunction":    limits.AdminFunctionTimeout,
-		"PingFunction":     limits.PingFunctionTimeout,
+		"IngestFunction":    limits.IngestFunctionTimeout,
+		"RouterFunction":    limits.RouterFunctionTimeout,
+		"DeliveryFunction":  limits.DeliveryFunctionTimeout,
+		"AdminFunction":     limits.AdminFunctionTimeout,
+		"PingFunction":      limits.PingFunctionTimeout,
+		"AggregateFunction": limits.AggregateFunctionTimeout,
+		"SweeperFunction":   limits.SweeperFunctionTimeout,
 	}
 	for prefix, want := range timeouts {
 		id, fn := f.onlyResource(t, "AWS::Lambda::Function", prefix)

@@ -12,6 +12,8 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatchactions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambdaeventsources"
@@ -33,6 +35,10 @@ const (
 	FnDelivery = "delivery"
 	FnAdmin    = "admin"
 	FnPing     = "ping"
+	// FnAggregate folds the table's stream into the P&L's daily aggregates.
+	FnAggregate = "aggregate"
+	// FnSweeper re-sends, every minute, the messages of leads that were lost.
+	FnSweeper = "sweeper"
 )
 
 // DefaultPingSecretParam is the SSM SecureString parameter holding the
@@ -42,7 +48,7 @@ const DefaultPingSecretParam = "/leadrelay/ping-secret"
 
 // FunctionNames lists the functions the stack deploys, in a stable order.
 func FunctionNames() []string {
-	return []string{FnIngest, FnRouter, FnDelivery, FnAdmin, FnPing}
+	return []string{FnIngest, FnRouter, FnDelivery, FnAdmin, FnPing, FnAggregate, FnSweeper}
 }
 
 // Tunables of the stack. The function timeouts, the queues'
@@ -61,6 +67,9 @@ type functionSpec struct {
 	name        string
 	timeout     time.Duration
 	description string
+	// reservedConcurrency, when above 0, caps the function's concurrent
+	// executions (and reserves them).
+	reservedConcurrency int
 }
 
 func functionSpecs() []functionSpec {
@@ -75,6 +84,12 @@ func functionSpecs() []functionSpec {
 			description: "LeadRelay admin: operator API (configuration, lead timelines, P&L, DLQ redrive)"},
 		{name: FnPing, timeout: limits.PingFunctionTimeout,
 			description: "LeadRelay ping: sellers' pings answered synchronously with claimable bids"},
+		{name: FnAggregate, timeout: limits.AggregateFunctionTimeout,
+			description: "LeadRelay aggregate: folds lead changes from the table's stream into the P&L's daily aggregates, exactly once"},
+		// One sweeper at a time: two overlapping sweeps would both re-send
+		// the same lost leads.
+		{name: FnSweeper, timeout: limits.SweeperFunctionTimeout, reservedConcurrency: 1,
+			description: "LeadRelay sweeper: every minute, re-sends the routing or delivery of leads whose message was lost"},
 	}
 }
 
@@ -107,14 +122,22 @@ type LeadRelayStack struct {
 	RoutingDLQ    awssqs.Queue
 	DeliveryQueue awssqs.Queue
 	DeliveryDLQ   awssqs.Queue
-	Functions     map[string]awslambda.Function
-	API           awsapigateway.RestApi
-	AlarmTopic    awssns.Topic
+	// LedgerDLQ receives the description (shard, sequence numbers) of a
+	// batch of the table's stream that the aggregate function failed on
+	// until its retries ran out.
+	LedgerDLQ  awssqs.Queue
+	Functions  map[string]awslambda.Function
+	API        awsapigateway.RestApi
+	AlarmTopic awssns.Topic
+	// SweepSchedule runs the sweeper every limits.SweepInterval.
+	SweepSchedule awsevents.Rule
 }
 
-// NewLeadRelayStack defines the whole LeadRelay deployment: the table, the
-// routing and delivery queues with their DLQs and alarms, the four functions
-// with least-privilege grants, and the REST API in front of ingest and admin.
+// NewLeadRelayStack defines the whole LeadRelay deployment: the table and its
+// stream, the routing and delivery queues with their DLQs and alarms, the
+// functions with least-privilege grants, the aggregate function on the
+// table's stream, the sweeper's schedule, and the REST API in front of
+// ingest, ping and admin.
 func NewLeadRelayStack(scope constructs.Construct, id string, props *LeadRelayStackProps) (*LeadRelayStack, error) {
 	if props == nil {
 		return nil, errors.New("leadrelay stack: props are required")
@@ -144,6 +167,7 @@ func NewLeadRelayStack(scope constructs.Construct, id string, props *LeadRelaySt
 	}
 	s.RoutingQueue, s.RoutingDLQ = newQueuePair(stack, "Routing", timeouts[FnRouter])
 	s.DeliveryQueue, s.DeliveryDLQ = newQueuePair(stack, "Delivery", timeouts[FnDelivery])
+	s.LedgerDLQ = newDLQ(stack, "LedgerDLQ")
 
 	env := map[string]*string{
 		"LEADRELAY_TABLE":                 s.Table.TableName(),
@@ -160,6 +184,8 @@ func NewLeadRelayStack(scope constructs.Construct, id string, props *LeadRelaySt
 	}
 	s.grant()
 	s.connectQueues()
+	s.connectStream()
+	s.SweepSchedule = s.newSweepSchedule()
 	s.API = s.newAPI()
 	s.AlarmTopic = s.newAlarms(props.AlarmEmail)
 	s.outputs()
@@ -263,7 +289,7 @@ func newFunction(stack awscdk.Stack, sp functionSpec, arch awslambda.Architectur
 	logGroup := awslogs.NewLogGroup(stack, jsii.String(id+"Logs"), &awslogs.LogGroupProps{
 		Retention: logRetention,
 	})
-	return awslambda.NewFunction(stack, jsii.String(id+"Function"), &awslambda.FunctionProps{
+	props := &awslambda.FunctionProps{
 		Description:   jsii.String(sp.description),
 		Runtime:       awslambda.Runtime_PROVIDED_AL2023(),
 		Handler:       jsii.String("bootstrap"),
@@ -275,7 +301,11 @@ func newFunction(stack awscdk.Stack, sp functionSpec, arch awslambda.Architectur
 		LoggingFormat: awslambda.LoggingFormat_JSON,
 		LogGroup:      logGroup,
 		Tracing:       awslambda.Tracing_ACTIVE,
-	})
+	}
+	if sp.reservedConcurrency > 0 {
+		props.ReservedConcurrentExecutions = jsii.Number(float64(sp.reservedConcurrency))
+	}
+	return awslambda.NewFunction(stack, jsii.String(id+"Function"), props)
 }
 
 // constructID turns "ingest" into "Ingest".
@@ -287,7 +317,9 @@ func constructID(name string) string {
 }
 
 // grant gives each function exactly what it needs. Consuming the work queues
-// is granted by the event source mappings in connectQueues.
+// and reading the table's stream are granted by the event source mappings
+// (connectQueues, connectStream), and so is the aggregate function's sending
+// to the LedgerDLQ.
 func (s *LeadRelayStack) grant() {
 	for name, fn := range s.Functions {
 		if name == FnPing {
@@ -319,6 +351,10 @@ func (s *LeadRelayStack) grant() {
 	s.DeliveryQueue.GrantSendMessages(admin)
 	s.RoutingDLQ.GrantConsumeMessages(admin)
 	s.DeliveryDLQ.GrantConsumeMessages(admin)
+
+	sweeper := s.Functions[FnSweeper]
+	s.RoutingQueue.GrantSendMessages(sweeper)
+	s.DeliveryQueue.GrantSendMessages(sweeper)
 }
 
 // connectQueues attaches the router and delivery functions to their queues
@@ -333,6 +369,65 @@ func (s *LeadRelayStack) connectQueues() {
 	}
 	s.Functions[FnRouter].AddEventSource(awslambdaeventsources.NewSqsEventSource(s.RoutingQueue, props()))
 	s.Functions[FnDelivery].AddEventSource(awslambdaeventsources.NewSqsEventSource(s.DeliveryQueue, props()))
+}
+
+// connectStream feeds the table's stream to the aggregate function: new
+// items only (the P&L counts each lead change once, as it is inserted), in
+// the stream's order, every record retried until it is folded.
+func (s *LeadRelayStack) connectStream() {
+	s.Functions[FnAggregate].AddEventSource(awslambdaeventsources.NewDynamoEventSource(s.Table, &awslambdaeventsources.DynamoEventSourceProps{
+		// From the oldest record the stream still holds (24 h): a new or
+		// re-created mapping misses nothing.
+		StartingPosition:  awslambda.StartingPosition_TRIM_HORIZON,
+		BatchSize:         jsii.Number(1000),
+		MaxBatchingWindow: awscdk.Duration_Seconds(jsii.Number(1)),
+		// A tumbling window makes Lambda pass the stream's shard id in the
+		// event (shardId, next to the window and its state); the function
+		// needs it for its per-shard checkpoint, which makes folding a
+		// redelivered batch a no-op (exactly once). The window's own state
+		// is not used.
+		TumblingWindow: awscdk.Duration_Seconds(jsii.Number(60)),
+		// One batch per shard at a time: records of a shard (all changes of
+		// one item among them) are folded in the stream's order, and the
+		// checkpoint only moves forward.
+		ParallelizationFactor: jsii.Number(1),
+		// The whole batch or nothing: the checkpoint covers a batch, a
+		// bisected half would fold twice.
+		BisectBatchOnError: jsii.Bool(false),
+		// The most Lambda allows short of unlimited: a batch that keeps
+		// failing ends in the LedgerDLQ (its shard and sequence numbers,
+		// for a replay) and its alarm, instead of holding up its shard
+		// until the stream drops the records after 24 h.
+		RetryAttempts: jsii.Number(10000),
+		OnFailure:     awslambdaeventsources.NewSqsDlq(s.LedgerDLQ),
+		Filters: &[]*map[string]any{
+			awslambda.FilterCriteria_Filter(&map[string]any{
+				"eventName": awslambda.FilterRule_IsEqual(jsii.String("INSERT")),
+			}),
+		},
+	}))
+}
+
+// newSweepSchedule runs the sweeper every limits.SweepInterval. The
+// sweeper's reserved concurrency of 1 keeps two sweeps from overlapping
+// (limits.SweeperFunctionTimeout is at most the interval); a sweep that
+// could not run is not worth retrying late, the next one comes within the
+// interval.
+func (s *LeadRelayStack) newSweepSchedule() awsevents.Rule {
+	sweeper := s.Functions[FnSweeper]
+	sweeper.ConfigureAsyncInvoke(&awslambda.EventInvokeConfigOptions{
+		RetryAttempts: jsii.Number(0),
+		MaxEventAge:   awscdk.Duration_Minutes(jsii.Number(1)), // Lambda's minimum
+	})
+	return awsevents.NewRule(s.Stack, jsii.String("SweepSchedule"), &awsevents.RuleProps{
+		Description: jsii.String("LeadRelay: runs the sweeper"),
+		Schedule:    awsevents.Schedule_Rate(seconds(limits.SweepInterval)),
+		Targets: &[]awsevents.IRuleTarget{
+			awseventstargets.NewLambdaFunction(sweeper, &awseventstargets.LambdaFunctionProps{
+				RetryAttempts: jsii.Number(0),
+			}),
+		},
+	})
 }
 
 // newAPI defines the REST API (v1). Every method is a Lambda proxy
@@ -390,8 +485,10 @@ func (s *LeadRelayStack) newAPI() awsapigateway.RestApi {
 	return api
 }
 
-// newAlarms watches both DLQs: one visible message is one lead that needs an
-// operator (invariant 1). The topic takes an email subscription when asked.
+// newAlarms watches the DLQs: one visible message in the routing or delivery
+// DLQ is one lead that needs an operator (invariant 1); one in the LedgerDLQ
+// is a batch of the table's stream missing from the P&L's aggregates. The
+// topic takes an email subscription when asked.
 func (s *LeadRelayStack) newAlarms(email string) awssns.Topic {
 	topic := awssns.NewTopic(s.Stack, jsii.String("AlarmTopic"), &awssns.TopicProps{
 		DisplayName: jsii.String("LeadRelay alarms"),
@@ -401,11 +498,16 @@ func (s *LeadRelayStack) newAlarms(email string) awssns.Topic {
 	}
 	action := awscloudwatchactions.NewSnsAction(topic)
 	for _, q := range []struct {
-		id  string
-		dlq awssqs.Queue
-	}{{"RoutingDLQAlarm", s.RoutingDLQ}, {"DeliveryDLQAlarm", s.DeliveryDLQ}} {
+		id   string
+		dlq  awssqs.Queue
+		desc string
+	}{
+		{"RoutingDLQAlarm", s.RoutingDLQ, "LeadRelay: messages in a dead-letter queue; inspect and redrive them with the admin API"},
+		{"DeliveryDLQAlarm", s.DeliveryDLQ, "LeadRelay: messages in a dead-letter queue; inspect and redrive them with the admin API"},
+		{"LedgerDLQAlarm", s.LedgerDLQ, "LeadRelay: a batch of the table's stream failed in the aggregate function; the P&L's aggregates miss it until it is replayed"},
+	} {
 		alarm := awscloudwatch.NewAlarm(s.Stack, jsii.String(q.id), &awscloudwatch.AlarmProps{
-			AlarmDescription: jsii.String("LeadRelay: messages in a dead-letter queue; inspect and redrive them with the admin API"),
+			AlarmDescription: jsii.String(q.desc),
 			Metric: q.dlq.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{
 				Period:    awscdk.Duration_Minutes(jsii.Number(1)),
 				Statistic: jsii.String("Maximum"),
@@ -434,6 +536,7 @@ func (s *LeadRelayStack) outputs() {
 	out("DeliveryQueueUrl", s.DeliveryQueue.QueueUrl(), "Delivery queue")
 	out("RoutingDlqUrl", s.RoutingDLQ.QueueUrl(), "Routing dead-letter queue")
 	out("DeliveryDlqUrl", s.DeliveryDLQ.QueueUrl(), "Delivery dead-letter queue")
+	out("LedgerDlqUrl", s.LedgerDLQ.QueueUrl(), "Batches of the table's stream the aggregate function failed on")
 	out("AlarmTopicArn", s.AlarmTopic.TopicArn(), "SNS topic the DLQ alarms notify")
 }
 

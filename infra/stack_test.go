@@ -60,11 +60,28 @@ var consumers = []struct{ queue, dlq, function string }{
 	{"DeliveryQueue", "DeliveryDLQ", "DeliveryFunction"},
 }
 
+// dlqs are the logical ID prefixes of every dead-letter queue: the work
+// queues' and the LedgerDLQ, where the aggregate function's failed stream
+// batches go.
+var dlqs = []string{"RoutingDLQ", "DeliveryDLQ", "LedgerDLQ"}
+
 func TestQueues(t *testing.T) {
 	f := synthDefault(t)
 	queues := f.resources("AWS::SQS::Queue")
-	if len(queues) != 4 {
-		t.Fatalf("got %d queues, want 4 (two work queues, two DLQs)", len(queues))
+	if want := len(consumers) + len(dlqs); len(queues) != want {
+		t.Fatalf("got %d queues, want %d (two work queues, three DLQs)", len(queues), want)
+	}
+	tlsOnly := map[string]bool{}
+	for _, pol := range f.resources("AWS::SQS::QueuePolicy") {
+		doc, _ := props(pol)["PolicyDocument"].(map[string]any)
+		for _, st := range asList(doc["Statement"]) {
+			st, _ := st.(map[string]any)
+			cond, _ := st["Condition"].(map[string]any)
+			b, _ := cond["Bool"].(map[string]any)
+			if st["Effect"] == "Deny" && b["aws:SecureTransport"] == "false" {
+				tlsOnly[refID(st["Resource"])] = true
+			}
+		}
 	}
 	for id, q := range queues {
 		if got := props(q)["SqsManagedSseEnabled"]; got != true {
@@ -72,6 +89,18 @@ func TestQueues(t *testing.T) {
 		}
 		if _, fifo := props(q)["FifoQueue"]; fifo {
 			t.Errorf("queue %s: want a standard queue", id)
+		}
+		if !tlsOnly[id] {
+			t.Errorf("queue %s: no policy denies it without TLS", id)
+		}
+	}
+	for _, prefix := range dlqs {
+		id, dlq := f.onlyResource(t, "AWS::SQS::Queue", prefix)
+		if got := number(t, props(dlq)["MessageRetentionPeriod"]); got != 14*24*3600 {
+			t.Errorf("%s: retention %vs, want 14 days", id, got)
+		}
+		if _, ok := props(dlq)["RedrivePolicy"]; ok {
+			t.Errorf("%s: a DLQ with a DLQ", id)
 		}
 	}
 	for _, c := range consumers {
@@ -89,9 +118,6 @@ func TestQueues(t *testing.T) {
 		}
 		if n := number(t, rp["maxReceiveCount"]); n < 5 {
 			t.Errorf("%s: maxReceiveCount %v, want >= 5", qid, n)
-		}
-		if got := number(t, props(dlq)["MessageRetentionPeriod"]); got != 14*24*3600 {
-			t.Errorf("%s: retention %vs, want 14 days", dlqID, got)
 		}
 		// A standard queue's DLQ keeps the original enqueue time, so the DLQ
 		// must keep messages longer than the work queue does.
@@ -119,10 +145,19 @@ func TestFunctions(t *testing.T) {
 	want := map[string]time.Duration{
 		"Ingest": limits.IngestFunctionTimeout, "Router": limits.RouterFunctionTimeout,
 		"Delivery": limits.DeliveryFunctionTimeout, "Admin": limits.AdminFunctionTimeout,
-		"Ping": limits.PingFunctionTimeout,
+		"Ping": limits.PingFunctionTimeout, "Aggregate": limits.AggregateFunctionTimeout,
+		"Sweeper": limits.SweeperFunctionTimeout,
 	}
 	if n := len(f.resources("AWS::Lambda::Function")); n != len(want) {
 		t.Errorf("got %d functions, want %d", n, len(want))
+	}
+	if n := len(FunctionNames()); n != len(want) {
+		t.Errorf("FunctionNames has %d names, want %d", n, len(want))
+	}
+	for _, name := range FunctionNames() {
+		if _, ok := want[constructID(name)]; !ok {
+			t.Errorf("function %s: not tested", name)
+		}
 	}
 	for name, timeout := range want {
 		id, fn := f.onlyResource(t, "AWS::Lambda::Function", name+"Function")
@@ -135,6 +170,14 @@ func TestFunctions(t *testing.T) {
 		}
 		if got := number(t, p["Timeout"]); got != timeout.Seconds() {
 			t.Errorf("%s: timeout %vs, want %v", id, got, timeout)
+		}
+		// Only the sweeper reserves (and caps) its concurrency.
+		if rc, ok := p["ReservedConcurrentExecutions"]; name == "Sweeper" {
+			if !ok || number(t, rc) != 1 {
+				t.Errorf("%s: reserved concurrency %v, want 1 (sweeps must not overlap)", id, rc)
+			}
+		} else if ok {
+			t.Errorf("%s: reserved concurrency %v, want none", id, rc)
 		}
 		if got := number(t, p["MemorySize"]); got != 256 {
 			t.Errorf("%s: memory %v, want 256", id, got)
@@ -185,15 +228,22 @@ func TestFunctions(t *testing.T) {
 func TestEventSourceMappings(t *testing.T) {
 	f := synthDefault(t)
 	esms := f.resources("AWS::Lambda::EventSourceMapping")
-	if len(esms) != len(consumers) {
-		t.Fatalf("got %d event source mappings, want %d", len(esms), len(consumers))
+	if want := len(consumers) + 1; len(esms) != want {
+		t.Fatalf("got %d event source mappings, want %d (the work queues and the table's stream)", len(esms), want)
 	}
-	assert(t, "batch item failures", func() {
-		f.template.AllResourcesProperties(jsii.String("AWS::Lambda::EventSourceMapping"), obj{
-			"FunctionResponseTypes": []any{"ReportBatchItemFailures"},
-			"BatchSize":             10,
-		})
-	})
+	queues := f.resources("AWS::SQS::Queue")
+	for id, m := range esms {
+		p := props(m)
+		if _, ok := queues[refID(p["EventSourceArn"])]; !ok {
+			continue // the table's stream: TestAggregateStream
+		}
+		if got, _ := p["FunctionResponseTypes"].([]any); !slices.Equal(got, []any{"ReportBatchItemFailures"}) {
+			t.Errorf("%s: function response types %v, want [ReportBatchItemFailures]", id, got)
+		}
+		if got := number(t, p["BatchSize"]); got != 10 {
+			t.Errorf("%s: batch size %v, want 10", id, got)
+		}
+	}
 	for _, c := range consumers {
 		qid, _ := f.onlyResource(t, "AWS::SQS::Queue", c.queue)
 		fid, _ := f.onlyResource(t, "AWS::Lambda::Function", c.function)
@@ -286,10 +336,20 @@ func TestAPI(t *testing.T) {
 			}))),
 		})
 	})
-	// API Gateway may invoke each function only from this API.
+	// API Gateway may invoke each function only from this API; EventBridge
+	// only the sweeper, only from its schedule.
+	sweeper, _ := f.onlyResource(t, "AWS::Lambda::Function", "SweeperFunction")
+	rule, _ := f.onlyResource(t, "AWS::Events::Rule", "SweepSchedule")
 	for id, perm := range f.resources("AWS::Lambda::Permission") {
 		p := props(perm)
-		if fn := refID(p["FunctionName"]); fn != ingest && fn != admin && fn != ping {
+		fn := refID(p["FunctionName"])
+		if p["Principal"] == "events.amazonaws.com" {
+			if fn != sweeper || refID(p["SourceArn"]) != rule {
+				t.Errorf("permission %s: EventBridge may invoke %s from %v, want only %s from %s", id, fn, p["SourceArn"], sweeper, rule)
+			}
+			continue
+		}
+		if fn != ingest && fn != admin && fn != ping {
 			t.Errorf("permission %s: grants invoke on %s", id, fn)
 		}
 		if p["Principal"] != "apigateway.amazonaws.com" || p["SourceArn"] == nil {
@@ -323,14 +383,14 @@ func TestAlarms(t *testing.T) {
 			}
 		}
 	}
-	for _, c := range consumers {
-		dlqID, _ := f.onlyResource(t, "AWS::SQS::Queue", c.dlq)
+	for _, prefix := range dlqs {
+		dlqID, _ := f.onlyResource(t, "AWS::SQS::Queue", prefix)
 		if !watched[dlqID] {
 			t.Errorf("no alarm watches %s (watched: %v)", dlqID, watched)
 		}
 	}
-	if len(alarms) != len(consumers) {
-		t.Errorf("got %d alarms, want %d", len(alarms), len(consumers))
+	if len(alarms) != len(dlqs) {
+		t.Errorf("got %d alarms, want %d", len(alarms), len(dlqs))
 	}
 	assert(t, "email subscription", func() {
 		f.template.HasResourceProperties(jsii.String("AWS::SNS::Subscription"), obj{
@@ -343,7 +403,7 @@ func TestAlarms(t *testing.T) {
 
 func TestOutputs(t *testing.T) {
 	f := synthDefault(t)
-	for _, name := range []string{"ApiUrl", "TableName", "RoutingQueueUrl", "DeliveryQueueUrl", "RoutingDlqUrl", "DeliveryDlqUrl", "AlarmTopicArn"} {
+	for _, name := range []string{"ApiUrl", "TableName", "RoutingQueueUrl", "DeliveryQueueUrl", "RoutingDlqUrl", "DeliveryDlqUrl", "LedgerDlqUrl", "AlarmTopicArn"} {
 		assert(t, "output "+name, func() {
 			f.template.HasOutput(jsii.String(name), obj{"Value": assertions.Match_AnyValue()})
 		})
@@ -356,6 +416,10 @@ func TestOutputs(t *testing.T) {
 	}
 	if got := refsIn(outputs["TableName"]); !slices.Equal(got, []string{tableID}) {
 		t.Errorf("TableName refers to %v, want %s", got, tableID)
+	}
+	ledgerDLQ, _ := f.onlyResource(t, "AWS::SQS::Queue", "LedgerDLQ")
+	if got := refsIn(outputs["LedgerDlqUrl"]); !slices.Equal(got, []string{ledgerDLQ}) {
+		t.Errorf("LedgerDlqUrl refers to %v, want %s", got, ledgerDLQ)
 	}
 	if s := strings.Join(refsIn(outputs["ApiUrl"]), ","); !strings.Contains(s, "Api") {
 		t.Errorf("ApiUrl refers to %v, want the REST API", s)
@@ -387,6 +451,6 @@ func TestLocalStackVariant(t *testing.T) {
 		f.template.ResourceCountIs(jsii.String("AWS::SNS::Subscription"), jsii.Number(0))
 	})
 	assert(t, "alarms still notify the topic", func() {
-		f.template.ResourceCountIs(jsii.String("AWS::CloudWatch::Alarm"), jsii.Number(2))
+		f.template.ResourceCountIs(jsii.String("AWS::CloudWatch::Alarm"), jsii.Number(float64(len(dlqs))))
 	})
 }
