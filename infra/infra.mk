@@ -4,7 +4,7 @@
 # See docs/deploy.md.
 
 # The Lambda functions: functions/<name> builds to $(LAMBDA_DIST)/<name>/bootstrap.
-LAMBDA_FUNCTIONS ?= ingest router delivery admin ping
+LAMBDA_FUNCTIONS ?= ingest router delivery admin ping aggregate sweeper
 LAMBDA_DIST ?= dist/lambda
 # Target architecture of the functions on AWS: arm64 (default), or x86_64/amd64.
 LAMBDA_ARCH ?= arm64
