@@ -180,12 +180,19 @@ type FieldMap struct {
 	Date string `yaml:"date,omitempty" json:"date,omitempty"`
 }
 
-// Response holds a buyer's response rules. They refine the default
-// judgement of a 2xx answer only: a 2xx that fails an Accept rule is a
-// rejection.
+// Response holds a buyer's response rules. Accept rules refine the
+// default judgement of a 2xx answer: a 2xx that fails an Accept rule is a
+// rejection. Duplicate rules apply only to the answer to a retry of a post
+// whose earlier attempt got no answer (it may have reached the buyer).
 type Response struct {
 	// Accept rules must all hold for a 2xx answer to be an acceptance.
 	Accept []Rule `yaml:"accept,omitempty" json:"accept,omitempty"`
+	// Duplicate rules recognise the buyer's "already have it" answer: on a
+	// retry of a post whose earlier attempt had an unknown outcome (written,
+	// never answered), an answer of any status that matches every one of
+	// them counts as accepted (the buyer took the lead from the earlier
+	// attempt). Without them such an answer is judged as any other.
+	Duplicate []Rule `yaml:"duplicate,omitempty" json:"duplicate,omitempty"`
 	// BuyerLeadID extracts the buyer's id for the lead.
 	BuyerLeadID *Rule `yaml:"buyer_lead_id,omitempty" json:"buyer_lead_id,omitempty"`
 	// Price extracts a price the buyer returned.
@@ -436,6 +443,12 @@ func (k *checker) delivery(p string, d Delivery) {
 	if r := d.Response; r != nil {
 		for i, rule := range r.Accept {
 			k.rule(fmt.Sprintf("%s.response.accept[%d]", p, i), &rule, true)
+		}
+		for i, rule := range r.Duplicate {
+			k.rule(fmt.Sprintf("%s.response.duplicate[%d]", p, i), &rule, true)
+		}
+		if len(r.Duplicate) > 0 && d.Type == DeliveryEmail {
+			k.add(p+".response.duplicate", CodeInvalid, "duplicate rules are for webhook delivery: an email is accepted by SES or not, never unknown")
 		}
 		k.rule(p+".response.buyer_lead_id", r.BuyerLeadID, false)
 		k.rule(p+".response.price", r.Price, false)

@@ -42,6 +42,8 @@ response:
   accept:
     - {xml: Response.Result, equals: Accepted}
     - {regex: "(?i)ok"}
+  duplicate:
+    - {xml: Response.Result, equals: Duplicate}
   buyer_lead_id: {xml: LeadId}
   price: {regex: "price=([0-9.]+)"}
   reason: {xml: Message}
@@ -55,7 +57,7 @@ func TestDeliveryFull(t *testing.T) {
 	d := c.Buyers[0].Delivery
 	if d.Format != FormatXML || d.XMLRoot != "Request" || d.PreviousSecret != "old-plain-secret" || d.Auth.Header != "X-API-Key" ||
 		len(d.Fields) != 5 || d.Fields[1].Map["CA"] != "California" || d.Fields[3].Value != 42 ||
-		len(d.Response.Accept) != 2 || d.Response.Price.Regex == "" || d.Timeout.D() != 3*time.Second {
+		len(d.Response.Accept) != 2 || len(d.Response.Duplicate) != 1 || d.Response.Duplicate[0].Equals != "Duplicate" || d.Response.Price.Regex == "" || d.Timeout.D() != 3*time.Second {
 		t.Fatalf("delivery %+v", d)
 	}
 	// The document survives JSON and YAML round trips.
@@ -188,6 +190,13 @@ func TestDeliveryProblems(t *testing.T) {
 		{"equals on regex", base + "response: {accept: [{regex: ok, equals: ok}]}", "buyers[0].delivery.response.accept[0].equals", CodeInvalid},
 		{"equals on extraction", base + "response: {buyer_lead_id: {json: id, equals: x}}", "buyers[0].delivery.response.buyer_lead_id.equals", CodeInvalid},
 		{"bad path", base + "response: {price: {json: data..price}}", "buyers[0].delivery.response.price.json", CodeInvalid},
+		{"duplicate rule kinds", base + "response: {duplicate: [{json: a, xml: b}]}", "buyers[0].delivery.response.duplicate[0]", CodeInvalid},
+		{"duplicate rule empty", base + "response: {duplicate: [{equals: duplicate}]}", "buyers[0].delivery.response.duplicate[0]", CodeInvalid},
+		{"duplicate bad regex", base + "response: {duplicate: [{json: status, equals: duplicate}, {regex: '(['}]}", "buyers[0].delivery.response.duplicate[1].regex", CodeInvalid},
+		{"duplicate equals on regex", base + "response: {duplicate: [{regex: dup, equals: dup}]}", "buyers[0].delivery.response.duplicate[0].equals", CodeInvalid},
+		{"duplicate bad path", base + "response: {duplicate: [{json: status..code}]}", "buyers[0].delivery.response.duplicate[0].json", CodeInvalid},
+		{"duplicate list equals", base + "response: {duplicate: [{json: status, equals: [a]}]}", "buyers[0].delivery.response.duplicate[0].equals", CodeInvalid},
+		{"duplicate on email", "type: email\nto: a@b.co\nresponse: {duplicate: [{json: status, equals: duplicate}]}", "buyers[0].delivery.response.duplicate", CodeInvalid},
 		{"email with preset", "type: email\nto: a@b.co\npreset: hubspot", "buyers[0].delivery.preset", CodeInvalid},
 	}
 	for _, c := range cases {
