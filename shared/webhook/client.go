@@ -6,7 +6,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/netip"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -118,6 +120,11 @@ type Sender struct {
 // status arrived is Transient: the post's MessageID lets the buyer drop
 // the repeat. A lead that cannot be rendered for this buyer is Rejected
 // with reason render.
+//
+// A Transient failure after the request was written in full (seen with
+// httptrace's WroteRequest) sets Verdict.Unknown: the buyer may hold the
+// lead. On a post with AfterUnknown, an answer that matches the
+// delivery's duplicate rules is Accepted with reason duplicate.
 func (s *Sender) Send(ctx context.Context, d *config.Delivery, p Post) Verdict {
 	start := time.Now()
 	req, err := Render(d, p)
@@ -130,13 +137,25 @@ func (s *Sender) Send(ctx context.Context, d *config.Delivery, p Post) Verdict {
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	// wrote: a request went out whole. The transport may call WroteRequest
+	// more than once (it replays a request that was not written on a
+	// reused connection that had closed) and from its own goroutine.
+	var wrote atomic.Bool
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		WroteRequest: func(i httptrace.WroteRequestInfo) {
+			if i.Err == nil {
+				wrote.Store(true)
+			}
+		},
+	})
 	client := s.Client
 	if client == nil {
 		client = NewClient(false)
 	}
 	resp, err := client.Do(req.WithContext(ctx))
 	if err != nil {
-		v := Judge(d, 0, nil, err)
+		v := judge(d, 0, nil, err, p.AfterUnknown)
+		v.Unknown = v.Outcome == Transient && wrote.Load()
 		v.Latency = time.Since(start)
 		return v
 	}
@@ -147,7 +166,10 @@ func (s *Sender) Send(ctx context.Context, d *config.Delivery, p Post) Verdict {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, MaxResponseBytes))
 	}
 	resp.Body.Close()
-	v := Judge(d, resp.StatusCode, body, err)
+	v := judge(d, resp.StatusCode, body, err, p.AfterUnknown)
+	// A status came, so the request was written; if its body could not be
+	// read, the answer is unknown.
+	v.Unknown = err != nil && v.Outcome == Transient
 	v.Latency = time.Since(start)
 	return v
 }

@@ -30,7 +30,24 @@ import (
 // response rules refine a 2xx: a failed accept rule makes it Rejected with
 // reason rule_rejected. Extraction rules fill BuyerLeadID and Price from a
 // 2xx, and Detail from a rejection.
+//
+// Judge is the judgement of a first post; JudgeAfterUnknown that of a
+// post whose earlier attempt got no answer.
 func Judge(d *config.Delivery, status int, body []byte, err error) Verdict {
+	return judge(d, status, body, err, false)
+}
+
+// JudgeAfterUnknown judges the answer to a retry of a post whose earlier
+// attempt may have reached the buyer and got no answer (Verdict.Unknown):
+// an answer, whatever its status, that matches every one of the
+// delivery's duplicate rules (response.duplicate, at least one) is
+// Accepted with reason duplicate: the buyer has the lead from the earlier
+// attempt. Any other answer is judged as Judge does.
+func JudgeAfterUnknown(d *config.Delivery, status int, body []byte, err error) Verdict {
+	return judge(d, status, body, err, true)
+}
+
+func judge(d *config.Delivery, status int, body []byte, err error, afterUnknown bool) Verdict {
 	rd, rerr := d.Resolved()
 	if rerr != nil {
 		rd = *d
@@ -64,6 +81,20 @@ func Judge(d *config.Delivery, status int, body []byte, err error) Verdict {
 		return v
 	}
 	doc := &answer{raw: body}
+	if afterUnknown && len(rules.Duplicate) > 0 && doc.allHold(rules.Duplicate) {
+		v.Outcome, v.Reason = Accepted, ReasonDuplicate
+		v.Detail = fmt.Sprintf("buyer answered %d %s, matching its duplicate rules: it has the lead from an earlier attempt whose answer never came; counted as accepted",
+			status, http.StatusText(status))
+		if s, ok := doc.extract(rules.BuyerLeadID); ok {
+			v.BuyerLeadID = s
+		}
+		if s, ok := doc.extract(rules.Price); ok {
+			if a, err := money.ParseRounded(s); err == nil {
+				v.Price = &a
+			}
+		}
+		return v
+	}
 	if v.Outcome == Accepted {
 		for i, r := range rules.Accept {
 			if ok, why := doc.holds(&r); !ok {
@@ -208,6 +239,16 @@ func (b *answer) holds(r *config.Rule) (bool, string) {
 		return true, ""
 	}
 	return false, fmt.Sprintf("%s is %s, not %s", what, quoteShort(text(v)), quoteShort(text(r.Equals)))
+}
+
+// allHold reports whether every rule holds.
+func (b *answer) allHold(rules []config.Rule) bool {
+	for i := range rules {
+		if ok, _ := b.holds(&rules[i]); !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // extract returns the text an extraction rule points at.

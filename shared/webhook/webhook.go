@@ -28,6 +28,12 @@ type Post struct {
 	MessageID string
 	// Now is the signing time (webhook-timestamp); zero means time.Now().
 	Now time.Time
+	// AfterUnknown says an earlier attempt of this post (the same
+	// MessageID) reached the buyer, or may have, and got no answer (a
+	// Verdict with Unknown set): the buyer may already hold the lead, so an
+	// answer that matches the delivery's duplicate rules is Accepted
+	// (reason duplicate).
+	AfterUnknown bool
 }
 
 // Outcome is the class of a verdict.
@@ -58,6 +64,9 @@ const (
 	ReasonTLS           = "tls"
 	ReasonRefusedTarget = "refused_target"
 	ReasonRender        = "render" // the lead could not be rendered for this buyer
+	// ReasonDuplicate: the answer to a post after an unknown outcome
+	// matched the delivery's duplicate rules (Accepted).
+	ReasonDuplicate = "duplicate"
 )
 
 // Verdict is what became of a post.
@@ -77,6 +86,14 @@ type Verdict struct {
 	// bytes and made valid UTF-8, for the lead's timeline.
 	Response string
 	Latency  time.Duration
+	// Unknown is set on a Transient verdict whose request was written in
+	// full (headers and body) before it failed (a timeout, a reset, a body
+	// that could not be read): the buyer may have received the lead and
+	// taken it. A failure before the request was written (DNS, a refused
+	// dial, TLS, a refused target, a render error) leaves it false: the
+	// buyer cannot have the lead. Its Reason is still timeout, connection
+	// or canceled.
+	Unknown bool
 }
 
 // Limits on what is read from and kept of a response.
