@@ -4,7 +4,11 @@
 // Rejected: the caps are released and the lead goes back to the router for
 // the next buyer. Transient failure: the message comes back after a
 // backoff (exponential, full jitter) until the buyer's attempt limit; then
-// the job is copied to the DLQ and the lead moves on to the next buyer.
+// the job is copied to the DLQ and the lead moves on to the next buyer —
+// unless an attempt of the round had an unknown outcome (the post was
+// written and never answered: the buyer may have the lead). Then the lead
+// is held for that buyer (unknown.go): no second sale before the buyer has
+// answered a retry with the same webhook-id.
 package delivery
 
 import (
@@ -140,6 +144,9 @@ func (h *Handler) deliver(ctx context.Context, msg events.SQSMessage) (retry boo
 	if err != nil {
 		return false, err
 	}
+	// round is what the lead's timeline says of the round so far; only a
+	// message seen before (or sent again) can find attempts there.
+	var round roundState
 	if redelivered || m.Recovered {
 		// A message seen before may be about a round already settled:
 		// check before posting the lead to the buyer again.
@@ -150,9 +157,10 @@ func (h *Handler) deliver(ctx context.Context, msg events.SQSMessage) (retry boo
 		if cur.Seq != m.Seq || cur.Assignment == nil {
 			return false, h.recover(ctx, log, m, cur, redelivered)
 		}
-		if m.Recovered && attempted(cur) {
-			// The original message is alive (it has made attempts):
-			// this re-sent copy is not needed.
+		round = stateOf(cur)
+		if m.Recovered && round.attempted && !round.held {
+			// The original message is alive (it has made attempts and
+			// has not held the lead): this re-sent copy is not needed.
 			log.InfoContext(ctx, "re-sent delivery message dropped: the original is being delivered")
 			return false, nil
 		}
@@ -172,12 +180,12 @@ func (h *Handler) deliver(ctx context.Context, msg events.SQSMessage) (retry boo
 		v = webhook.Verdict{Outcome: webhook.Rejected, Reason: "not_configured", Detail: ref.Buyer.Delivery.Type + " delivery is not configured in this deployment"}
 	} else {
 		v = poster.Send(ctx, &ref.Buyer.Delivery, webhook.Post{
-			Lead: &m.Lead, Price: a.Price, BidID: a.BidID, MessageID: fmt.Sprintf("%s.%d", m.Lead.ID, m.Seq), Now: now,
+			Lead: &m.Lead, Price: a.Price, BidID: a.BidID, MessageID: messageID(m), Now: now, AfterUnknown: round.unknown,
 		})
 	}
 	done := h.Now().UTC()
 	ev := attemptEvent(done, a, v, attempt)
-	log.InfoContext(ctx, "delivery attempt", "outcome", v.Outcome, "status", v.Status, "reason", v.Reason, "latency_ms", v.Latency.Milliseconds())
+	log.InfoContext(ctx, "delivery attempt", "outcome", v.Outcome, "status", v.Status, "reason", v.Reason, "unknown", v.Unknown, "latency_ms", v.Latency.Milliseconds())
 	extra := h.breakerEvents(ctx, log, ref.Buyer, m.Lead.ID, v, done)
 	switch v.Outcome {
 	case webhook.Accepted:
@@ -186,6 +194,10 @@ func (h *Handler) deliver(ctx context.Context, msg events.SQSMessage) (retry boo
 		return false, h.release(ctx, log, m, redelivered, ev, "", extra...)
 	}
 	if attempt >= ref.Buyer.Delivery.MaxAttempts {
+		if round.unknown || v.Unknown {
+			// The buyer may have the lead and never said: hold it.
+			return false, h.hold(ctx, log, m, redelivered, ev, attempt, extra...)
+		}
 		ev.Type = lead.EventFailed
 		ev.Detail = fmt.Sprintf("gave up after %d attempts: %s", attempt, ev.Detail)
 		return false, h.release(ctx, log, m, redelivered, ev, v.Reason, extra...)
@@ -205,20 +217,6 @@ func (h *Handler) deliver(ctx context.Context, msg events.SQSMessage) (retry boo
 	return true, nil
 }
 
-// attempted reports whether the lead's current round has a delivery
-// attempt in its timeline.
-func attempted(cur *lead.Record) bool {
-	for i := len(cur.Events) - 1; i >= 0; i-- {
-		switch cur.Events[i].Type {
-		case lead.EventAttempt:
-			return true
-		case lead.EventRouted:
-			return false
-		}
-	}
-	return false
-}
-
 func attemptEvent(at time.Time, a lead.Assignment, v webhook.Verdict, attempt int) lead.Event {
 	data := map[string]any{"outcome": string(v.Outcome), "reason": v.Reason, "latency_ms": v.Latency.Milliseconds(), "attempt": attempt}
 	if v.Status != 0 {
@@ -229,6 +227,9 @@ func attemptEvent(at time.Time, a lead.Assignment, v webhook.Verdict, attempt in
 	}
 	if v.BuyerLeadID != "" {
 		data["buyer_lead_id"] = v.BuyerLeadID
+	}
+	if v.Unknown {
+		data["unknown"] = true
 	}
 	detail := v.Detail
 	if detail == "" {
@@ -253,10 +254,15 @@ func (h *Handler) sell(ctx context.Context, log *slog.Logger, ix *config.Index, 
 		maxSales = c.MaxSales
 	}
 	more := len(m.Bought)+1 < maxSales
+	accepted := lead.Event{At: now, Type: lead.EventAccepted, Buyer: a.Buyer, Order: a.Order,
+		Detail: fmt.Sprintf("sold to %s at %s", a.Buyer, a.Price)}
+	if v.Reason == webhook.ReasonDuplicate {
+		accepted.Detail += fmt.Sprintf(": %s answered the retry as a duplicate (its response.duplicate rules): it took the lead on an earlier attempt whose answer never came", a.Buyer)
+		accepted.Data = map[string]any{"duplicate": true, "webhook_id": messageID(m)}
+	}
 	in := store.SaleInput{
 		Lead: &m.Lead, Seq: m.Seq, Sale: sale, First: first, More: more,
-		Events: append([]lead.Event{ev, {At: now, Type: lead.EventAccepted, Buyer: a.Buyer, Order: a.Order,
-			Detail: fmt.Sprintf("sold to %s at %s", a.Buyer, a.Price)}}, extra...),
+		Events: append([]lead.Event{ev, accepted}, extra...),
 	}
 	if d := ref.Order.Dedupe; d != nil {
 		for _, f := range d.Fields {
