@@ -121,6 +121,8 @@ const (
 	EventRerouted  = "rerouted"  // an operator asked for another routing
 	EventReturned  = "returned"  // the buyer returned the lead
 	EventRecovered = "recovered" // a lost queue message was sent again
+	EventStranded  = "stranded"  // messages sent again did not move the lead: in a DLQ for an operator
+	EventWatched   = "watched"   // the sweeper will look at a slow round again when it is due
 	// EventBreakerOpened: this lead's failure paused its buyer (circuit
 	// breaker); EventBreakerClosed: this lead's delivery resumed it.
 	EventBreakerOpened = "breaker_opened"
@@ -140,6 +142,9 @@ type Record struct {
 	Sales   []Sale    `json:"sales,omitempty" dynamodbav:"sales,omitempty"`
 	Events  []Event   `json:"events,omitempty" dynamodbav:"events,omitempty"`
 	Updated time.Time `json:"updated_at" dynamodbav:"updated_at"`
+	// Due is when the current round's message must have moved the lead on
+	// (zero: settled, or not known); the sweeper sends it again after.
+	Due time.Time `json:"-" dynamodbav:"-"`
 }
 
 // Revenue is the sum of the prices of the lead's sales that were not returned.
@@ -164,4 +169,24 @@ func (r *Record) Payout() money.Amount {
 		}
 	}
 	return sum
+}
+
+// Buyers are the buyers of the lead's sales, in order.
+func (r *Record) Buyers() []string {
+	var out []string
+	for _, s := range r.Sales {
+		out = append(out, s.Buyer)
+	}
+	return out
+}
+
+// Rejections counts the buyers that refused the lead.
+func (r *Record) Rejections() int {
+	n := 0
+	for _, e := range r.Events {
+		if e.Type == EventRejected {
+			n++
+		}
+	}
+	return n
 }

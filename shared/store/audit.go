@@ -88,17 +88,12 @@ func (s *Store) ApplyConfig(ctx context.Context, base, next *config.Config, rec 
 	auditItem["actor"] = str(rec.Actor)
 	auditItem["record"] = &types.AttributeValueMemberB{Value: zippedRec}
 
-	err = s.transact(ctx, []types.TransactWriteItem{
-		{Put: put},
-		{Put: &types.Put{TableName: aws.String(s.table), Item: auditItem, ConditionExpression: aws.String("attribute_not_exists(pk)")}},
-	})
-	if reasons := cancellation(err); reasons != nil {
-		for _, r := range reasons {
-			if failed(r) {
-				return base.Version, false, ErrVersionConflict
-			}
-		}
-		return 0, false, fmt.Errorf("apply config: %w", err)
+	t := &txn{}
+	t.put("config", put)
+	t.put("audit", &types.Put{TableName: aws.String(s.table), Item: auditItem, ConditionExpression: aws.String("attribute_not_exists(pk)")})
+	err = s.transact(ctx, t)
+	if t.failures(err) != nil {
+		return base.Version, false, ErrVersionConflict
 	}
 	if err != nil {
 		return 0, false, fmt.Errorf("apply config: %w", err)

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"hash/fnv"
 	"strings"
 	"time"
 )
@@ -13,11 +14,17 @@ import (
 // attribute). TTL deletion lags by up to days (and moto never deletes), so
 // every condition that relies on expiry also checks expires_at itself.
 //
-//	item                pk                                        sk                 gsi1pk / gsi1sk
-//	lead                LEAD#<id>                                 LEAD               CAMPAIGN#<campaign> / <created RFC3339>#<id>
+//	item                pk                                        sk                       gsi1pk / gsi1sk
+//	lead, round 0       LEAD#<id>                                 R#000000                 CAMPAIGN#<campaign>#<shard> / <created>#<id>
+//	lead, round n       LEAD#<id>                                 R#<n, 6 digits>          DUE#<shard> / <due>#<id>#<n> while waiting, n ≥ 2
+//	lead, note          LEAD#<id>                                 R#<n>#N#<suffix>         DUE#… for a sweeper's recheck
+//	lead, return        LEAD#<id>                                 X#RET#<sale, 3 digits>
+//	contact value       VAL#<phone|email>#<sha256(value)>         VAL
+//	contact overflow    FIND#<phone|email>#<sha256(value)>        <created>#<lead id>
 //	campaign dedupe     DEDUPE#<campaign>#<field>#<sha256(value)> DEDUPE
+//	duplicate refused   DUP#<lead id>                             DUP
 //	idempotency         IDEM#<source>#<sha256(key)>               IDEM
-//	rate window         RATE#<source>#<unix second>               RATE
+//	rate window         RATE#<source>#<unix second>#<shard>       RATE
 //	cap counter         CAP#<scope>#<period>#<bucket>             CAP
 //	buyer dedupe        BUYERDEDUPE#<buyer>#<field>#<sha256>      BUYERDEDUPE
 //	rotation counter    ROT#<campaign>                            <buyer/order>
@@ -25,9 +32,19 @@ import (
 //	buyer breaker       BREAKER                                   <buyer>
 //	config audit record AUDIT                                     <version, 20 digits>
 //	ledger aggregate    LEDGER#<YYYY-MM-DD>                       <dimension>#<id>
+//	ledger checkpoint   CKPT#ledger                               <stream shard id>
+//	sweeper cursor      SWEEP                                     CURSOR
 //	ping claim          PINGCLAIM#<claim id: hex MAC of ping_id>  PINGCLAIM
-//	contact lookup      FIND#<phone|email>#<sha256(value)>        <created RFC3339Nano>#<lead id>
-//	suppression         SUPPRESS#<phone|email>#<sha256(value)>    SUPPRESS
+//
+// A lead is a partition of immutable items (rounds.go): round 0 holds what
+// the source posted; every state change puts the next round, conditioned
+// on its not existing, so a message about an old round changes nothing and
+// no state change rewrites what came before. Items that change the P&L
+// carry their ledger entries ("lg"); the table's stream feeds them to the
+// aggregate function, which folds them into the day aggregates exactly once
+// (aggregate.go). No item is written by every lead of a campaign or source:
+// the lead's own items, its contact values, and the buyer's counters are
+// all the per-lead writes.
 //
 // Ledger days are dates in the agency's timezone (config timezone); the
 // dimensions are campaign, source, buyer and buyer_source (id
@@ -38,23 +55,99 @@ const (
 	attrGSI1PK  = "gsi1pk"
 	attrGSI1SK  = "gsi1sk"
 	attrExpires = "expires_at"
+	// attrLedger holds an item's ledger entries (ledger.go).
+	attrLedger = LedgerAttribute
 
-	// GSI1 is the index that lists a campaign's leads by time.
+	// GSI1 is the sparse index of leads by time: each campaign's leads by
+	// creation (round 0 items), and rounds waiting for a message by the
+	// time they are due (the sweeper's work list). Its projection is the
+	// keys and "source".
 	GSI1 = "gsi1"
+
+	// IndexShards spreads each campaign's leads, and the due rounds, over
+	// this many index partitions, so that no index partition takes every
+	// lead of a campaign.
+	IndexShards = 8
 )
 
-func leadKey(id string) (string, string) { return "LEAD#" + id, "LEAD" }
+// LedgerAttribute is the attribute of an item that holds its ledger
+// entries: what the aggregate function reads from the stream.
+const LedgerAttribute = "lg"
+
+// timeKey is the fixed-width form of an instant in sort keys: they sort as
+// the instants do.
+const timeKey = "2006-01-02T15:04:05.000000000Z"
+
+func sortTime(t time.Time) string { return t.UTC().Format(timeKey) }
+
+func leadPartition(id string) string { return "LEAD#" + id }
+
+// roundKey names round n of a lead.
+func roundKey(id string, n int) (string, string) { return leadPartition(id), fmt.Sprintf("R#%06d", n) }
+
+// noteKey names a note added to round n of a lead (a delivery attempt, a
+// sweeper's recovery): suffix makes it unique.
+func noteKey(id string, n int, suffix string) (string, string) {
+	pk, sk := roundKey(id, n)
+	return pk, sk + "#N#" + suffix
+}
+
+// returnKey names the return of a lead's sale i: one item, put once.
+func returnKey(id string, sale int) (string, string) {
+	return leadPartition(id), fmt.Sprintf("X#RET#%03d", sale)
+}
+
+// shard picks one of IndexShards for a lead.
+func shard(id string) int {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(id))
+	return int(h.Sum32() % IndexShards)
+}
+
+// listingKey is a round 0 item's GSI1 key: the campaign's leads by time.
+func listingKey(campaign, id string, created time.Time) (string, string) {
+	return listingPartition(campaign, shard(id)), sortTime(created) + "#" + id
+}
+
+func listingPartition(campaign string, s int) string {
+	return fmt.Sprintf("CAMPAIGN#%s#%d", campaign, s)
+}
+
+// dueKey is the GSI1 key of a round (or note) that waits for a message
+// until due: the sweeper reads the rounds that are due.
+func dueKey(id string, n int, due time.Time) (string, string) {
+	return duePartition(shard(id)), fmt.Sprintf("%s#%s#%d", sortTime(due), id, n)
+}
+
+func duePartition(s int) string { return fmt.Sprintf("DUE#%d", s) }
+
+// valueKey names the item of one phone number or email address: its
+// suppression, the campaigns' dedupe claims on it, and the newest leads
+// that carry it (contacts.go).
+func valueKey(kind, value string) (string, string) { return "VAL#" + kind + "#" + hash(value), "VAL" }
+
+// findKey names a lead's lookup item for a value whose value item is full.
+func findKey(kind, value string, created time.Time, id string) (string, string) {
+	return findPartition(kind, value), sortTime(created) + "#" + id
+}
+
+func findPartition(kind, value string) string { return "FIND#" + kind + "#" + hash(value) }
 
 func dedupeKey(campaign, field, value string) (string, string) {
 	return "DEDUPE#" + campaign + "#" + field + "#" + hash(value), "DEDUPE"
 }
 
+// duplicateKey names the record of a lead refused as a duplicate: it
+// carries the refusal's ledger entries to the aggregate function.
+func duplicateKey(id string) (string, string) { return "DUP#" + id, "DUP" }
+
 func idempotencyKey(source, key string) (string, string) {
 	return "IDEM#" + source + "#" + hash(key), "IDEM"
 }
 
-func rateKey(source string, at time.Time) (string, string) {
-	return fmt.Sprintf("RATE#%s#%d", source, at.Unix()), "RATE"
+// rateKey names one shard of a source's count for one second (rate.go).
+func rateKey(source string, at time.Time, shard int) (string, string) {
+	return fmt.Sprintf("RATE#%s#%d#%d", source, at.Unix(), shard), "RATE"
 }
 
 // CapKey names a cap counter: scope ("order:acme/auto"), period and bucket.
@@ -73,20 +166,6 @@ func configKey() (string, string) { return "CONFIG", "CURRENT" }
 // pingClaimKey names the one claim of a ping_id (pingclaim.go).
 func pingClaimKey(id string) (string, string) { return "PINGCLAIM#" + id, "PINGCLAIM" }
 
-// findKey names a lead's contact lookup item (contacts.go): one partition
-// per phone number or email address, its leads sorted by time.
-func findKey(kind, value string, created time.Time, id string) (string, string) {
-	return findPartition(kind, value), created.UTC().Format(time.RFC3339Nano) + "#" + id
-}
-
-func findPartition(kind, value string) string { return "FIND#" + kind + "#" + hash(value) }
-
-// suppressKey names a phone number's or email address's suppression
-// (suppress.go): one item per value, whatever list put it there.
-func suppressKey(kind, value string) (string, string) {
-	return "SUPPRESS#" + kind + "#" + hash(value), "SUPPRESS"
-}
-
 // breakerKey names a buyer's circuit breaker: one partition, so a single
 // Query reads every buyer's breaker.
 func breakerKey(buyer string) (string, string) { return "BREAKER", buyer }
@@ -94,6 +173,12 @@ func breakerKey(buyer string) (string, string) { return "BREAKER", buyer }
 // auditKey names the audit record of the change that made a configuration
 // version: one partition, sorted by version (newest last).
 func auditKey(version int64) (string, string) { return "AUDIT", fmt.Sprintf("%020d", version) }
+
+// checkpointKey names the ledger's checkpoint in one stream shard.
+func checkpointKey(shardID string) (string, string) { return "CKPT#ledger", shardID }
+
+// sweepKey names the sweeper's cursor.
+func sweepKey() (string, string) { return "SWEEP", "CURSOR" }
 
 // Ledger dimensions.
 const (

@@ -4,13 +4,11 @@ import (
 	"context"
 	"fmt"
 	"maps"
-	"slices"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/leadrelay/leadrelay/shared/lead"
@@ -36,211 +34,223 @@ type NewLead struct {
 	Record      *lead.Record
 	Dedupe      []DedupeKey
 	Idempotency *Idempotency
-	// RateLimit is the source's leads per second (0: none).
+	// RateLimit is the source's leads per second (0: none; rate.go).
 	RateLimit int
 	// Claim is the ping the lead claims (pingclaim.go): claimed once.
 	Claim *PingClaim
 	// Contacts are the lead's phone numbers and email addresses
-	// (contacts.go): each gets a lookup item for lead search and is
-	// checked against the suppression lists.
+	// (contacts.go): each is checked against the suppression lists and
+	// makes the lead findable by it. A dedupe key on a contact's field is
+	// claimed on the contact's own item.
 	Contacts []Contact
 }
 
-// PutLead writes a new lead with its dedupe keys, idempotency record, rate
-// window and ledger counts, all or nothing. It returns *ReplayError when the
-// idempotency key was used before, *DuplicateError when a dedupe key is
-// taken, *SuppressedError when a contact is on a suppression list, and
-// ErrRateLimited when the source is over its rate.
+// Names of the items of PutLead's transaction.
+const (
+	itemLead = "lead"
+	itemIdem = "idempotency"
+	itemRate = "rate"
+	itemPing = "ping"
+)
+
+// PutLead writes a new lead (its round 0) with its dedupe claims,
+// idempotency record, contact values and rate count, all or nothing. It
+// returns *ReplayError when the idempotency key was used before,
+// *DuplicateError when a dedupe key is taken, *SuppressedError when a
+// contact is on a suppression list, ErrPingClaimed, and ErrRateLimited
+// when the source is over its rate.
 func (s *Store) PutLead(ctx context.Context, in NewLead) error {
 	now := s.now()
 	rec := in.Record
-	item, err := leadItem(rec)
-	if err != nil {
+	var overflow map[string]bool
+	// At most twice: a value item too full to list one more lead gets the
+	// lead written again, with a lookup item there instead.
+	for try := 0; ; try++ {
+		t, contacts, err := s.newLeadTxn(ctx, in, now, overflow)
+		if err != nil {
+			return err
+		}
+		err = s.transact(ctx, t)
+		f := t.failures(err)
+		if f == nil {
+			if err != nil {
+				return fmt.Errorf("put lead %s: %w", rec.ID, err)
+			}
+			return nil
+		}
+		if refused := refusal(f, in, contacts, now); refused != nil {
+			return refused
+		}
+		full := contacts.full(f)
+		if len(full) == 0 || try > 0 {
+			return fmt.Errorf("put lead %s: %w", rec.ID, err)
+		}
+		overflow = full
+	}
+}
+
+// refusal reads a cancelled new lead's failed conditions: the answer to
+// the source, in order of precedence, or nil if only value items too full
+// to list the lead stood in the way.
+func refusal(f Failed, in NewLead, contacts *contactClaims, now time.Time) error {
+	if old, ok := f[itemIdem]; ok {
+		var o struct {
+			LeadID   string `dynamodbav:"lead_id"`
+			Response []byte `dynamodbav:"response"`
+		}
+		if err := attributevalue.UnmarshalMap(old, &o); err != nil {
+			return fmt.Errorf("decode idempotency record: %w", err)
+		}
+		return &ReplayError{LeadID: o.LeadID, Response: o.Response}
+	}
+	if _, ok := f[itemLead]; ok {
+		return fmt.Errorf("put lead %s: the lead id is taken", in.Record.ID)
+	}
+	if err := contacts.suppressed(f); err != nil {
 		return err
 	}
-	items := []types.TransactWriteItem{{Put: &types.Put{
-		TableName:           aws.String(s.table),
-		Item:                item,
+	if _, ok := f[itemPing]; ok {
+		return ErrPingClaimed
+	}
+	if err := contacts.duplicate(f, in.Record.Campaign, now); err != nil {
+		return err
+	}
+	for _, d := range in.Dedupe {
+		if old, ok := f[dedupeName(d.Field)]; ok {
+			var o struct {
+				LeadID string `dynamodbav:"lead_id"`
+			}
+			_ = attributevalue.UnmarshalMap(old, &o)
+			return &DuplicateError{Field: d.Field, Of: o.LeadID}
+		}
+	}
+	if _, ok := f[itemRate]; ok {
+		return ErrRateLimited
+	}
+	return nil
+}
+
+// newLeadTxn builds PutLead's transaction; overflow names the contact
+// values whose items are too full to list the lead (it gets lookup items
+// there instead).
+func (s *Store) newLeadTxn(ctx context.Context, in NewLead, now time.Time, overflow map[string]bool) (*txn, *contactClaims, error) {
+	rec := in.Record
+	item, err := s.leadItem(ctx, rec)
+	if err != nil {
+		return nil, nil, err
+	}
+	t := &txn{}
+	t.put(itemLead, &types.Put{
+		TableName: aws.String(s.table), Item: item,
 		ConditionExpression: aws.String("attribute_not_exists(pk)"),
-	}}}
+	})
 	notTaken := "attribute_not_exists(pk) OR expires_at < :now"
 	nowVal := map[string]types.AttributeValue{":now": num(now.Unix())}
-	idemAt := -1
 	if in.Idempotency != nil {
 		pk, sk := idempotencyKey(rec.Source, in.Idempotency.Key)
 		it := key(pk, sk)
 		it["lead_id"] = str(rec.ID)
 		it["response"] = &types.AttributeValueMemberB{Value: in.Idempotency.Response}
 		it[attrExpires] = expiry(now.Add(in.Idempotency.TTL))
-		idemAt = len(items)
-		items = append(items, types.TransactWriteItem{Put: &types.Put{
+		t.put(itemIdem, &types.Put{
 			TableName: aws.String(s.table), Item: it,
 			ConditionExpression:                 aws.String(notTaken),
 			ExpressionAttributeValues:           nowVal,
 			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
-		}})
+		})
 	}
-	dedupeAt := len(items)
+	contacts := claimContacts(in.Contacts, in.Dedupe)
+	if err := contacts.add(t, s, rec, now, overflow); err != nil {
+		return nil, nil, err
+	}
+	// Dedupe keys on fields that are not contacts have items of their own.
 	for _, d := range in.Dedupe {
+		if contacts.claims(d.Field) {
+			continue
+		}
 		pk, sk := dedupeKey(rec.Campaign, d.Field, d.Value)
 		if rec.Test {
 			// A test lead is checked against the window but claims nothing.
-			items = append(items, types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{
+			t.check(dedupeName(d.Field), &types.ConditionCheck{
 				TableName: aws.String(s.table), Key: key(pk, sk),
 				ConditionExpression:                 aws.String(notTaken),
 				ExpressionAttributeValues:           nowVal,
 				ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
-			}})
+			})
 			continue
 		}
 		it := key(pk, sk)
 		it["lead_id"] = str(rec.ID)
 		it["field"] = str(d.Field)
 		it[attrExpires] = expiry(now.Add(d.Window))
-		items = append(items, types.TransactWriteItem{Put: &types.Put{
+		t.put(dedupeName(d.Field), &types.Put{
 			TableName: aws.String(s.table), Item: it,
 			ConditionExpression:                 aws.String(notTaken),
 			ExpressionAttributeValues:           nowVal,
 			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
-		}})
+		})
 	}
-	claimAt := -1
 	if in.Claim != nil {
-		claimAt = len(items)
-		items = append(items, s.claimItem(rec, in.Claim, now))
+		t.add(itemPing, s.claimItem(rec, in.Claim, now))
 	}
-	finds, checks, checked := s.contactItems(rec, in.Contacts)
-	items = append(items, finds...)
-	suppressAt := len(items)
-	items = append(items, checks...)
-	rateAt := -1
 	if in.RateLimit > 0 {
-		pk, sk := rateKey(rec.Source, now)
-		rateAt = len(items)
-		items = append(items, types.TransactWriteItem{Update: &types.Update{
-			TableName:           aws.String(s.table),
-			Key:                 key(pk, sk),
-			UpdateExpression:    aws.String("ADD n :one SET expires_at = :exp"),
-			ConditionExpression: aws.String("attribute_not_exists(n) OR n < :limit"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{
-				":one": num(1), ":limit": num(int64(in.RateLimit)), ":exp": expiry(now.Add(time.Minute)),
-			},
-		}})
+		t.update(itemRate, s.rateUpdate(rec.Source, in.RateLimit, now))
 	}
-	if !rec.Test {
-		items = append(items, s.ledger(s.day(ctx, rec.CreatedAt), map[string]string{DimCampaign: rec.Campaign, DimSource: rec.Source}, counts{"leads": 1, "accepted": 1})...)
-	}
-	err = s.transact(ctx, items)
-	reasons := cancellation(err)
-	if reasons == nil {
-		if err != nil {
-			return fmt.Errorf("put lead %s: %w", rec.ID, err)
-		}
-		return nil
-	}
-	if idemAt >= 0 && idemAt < len(reasons) && failed(reasons[idemAt]) {
-		var old struct {
-			LeadID   string `dynamodbav:"lead_id"`
-			Response []byte `dynamodbav:"response"`
-		}
-		if err := attributevalue.UnmarshalMap(reasons[idemAt].Item, &old); err != nil {
-			return fmt.Errorf("decode idempotency record: %w", err)
-		}
-		return &ReplayError{LeadID: old.LeadID, Response: old.Response}
-	}
-	if err := suppressedBy(reasons, suppressAt, checked); err != nil {
-		return err
-	}
-	if claimAt >= 0 && claimAt < len(reasons) && failed(reasons[claimAt]) {
-		return ErrPingClaimed
-	}
-	for i, d := range in.Dedupe {
-		if j := dedupeAt + i; j < len(reasons) && failed(reasons[j]) {
-			var old struct {
-				LeadID string `dynamodbav:"lead_id"`
-			}
-			_ = attributevalue.UnmarshalMap(reasons[j].Item, &old)
-			return &DuplicateError{Field: d.Field, Of: old.LeadID}
-		}
-	}
-	if rateAt >= 0 && rateAt < len(reasons) && failed(reasons[rateAt]) {
-		return ErrRateLimited
-	}
-	return fmt.Errorf("put lead %s: %w", rec.ID, err)
+	return t, contacts, nil
 }
 
-func leadItem(rec *lead.Record) (map[string]types.AttributeValue, error) {
-	item, err := attributevalue.MarshalMap(rec)
+func dedupeName(field string) string { return "dedupe:" + field }
+
+// leadItem is a new lead's round 0 item: the lead, its status and events,
+// its listing key and (unless a test lead) its ledger entries.
+func (s *Store) leadItem(ctx context.Context, rec *lead.Record) (map[string]types.AttributeValue, error) {
+	item, err := attributevalue.MarshalMap(rec.Lead)
 	if err != nil {
 		return nil, fmt.Errorf("encode lead %s: %w", rec.ID, err)
 	}
-	pk, sk := leadKey(rec.ID)
-	item[attrPK] = str(pk)
-	item[attrSK] = str(sk)
-	item[attrGSI1PK] = str("CAMPAIGN#" + rec.Campaign)
-	item[attrGSI1SK] = str(rec.CreatedAt.UTC().Format(time.RFC3339Nano) + "#" + rec.ID)
+	rd, err := attributevalue.MarshalMap(round{Seq: 0, Status: rec.Status, At: rec.CreatedAt, Event: rec.Events})
+	if err != nil {
+		return nil, fmt.Errorf("encode lead %s: %w", rec.ID, err)
+	}
+	maps.Copy(item, rd)
+	pk, sk := roundKey(rec.ID, 0)
+	item[attrPK], item[attrSK] = str(pk), str(sk)
+	gpk, gsk := listingKey(rec.Campaign, rec.ID, rec.CreatedAt)
+	item[attrGSI1PK], item[attrGSI1SK] = str(gpk), str(gsk)
+	if !rec.Test {
+		item[attrLedger] = ledgerValue(entries(s.day(ctx, rec.CreatedAt), map[string]string{DimCampaign: rec.Campaign, DimSource: rec.Source}, counts{"leads": 1, "accepted": 1}))
+	}
 	return item, nil
 }
 
-// counts are ledger figures to add.
-type counts map[string]int64
-
-// ledger returns the updates that add figures to the day's aggregate of
-// each dimension (day: see Store.day).
-func (s *Store) ledger(day string, dims map[string]string, add counts) []types.TransactWriteItem {
-	var upd expression.UpdateBuilder
-	first := true
-	for _, name := range slices.Sorted(maps.Keys(add)) {
-		if first {
-			upd = expression.Add(expression.Name(name), expression.Value(add[name]))
-			first = false
-		} else {
-			upd = upd.Add(expression.Name(name), expression.Value(add[name]))
-		}
-	}
-	expr, err := expression.NewBuilder().WithUpdate(upd).Build()
+// CampaignLeads lists a campaign's newest leads, at most limit.
+func (s *Store) CampaignLeads(ctx context.Context, campaign string, limit int32) ([]*lead.Record, error) {
+	page, err := s.SearchLeads(ctx, LeadSearch{Campaign: campaign, Limit: int(limit)})
 	if err != nil {
-		// The names and values are ours: a build error is a programming error.
-		panic(fmt.Sprintf("ledger expression: %v", err))
+		return nil, err
 	}
-	var items []types.TransactWriteItem
-	for _, dim := range []string{DimCampaign, DimSource, DimBuyer, DimBuyerSource} {
-		id, ok := dims[dim]
-		if !ok || id == "" {
-			continue
-		}
-		pk, sk := ledgerKey(day, dim, id)
-		items = append(items, types.TransactWriteItem{Update: &types.Update{
-			TableName:                 aws.String(s.table),
-			Key:                       key(pk, sk),
-			UpdateExpression:          expr.Update(),
-			ExpressionAttributeNames:  expr.Names(),
-			ExpressionAttributeValues: expr.Values(),
-		}})
-	}
-	return items
+	return page.Leads, nil
 }
 
-// CampaignLeads lists a campaign's newest leads (GSI1), at most limit.
-func (s *Store) CampaignLeads(ctx context.Context, campaign string, limit int32) ([]*lead.Record, error) {
-	out, err := s.db.Query(ctx, &dynamodb.QueryInput{
-		TableName:                 aws.String(s.table),
-		IndexName:                 aws.String(GSI1),
-		KeyConditionExpression:    aws.String("gsi1pk = :pk"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str("CAMPAIGN#" + campaign)},
-		ScanIndexForward:          aws.Bool(false),
-		Limit:                     aws.Int32(limit),
-	})
+// exprItem builds the parts of an update from the expression builder.
+func exprUpdate(table string, k map[string]types.AttributeValue, cond *expression.ConditionBuilder, upd expression.UpdateBuilder) (*types.Update, error) {
+	b := expression.NewBuilder().WithUpdate(upd)
+	if cond != nil {
+		b = b.WithCondition(*cond)
+	}
+	expr, err := b.Build()
 	if err != nil {
-		return nil, fmt.Errorf("leads of campaign %s: %w", campaign, err)
+		return nil, err
 	}
-	recs := make([]*lead.Record, 0, len(out.Items))
-	for _, it := range out.Items {
-		r, err := decodeLead(it)
-		if err != nil {
-			return nil, err
-		}
-		recs = append(recs, r)
+	u := &types.Update{
+		TableName: aws.String(table), Key: k,
+		UpdateExpression:          expr.Update(),
+		ExpressionAttributeNames:  expr.Names(),
+		ExpressionAttributeValues: expr.Values(),
 	}
-	return recs, nil
+	if cond != nil {
+		u.ConditionExpression = expr.Condition()
+		u.ReturnValuesOnConditionCheckFailure = types.ReturnValuesOnConditionCheckFailureAllOld
+	}
+	return u, nil
 }

@@ -3,17 +3,112 @@ package store
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/leadrelay/leadrelay/shared/money"
 )
+
+// counts are ledger figures to add.
+type counts map[string]int64
+
+// entry is a change to one day's aggregate of one dimension's id: what an
+// item that changes the P&L carries in its "lg" attribute, one string
+// each ("2026-12-01|campaign|auto|accepted:1,leads:1"), for the aggregate
+// function to fold in (aggregate.go). Configuration ids never hold "|".
+type entry struct {
+	day, dim, id string
+	add          counts
+}
+
+func (e entry) String() string {
+	var b strings.Builder
+	b.WriteString(e.day + "|" + e.dim + "|" + e.id + "|")
+	for i, k := range slices.Sorted(maps.Keys(e.add)) {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(k + ":" + strconv.FormatInt(e.add[k], 10))
+	}
+	return b.String()
+}
+
+// errBadEntry reports a ledger entry that is not one entry.String wrote.
+var errBadEntry = errors.New("bad ledger entry")
+
+func parseEntry(s string) (entry, error) {
+	parts := strings.Split(s, "|")
+	if len(parts) != 4 || parts[0] == "" || parts[1] == "" || parts[2] == "" {
+		return entry{}, fmt.Errorf("%w: %q", errBadEntry, s)
+	}
+	e := entry{day: parts[0], dim: parts[1], id: parts[2], add: counts{}}
+	for _, kv := range strings.Split(parts[3], ",") {
+		k, v, ok := strings.Cut(kv, ":")
+		n, err := strconv.ParseInt(v, 10, 64)
+		if !ok || k == "" || err != nil {
+			return entry{}, fmt.Errorf("%w: %q", errBadEntry, s)
+		}
+		e.add[k] += n
+	}
+	return e, nil
+}
+
+// entries are the ledger entries that add the same figures to the day's
+// aggregate of each of several dimensions (empty ids are skipped).
+func entries(day string, dims map[string]string, add counts) []entry {
+	var out []entry
+	for _, dim := range []string{DimCampaign, DimSource, DimBuyer, DimBuyerSource} {
+		if id := dims[dim]; id != "" {
+			out = append(out, entry{day: day, dim: dim, id: id, add: add})
+		}
+	}
+	return out
+}
+
+// ledgerValue is the "lg" attribute of entries.
+func ledgerValue(es []entry) types.AttributeValue {
+	l := make([]types.AttributeValue, len(es))
+	for i, e := range es {
+		l[i] = str(e.String())
+	}
+	return &types.AttributeValueMemberL{Value: l}
+}
+
+// aggregateUpdate adds an entry's figures to its day aggregate.
+func (s *Store) aggregateUpdate(e entry) *types.Update {
+	var upd expression.UpdateBuilder
+	for i, name := range slices.Sorted(maps.Keys(e.add)) {
+		if i == 0 {
+			upd = expression.Add(expression.Name(name), expression.Value(e.add[name]))
+		} else {
+			upd = upd.Add(expression.Name(name), expression.Value(e.add[name]))
+		}
+	}
+	expr, err := expression.NewBuilder().WithUpdate(upd).Build()
+	if err != nil {
+		// The names and values are ours: a build error is a programming error.
+		panic(fmt.Sprintf("ledger expression: %v", err))
+	}
+	pk, sk := ledgerKey(e.day, e.dim, e.id)
+	return &types.Update{
+		TableName:                 aws.String(s.table),
+		Key:                       key(pk, sk),
+		UpdateExpression:          expr.Update(),
+		ExpressionAttributeNames:  expr.Names(),
+		ExpressionAttributeValues: expr.Values(),
+	}
+}
 
 // CountLedgerIn sets the agency's timezone, in which ledger days are
 // counted: zone is asked at each ledger write (it reads the cached
@@ -66,12 +161,17 @@ func (s *Store) LedgerDays(ctx context.Context, days []string) ([]LedgerRow, err
 }
 
 // CountDuplicate counts a lead refused as a duplicate in the day's
-// aggregates of its campaign and source ("leads" and "duplicates"). It
-// touches no lead, dedupe key or idempotency record: the refusal itself
-// changes nothing else.
-func (s *Store) CountDuplicate(ctx context.Context, campaign, source string, at time.Time) error {
-	items := s.ledger(s.day(ctx, at), map[string]string{DimCampaign: campaign, DimSource: source}, counts{"leads": 1, "duplicates": 1})
-	if err := s.transact(ctx, items); err != nil {
+// aggregates of its campaign and source ("leads" and "duplicates"): it puts
+// a small record of the refusal (kept two days), whose ledger entries the
+// aggregate function folds in. It touches no lead, dedupe key or
+// idempotency record: the refusal itself changes nothing else. id is the
+// refused lead's id (a new one for each refusal).
+func (s *Store) CountDuplicate(ctx context.Context, id, campaign, source string, at time.Time) error {
+	pk, sk := duplicateKey(id)
+	it := key(pk, sk)
+	it[attrExpires] = expiry(at.Add(48 * time.Hour))
+	it[attrLedger] = ledgerValue(entries(s.day(ctx, at), map[string]string{DimCampaign: campaign, DimSource: source}, counts{"leads": 1, "duplicates": 1}))
+	if err := s.putItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: it}); err != nil {
 		return fmt.Errorf("count duplicate for %s/%s: %w", campaign, source, err)
 	}
 	return nil
@@ -110,19 +210,22 @@ func (s *Store) AddSpend(ctx context.Context, spends []Spend) ([]string, error) 
 		sums[item{sp.Day, DimSource, sp.Source}] += int64(sp.Amount)
 		sums[item{sp.Day, DimCampaign, sp.Campaign}] += int64(sp.Amount)
 	}
-	byDay := map[string][]types.TransactWriteItem{}
+	byDay := map[string]*txn{}
 	for _, it := range slices.SortedFunc(maps.Keys(sums), func(a, b item) int {
 		return cmp.Or(strings.Compare(a.day, b.day), strings.Compare(a.dim, b.dim), strings.Compare(a.id, b.id))
 	}) {
-		byDay[it.day] = append(byDay[it.day], s.ledger(it.day, map[string]string{it.dim: it.id}, counts{"ad_spend": sums[it]})...)
+		if byDay[it.day] == nil {
+			byDay[it.day] = &txn{}
+		}
+		byDay[it.day].update(it.dim+"#"+it.id, s.aggregateUpdate(entry{day: it.day, dim: it.dim, id: it.id, add: counts{"ad_spend": sums[it]}}))
 	}
 	var applied []string
 	for _, day := range slices.Sorted(maps.Keys(byDay)) {
-		items := byDay[day]
-		if len(items) > MaxSpendItemsPerDay {
-			return applied, &SpendError{Applied: applied, Err: fmt.Errorf("day %s names %d sources and campaigns; at most %d a day", day, len(items), MaxSpendItemsPerDay)}
+		t := byDay[day]
+		if len(t.items) > MaxSpendItemsPerDay {
+			return applied, &SpendError{Applied: applied, Err: fmt.Errorf("day %s names %d sources and campaigns; at most %d a day", day, len(t.items), MaxSpendItemsPerDay)}
 		}
-		if err := s.transact(ctx, items); err != nil {
+		if err := s.transact(ctx, t); err != nil {
 			return applied, &SpendError{Applied: applied, Err: fmt.Errorf("day %s: %w", day, err)}
 		}
 		applied = append(applied, day)
@@ -143,4 +246,48 @@ func (c *ConfigCache) LedgerLocation(ctx context.Context) *time.Location {
 		return time.UTC
 	}
 	return ix.LedgerLocation()
+}
+
+// LedgerRow is one day's figures for one campaign, source or buyer.
+type LedgerRow struct {
+	Day       string
+	Dimension string
+	ID        string
+	Counts    map[string]int64
+}
+
+// Ledger reads one day's aggregates (a date YYYY-MM-DD in the agency's
+// timezone): one query.
+func (s *Store) Ledger(ctx context.Context, day string) ([]LedgerRow, error) {
+	pk, _ := ledgerKey(day, "", "")
+	var rows []LedgerRow
+	p := dynamodb.NewQueryPaginator(s.db, &dynamodb.QueryInput{
+		TableName:                 aws.String(s.table),
+		KeyConditionExpression:    aws.String("pk = :pk"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(pk)},
+		ConsistentRead:            aws.Bool(true),
+	})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("ledger of %s: %w", day, err)
+		}
+		for _, it := range page.Items {
+			row := LedgerRow{Day: day, Counts: map[string]int64{}}
+			for k, v := range it {
+				switch k {
+				case attrPK:
+				case attrSK:
+					sk := v.(*types.AttributeValueMemberS).Value
+					row.Dimension, row.ID, _ = strings.Cut(sk, "#")
+				default:
+					if n, ok := v.(*types.AttributeValueMemberN); ok {
+						row.Counts[k], _ = strconv.ParseInt(n.Value, 10, 64)
+					}
+				}
+			}
+			rows = append(rows, row)
+		}
+	}
+	return rows, nil
 }

@@ -5,13 +5,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -54,6 +54,9 @@ type Reservation struct {
 	// Test marks a test lead's offer: the lead's state moves, but no cap,
 	// buyer dedupe check or rotation is touched.
 	Test bool
+	// Due is when the sweeper may send the delivery message again if the
+	// round is still waiting for it (zero: RoutingDue from now).
+	Due time.Time
 }
 
 // Rotation names an order's rotation counter. Strict makes the
@@ -78,122 +81,88 @@ type Rot struct {
 // was read: read the counters again and decide again.
 var ErrRotationMoved = errors.New("rotation moved")
 
-// roundCondition is the condition every lead state change checks: the
-// lead is in the round the message speaks of.
-func roundCondition(seq int, statuses ...lead.Status) expression.ConditionBuilder {
-	var ops []expression.OperandBuilder
-	for _, st := range statuses[1:] {
-		ops = append(ops, expression.Value(st))
+// RoutingDue is how long a round that sent the lead back to the router
+// may wait for it before the sweeper sends the routing message again.
+const RoutingDue = 5 * time.Minute
+
+// roundPut is the conditional put of a lead's round: it exists once. A
+// round that waits for a message carries its due time, and from round 2
+// on is in the index the sweeper reads by it (round 1 is checked from the
+// campaign's listing instead, which costs the lead no index write: see
+// package sweeper). Ledger entries go to the aggregate function.
+func (s *Store) roundPut(id string, rd round, due time.Time, lg []entry) (*types.Put, error) {
+	if !due.IsZero() {
+		rd.Due = due.Unix()
 	}
-	cond := expression.Name("seq").Equal(expression.Value(seq))
-	return cond.And(expression.Name("status").In(expression.Value(statuses[0]), ops...))
+	item, err := attributevalue.MarshalMap(rd)
+	if err != nil {
+		return nil, fmt.Errorf("encode round %d of lead %s: %w", rd.Seq, id, err)
+	}
+	pk, sk := roundKey(id, rd.Seq)
+	item[attrPK], item[attrSK] = str(pk), str(sk)
+	if !due.IsZero() && rd.Seq >= 2 {
+		gpk, gsk := dueKey(id, rd.Seq, due)
+		item[attrGSI1PK], item[attrGSI1SK] = str(gpk), str(gsk)
+	}
+	if len(lg) > 0 {
+		item[attrLedger] = ledgerValue(lg)
+	}
+	return &types.Put{
+		TableName: aws.String(s.table), Item: item,
+		ConditionExpression: aws.String("attribute_not_exists(pk)"),
+	}, nil
 }
 
-func (s *Store) leadUpdate(id string, cond expression.ConditionBuilder, upd expression.UpdateBuilder) (types.TransactWriteItem, error) {
-	expr, err := expression.NewBuilder().WithCondition(cond).WithUpdate(upd).Build()
-	if err != nil {
-		return types.TransactWriteItem{}, fmt.Errorf("lead %s expression: %w", id, err)
+// commitRound writes a round's transaction: a taken round is a
+// *StaleError with the lead as it is now.
+func (s *Store) commitRound(ctx context.Context, id string, t *txn) (Failed, error) {
+	err := s.transact(ctx, t)
+	f := t.failures(err)
+	if _, ok := f[itemLead]; ok {
+		return f, s.staleAt(ctx, id)
 	}
-	pk, sk := leadKey(id)
-	return types.TransactWriteItem{Update: &types.Update{
-		TableName:                           aws.String(s.table),
-		Key:                                 key(pk, sk),
-		ConditionExpression:                 expr.Condition(),
-		UpdateExpression:                    expr.Update(),
-		ExpressionAttributeNames:            expr.Names(),
-		ExpressionAttributeValues:           expr.Values(),
-		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
-	}}, nil
-}
-
-func appendEvents(upd expression.UpdateBuilder, events []lead.Event) (expression.UpdateBuilder, error) {
-	if len(events) == 0 {
-		return upd, nil
-	}
-	av, err := attributevalue.Marshal(events)
-	if err != nil {
-		return upd, fmt.Errorf("encode events: %w", err)
-	}
-	return upd.Set(expression.Name("events"),
-		expression.ListAppend(expression.IfNotExists(expression.Name("events"), expression.Value(&types.AttributeValueMemberL{})), expression.Value(av))), nil
+	return f, err
 }
 
 // Reserve offers the lead to an order. It returns *CapFullError when a cap
-// has no room or a buyer dedupe key is taken, and *StaleError when the lead
-// is no longer in round Seq.
+// has no room or a buyer dedupe key is taken, ErrRotationMoved, and
+// *StaleError when the lead is no longer in round Seq.
 func (s *Store) Reserve(ctx context.Context, r Reservation) error {
 	if r.Test {
 		r.Caps, r.BuyerDedupe, r.Rotation = nil, nil, nil
 	}
 	now := s.now()
-	asg, err := attributevalue.Marshal(r.Assignment)
-	if err != nil {
-		return fmt.Errorf("encode assignment: %w", err)
-	}
-	tried, _ := attributevalue.Marshal([]string{r.Assignment.Buyer + "/" + r.Assignment.Order})
 	status := r.Status
 	if status == "" {
 		status = lead.Routing
 	}
-	upd := expression.Set(expression.Name("status"), expression.Value(status)).
-		Set(expression.Name("seq"), expression.Value(r.Seq+1)).
-		Set(expression.Name("assignment"), expression.Value(asg)).
-		Set(expression.Name("tried"), expression.ListAppend(expression.IfNotExists(expression.Name("tried"), expression.Value(&types.AttributeValueMemberL{})), expression.Value(tried))).
-		Set(expression.Name("updated_at"), expression.Value(now))
-	if upd, err = appendEvents(upd, r.Events); err != nil {
-		return err
+	a := r.Assignment
+	rd := round{Seq: r.Seq + 1, Status: status, At: now, Assignment: &a, Tried: a.Buyer + "/" + a.Order, Event: r.Events}
+	due := r.Due
+	if due.IsZero() {
+		due = now.Add(RoutingDue)
 	}
-	li, err := s.leadUpdate(r.LeadID, roundCondition(r.Seq, lead.Received, lead.Routing, lead.Sold), upd)
+	put, err := s.roundPut(r.LeadID, rd, due, nil)
 	if err != nil {
 		return err
 	}
-	items := []types.TransactWriteItem{li}
-	for _, c := range r.Caps {
-		cond := "attribute_not_exists(pk)"
-		vals := map[string]types.AttributeValue{
-			":one": num(1), ":price": num(int64(c.Price)), ":exp": expiry(c.Expires.Add(35 * 24 * time.Hour)),
+	t := &txn{}
+	t.put(itemLead, put)
+	for i, c := range r.Caps {
+		if c.Budget > 0 && c.Price > c.Budget {
+			return &CapFullError{Index: i, Key: c.Key}
 		}
-		var limits []string
-		if c.Limit > 0 {
-			limits = append(limits, "n < :limit")
-			vals[":limit"] = num(c.Limit)
-		}
-		if c.Budget > 0 {
-			if c.Price > c.Budget {
-				return &CapFullError{Index: len(items) - 1, Key: c.Key}
-			}
-			limits = append(limits, "amt <= :room")
-			vals[":room"] = num(int64(c.Budget - c.Price))
-		}
-		if len(limits) > 0 {
-			cond = "attribute_not_exists(pk) OR ("
-			for i, l := range limits {
-				if i > 0 {
-					cond += " AND "
-				}
-				cond += l
-			}
-			cond += ")"
-		}
-		items = append(items, types.TransactWriteItem{Update: &types.Update{
-			TableName:                 aws.String(s.table),
-			Key:                       key(c.Key, "CAP"),
-			UpdateExpression:          aws.String("ADD n :one, amt :price SET expires_at = :exp"),
-			ConditionExpression:       aws.String(cond),
-			ExpressionAttributeValues: vals,
-		}})
+		t.update(capName(i), capUpdate(s.table, c))
 	}
-	dedupeAt := len(items)
-	for _, d := range r.BuyerDedupe {
+	for i, d := range r.BuyerDedupe {
 		pk, sk := buyerDedupeKey(d.Buyer, d.Field, d.Value)
-		items = append(items, types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{
+		t.check(buyerDedupeName(i), &types.ConditionCheck{
 			TableName:                 aws.String(s.table),
 			Key:                       key(pk, sk),
 			ConditionExpression:       aws.String("attribute_not_exists(pk) OR expires_at < :now"),
 			ExpressionAttributeValues: map[string]types.AttributeValue{":now": num(now.Unix())},
-		}})
+		})
 	}
-	rotationAt := -1
 	if r.Rotation != nil {
 		pk, sk := rotationKey(r.Rotation.Campaign, r.Rotation.Order)
 		u := &types.Update{
@@ -208,61 +177,84 @@ func (s *Store) Reserve(ctx context.Context, r Reservation) error {
 			u.ExpressionAttributeValues[":n"] = num(r.Rotation.N)
 			u.ExpressionAttributeValues[":zero"] = num(0)
 		}
-		rotationAt = len(items)
-		items = append(items, types.TransactWriteItem{Update: u})
+		t.update(itemRotation, u)
 	}
-	err = s.transact(ctx, items)
-	reasons := cancellation(err)
-	if reasons == nil {
-		if err != nil {
-			return fmt.Errorf("reserve lead %s for %s/%s: %w", r.LeadID, r.Assignment.Buyer, r.Assignment.Order, err)
+	f, err := s.commitRound(ctx, r.LeadID, t)
+	if f == nil || errors.As(err, new(*StaleError)) {
+		if err != nil && !errors.As(err, new(*StaleError)) {
+			return fmt.Errorf("reserve lead %s for %s/%s: %w", r.LeadID, a.Buyer, a.Order, err)
 		}
-		return nil
-	}
-	if len(reasons) > 0 && failed(reasons[0]) {
-		return staleFrom(reasons[0])
+		return err
 	}
 	for i, c := range r.Caps {
-		if 1+i < len(reasons) && failed(reasons[1+i]) {
+		if _, ok := f[capName(i)]; ok {
 			return &CapFullError{Index: i, Key: c.Key}
 		}
 	}
 	for i, d := range r.BuyerDedupe {
-		if j := dedupeAt + i; j < len(reasons) && failed(reasons[j]) {
+		if _, ok := f[buyerDedupeName(i)]; ok {
 			return &CapFullError{Index: -1, Key: d.Field, Dedupe: true}
 		}
 	}
-	if rotationAt >= 0 && rotationAt < len(reasons) && failed(reasons[rotationAt]) {
+	if _, ok := f[itemRotation]; ok {
 		return ErrRotationMoved
 	}
 	return fmt.Errorf("reserve lead %s: %w", r.LeadID, err)
+}
+
+const itemRotation = "rotation"
+
+func capName(i int) string         { return fmt.Sprintf("cap:%d", i) }
+func buyerDedupeName(i int) string { return fmt.Sprintf("buyerdedupe:%d", i) }
+func buyerDedupePut(i int) string  { return fmt.Sprintf("buyerdedupe-put:%d", i) }
+func releaseName(i int) string     { return fmt.Sprintf("release:%d", i) }
+
+// capUpdate takes one unit (and the price) of a cap counter, on the
+// condition that it has room.
+func capUpdate(table string, c CapCounter) *types.Update {
+	cond := "attribute_not_exists(pk)"
+	vals := map[string]types.AttributeValue{
+		":one": num(1), ":price": num(int64(c.Price)), ":exp": expiry(c.Expires.Add(35 * 24 * time.Hour)),
+	}
+	var limits []string
+	if c.Limit > 0 {
+		limits = append(limits, "n < :limit")
+		vals[":limit"] = num(c.Limit)
+	}
+	if c.Budget > 0 {
+		limits = append(limits, "amt <= :room")
+		vals[":room"] = num(int64(c.Budget - c.Price))
+	}
+	if len(limits) > 0 {
+		cond = "attribute_not_exists(pk) OR (" + strings.Join(limits, " AND ") + ")"
+	}
+	return &types.Update{
+		TableName:                 aws.String(table),
+		Key:                       key(c.Key, "CAP"),
+		UpdateExpression:          aws.String("ADD n :one, amt :price SET expires_at = :exp"),
+		ConditionExpression:       aws.String(cond),
+		ExpressionAttributeValues: vals,
+	}
 }
 
 // Finish ends a lead's routing without a sale (unsold or rejected), or with
 // the sales it has (sold), from round Seq.
 func (s *Store) Finish(ctx context.Context, id string, seq int, status lead.Status, rec *lead.Record, events []lead.Event) error {
 	now := s.now()
-	upd := expression.Set(expression.Name("status"), expression.Value(status)).
-		Set(expression.Name("seq"), expression.Value(seq+1)).
-		Set(expression.Name("updated_at"), expression.Value(now)).
-		Remove(expression.Name("assignment"))
-	upd, err := appendEvents(upd, events)
-	if err != nil {
-		return err
-	}
-	li, err := s.leadUpdate(id, roundCondition(seq, lead.Received, lead.Routing, lead.Sold), upd)
-	if err != nil {
-		return err
-	}
-	items := []types.TransactWriteItem{li}
+	var lg []entry
 	if !rec.Test && status != lead.Sold {
-		items = append(items, s.ledger(s.day(ctx, now), map[string]string{DimCampaign: rec.Campaign, DimSource: rec.Source}, counts{string(status): 1})...)
+		lg = entries(s.day(ctx, now), map[string]string{DimCampaign: rec.Campaign, DimSource: rec.Source}, counts{string(status): 1})
 	}
-	err = s.transact(ctx, items)
-	if reasons := cancellation(err); len(reasons) > 0 && failed(reasons[0]) {
-		return staleFrom(reasons[0])
-	}
+	put, err := s.roundPut(id, round{Seq: seq + 1, Status: status, At: now, Event: events}, time.Time{}, lg)
 	if err != nil {
+		return err
+	}
+	t := &txn{}
+	t.put(itemLead, put)
+	if _, err := s.commitRound(ctx, id, t); err != nil {
+		if errors.As(err, new(*StaleError)) {
+			return err
+		}
 		return fmt.Errorf("finish lead %s: %w", id, err)
 	}
 	return nil
@@ -281,51 +273,46 @@ type SaleInput struct {
 	Events      []lead.Event
 }
 
-// Sell marks the assignment of round Seq sold and writes the ledger in the
-// same transaction. The lead is sold from the first sale on.
+// Sell marks the assignment of round Seq sold, with its ledger entries, in
+// the next round. The lead is sold from the first sale on.
 func (s *Store) Sell(ctx context.Context, in SaleInput) error {
 	now := s.now()
-	sale, err := attributevalue.Marshal([]lead.Sale{in.Sale})
-	if err != nil {
-		return fmt.Errorf("encode sale: %w", err)
-	}
-	upd := expression.Set(expression.Name("status"), expression.Value(lead.Sold)).
-		Set(expression.Name("seq"), expression.Value(in.Seq+1)).
-		Set(expression.Name("updated_at"), expression.Value(now)).
-		Set(expression.Name("sales"), expression.ListAppend(expression.IfNotExists(expression.Name("sales"), expression.Value(&types.AttributeValueMemberL{})), expression.Value(sale))).
-		Remove(expression.Name("assignment"))
-	if upd, err = appendEvents(upd, in.Events); err != nil {
-		return err
-	}
-	cond := roundCondition(in.Seq, lead.Routing, lead.Sold).And(expression.AttributeExists(expression.Name("assignment")))
-	li, err := s.leadUpdate(in.Lead.ID, cond, upd)
-	if err != nil {
-		return err
-	}
-	items := []types.TransactWriteItem{li}
+	sale := in.Sale
+	var lg []entry
 	if !in.Lead.Test {
 		// The sale counts on the day of its time (Sale.At), in the agency's zone.
 		day := s.day(ctx, cmp.Or(in.Sale.At, now))
-		c := counts{"revenue": int64(in.Sale.Price), "cost": int64(in.Sale.Payout), "sales": 1}
+		c := counts{"revenue": int64(sale.Price), "cost": int64(sale.Payout), "sales": 1}
 		if in.First {
 			c["sold"] = 1
 		}
-		items = append(items, s.ledger(day, map[string]string{DimCampaign: in.Lead.Campaign, DimSource: in.Lead.Source}, c)...)
-		bc := counts{"revenue": int64(in.Sale.Price), "cost": int64(in.Sale.Payout), "sales": 1, "sold": 1}
-		items = append(items, s.ledger(day, map[string]string{DimBuyer: in.Sale.Buyer, DimBuyerSource: BuyerSourceID(in.Sale.Buyer, in.Lead.Source)}, bc)...)
-		for _, d := range in.BuyerDedupe {
+		lg = entries(day, map[string]string{DimCampaign: in.Lead.Campaign, DimSource: in.Lead.Source}, c)
+		bc := counts{"revenue": int64(sale.Price), "cost": int64(sale.Payout), "sales": 1, "sold": 1}
+		lg = append(lg, entries(day, map[string]string{DimBuyer: sale.Buyer, DimBuyerSource: BuyerSourceID(sale.Buyer, in.Lead.Source)}, bc)...)
+	}
+	var due time.Time
+	if in.More {
+		due = now.Add(RoutingDue)
+	}
+	put, err := s.roundPut(in.Lead.ID, round{Seq: in.Seq + 1, Status: lead.Sold, At: now, Sale: &sale, Event: in.Events}, due, lg)
+	if err != nil {
+		return err
+	}
+	t := &txn{}
+	t.put(itemLead, put)
+	if !in.Lead.Test {
+		for i, d := range in.BuyerDedupe {
 			pk, sk := buyerDedupeKey(d.Buyer, d.Field, d.Value)
 			it := key(pk, sk)
 			it["lead_id"] = str(in.Lead.ID)
 			it[attrExpires] = expiry(now.Add(d.Window))
-			items = append(items, types.TransactWriteItem{Put: &types.Put{TableName: aws.String(s.table), Item: it}})
+			t.put(buyerDedupePut(i), &types.Put{TableName: aws.String(s.table), Item: it})
 		}
 	}
-	err = s.transact(ctx, items)
-	if reasons := cancellation(err); len(reasons) > 0 && failed(reasons[0]) {
-		return staleFrom(reasons[0])
-	}
-	if err != nil {
+	if _, err := s.commitRound(ctx, in.Lead.ID, t); err != nil {
+		if errors.As(err, new(*StaleError)) {
+			return err
+		}
 		return fmt.Errorf("sell lead %s: %w", in.Lead.ID, err)
 	}
 	return nil
@@ -333,37 +320,30 @@ func (s *Store) Sell(ctx context.Context, in SaleInput) error {
 
 // Release gives back the caps of round Seq's assignment after the buyer
 // refused the lead (or delivery gave up), and moves the lead to the next
-// round for the router.
-func (s *Store) Release(ctx context.Context, id string, seq int, holds []lead.CapHold, events []lead.Event) error {
+// round, with status (routing, or sold for a shared lead with a sale), for
+// the router.
+func (s *Store) Release(ctx context.Context, id string, seq int, status lead.Status, holds []lead.CapHold, events []lead.Event) error {
 	now := s.now()
-	upd := expression.Set(expression.Name("seq"), expression.Value(seq+1)).
-		Set(expression.Name("updated_at"), expression.Value(now)).
-		Remove(expression.Name("assignment"))
-	upd, err := appendEvents(upd, events)
+	put, err := s.roundPut(id, round{Seq: seq + 1, Status: status, At: now, Event: events}, now.Add(RoutingDue), nil)
 	if err != nil {
 		return err
 	}
-	cond := roundCondition(seq, lead.Routing, lead.Sold).And(expression.AttributeExists(expression.Name("assignment")))
-	li, err := s.leadUpdate(id, cond, upd)
-	if err != nil {
-		return err
-	}
-	items := []types.TransactWriteItem{li}
-	for _, h := range holds {
-		items = append(items, types.TransactWriteItem{Update: &types.Update{
+	t := &txn{}
+	t.put(itemLead, put)
+	for i, h := range holds {
+		t.update(releaseName(i), &types.Update{
 			TableName:        aws.String(s.table),
 			Key:              key(h.Key, "CAP"),
 			UpdateExpression: aws.String("ADD n :minus, amt :amt"),
 			ExpressionAttributeValues: map[string]types.AttributeValue{
 				":minus": num(-1), ":amt": num(-int64(h.Amount)),
 			},
-		}})
+		})
 	}
-	err = s.transact(ctx, items)
-	if reasons := cancellation(err); len(reasons) > 0 && failed(reasons[0]) {
-		return staleFrom(reasons[0])
-	}
-	if err != nil {
+	if _, err := s.commitRound(ctx, id, t); err != nil {
+		if errors.As(err, new(*StaleError)) {
+			return err
+		}
 		return fmt.Errorf("release lead %s: %w", id, err)
 	}
 	return nil
@@ -417,114 +397,56 @@ func (s *Store) CapCount(ctx context.Context, capKey string) (int64, money.Amoun
 	return row.N, money.Amount(row.Amt), nil
 }
 
-// AppendEvents adds events to the timeline of a lead still in round Seq
-// (a failed delivery attempt that will be retried).
+// AppendEvents adds events to round Seq of a lead without changing it (a
+// failed delivery attempt that will be retried): a note, whatever round
+// the lead has reached since.
 func (s *Store) AppendEvents(ctx context.Context, id string, seq int, events []lead.Event) error {
-	upd := expression.Set(expression.Name("updated_at"), expression.Value(s.now()))
-	upd, err := appendEvents(upd, events)
+	return s.Note(ctx, id, seq, events, time.Time{})
+}
+
+// Note adds events to round Seq of a lead; a due time puts the note in the
+// sweeper's index, so that the round is checked again then.
+func (s *Store) Note(ctx context.Context, id string, seq int, events []lead.Event, due time.Time) error {
+	now := s.now()
+	item, err := attributevalue.MarshalMap(note{Events: events})
 	if err != nil {
-		return err
+		return fmt.Errorf("encode note of lead %s: %w", id, err)
 	}
-	li, err := s.leadUpdate(id, expression.Name("seq").Equal(expression.Value(seq)), upd)
-	if err != nil {
-		return err
+	pk, sk := noteKey(id, seq, strconv.FormatInt(now.UnixNano(), 36)+"-"+strconv.FormatUint(rand.Uint64()%1e6, 36))
+	item[attrPK], item[attrSK] = str(pk), str(sk)
+	if !due.IsZero() {
+		gpk, gsk := dueKey(id, seq, due)
+		item[attrGSI1PK], item[attrGSI1SK] = str(gpk), str(gsk)
 	}
-	u := li.Update
-	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: u.TableName, Key: u.Key, ConditionExpression: u.ConditionExpression,
-		UpdateExpression: u.UpdateExpression, ExpressionAttributeNames: u.ExpressionAttributeNames,
-		ExpressionAttributeValues:           u.ExpressionAttributeValues,
-		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
-	})
-	var ccf *types.ConditionalCheckFailedException
-	if errors.As(err, &ccf) {
-		if ccf.Item == nil {
-			return &StaleError{}
-		}
-		rec, derr := decodeLead(ccf.Item)
-		if derr != nil {
-			return derr
-		}
-		return &StaleError{Current: rec}
-	}
-	if err != nil {
-		return fmt.Errorf("append events to lead %s: %w", id, err)
+	if err := s.putItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: item}); err != nil {
+		return fmt.Errorf("note on lead %s: %w", id, err)
 	}
 	return nil
 }
 
-// LedgerRow is one day's figures for one campaign, source or buyer.
-type LedgerRow struct {
-	Day       string
-	Dimension string
-	ID        string
-	Counts    map[string]int64
-}
-
-// Ledger reads one day's aggregates (a date YYYY-MM-DD in the agency's
-// timezone): one query.
-func (s *Store) Ledger(ctx context.Context, day string) ([]LedgerRow, error) {
-	pk, _ := ledgerKey(day, "", "")
-	var rows []LedgerRow
-	p := dynamodb.NewQueryPaginator(s.db, &dynamodb.QueryInput{
-		TableName:                 aws.String(s.table),
-		KeyConditionExpression:    aws.String("pk = :pk"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(pk)},
-		ConsistentRead:            aws.Bool(true),
-	})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("ledger of %s: %w", day, err)
-		}
-		for _, it := range page.Items {
-			row := LedgerRow{Day: day, Counts: map[string]int64{}}
-			for k, v := range it {
-				switch k {
-				case attrPK:
-				case attrSK:
-					sk := v.(*types.AttributeValueMemberS).Value
-					row.Dimension, row.ID, _ = strings.Cut(sk, "#")
-				default:
-					if n, ok := v.(*types.AttributeValueMemberN); ok {
-						row.Counts[k], _ = strconv.ParseInt(n.Value, 10, 64)
-					}
-				}
-			}
-			rows = append(rows, row)
-		}
-	}
-	return rows, nil
-}
-
-// Reroute puts an unsold or rejected lead back into routing (an operator's
-// decision after a configuration change): a new round, with no order
+// Reroute puts a lead back into routing (an operator's decision after a
+// configuration change): an unsold or rejected lead, or one still waiting
+// for routing (received) whose message was lost. A new round, with no order
 // counted as tried.
 func (s *Store) Reroute(ctx context.Context, rec *lead.Record, events []lead.Event) error {
-	upd := expression.Set(expression.Name("status"), expression.Value(lead.Routing)).
-		Set(expression.Name("seq"), expression.Value(rec.Seq+1)).
-		Set(expression.Name("tried"), expression.Value(&types.AttributeValueMemberL{})).
-		Set(expression.Name("updated_at"), expression.Value(s.now()))
-	upd, err := appendEvents(upd, events)
-	if err != nil {
-		return err
-	}
-	li, err := s.leadUpdate(rec.ID, roundCondition(rec.Seq, lead.Unsold, lead.Rejected), upd)
-	if err != nil {
-		return err
-	}
-	items := []types.TransactWriteItem{li}
-	if !rec.Test {
+	now := s.now()
+	var lg []entry
+	if !rec.Test && (rec.Status == lead.Unsold || rec.Status == lead.Rejected) {
 		// The lead is no longer unsold (or rejected): take it out of that
 		// count, on the day of the re-route, so the ledger stays the sum
 		// of the lead records.
-		items = append(items, s.ledger(s.day(ctx, s.now()), map[string]string{DimCampaign: rec.Campaign, DimSource: rec.Source}, counts{string(rec.Status): -1})...)
+		lg = entries(s.day(ctx, now), map[string]string{DimCampaign: rec.Campaign, DimSource: rec.Source}, counts{string(rec.Status): -1})
 	}
-	err = s.transact(ctx, items)
-	if reasons := cancellation(err); len(reasons) > 0 && failed(reasons[0]) {
-		return staleFrom(reasons[0])
-	}
+	put, err := s.roundPut(rec.ID, round{Seq: rec.Seq + 1, Status: lead.Routing, At: now, Untry: true, Event: events}, now.Add(RoutingDue), lg)
 	if err != nil {
+		return err
+	}
+	t := &txn{}
+	t.put(itemLead, put)
+	if _, err := s.commitRound(ctx, rec.ID, t); err != nil {
+		if errors.As(err, new(*StaleError)) {
+			return err
+		}
 		return fmt.Errorf("reroute lead %s: %w", rec.ID, err)
 	}
 	return nil

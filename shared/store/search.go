@@ -1,13 +1,15 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -17,21 +19,21 @@ import (
 	"github.com/leadrelay/leadrelay/shared/lead"
 )
 
-// MaxSearchReads bounds the index items one search call reads: a page
-// whose filters match few leads holds fewer than its limit and carries a
-// cursor to read on.
+// MaxSearchReads bounds the leads one search call reads: a page whose
+// filters match few leads holds fewer than its limit and carries a cursor
+// to read on.
 const MaxSearchReads = 1000
 
-// maxSearchQueries bounds the queries of one search call.
-const maxSearchQueries = 10
+// searchReaders bounds the leads a search reads at once.
+const searchReaders = 16
 
 // ErrBadCursor reports a search cursor that is not one this search gave.
 var ErrBadCursor = errors.New("invalid cursor")
 
-// LeadSearch is a search of leads, newest first. It reads one partition,
-// never the table: the leads of a phone number or email address (Contact,
-// by their lookup items) or of a campaign (GSI1); the other criteria
-// filter what it reads.
+// LeadSearch is a search of leads, newest first. It reads the leads of a
+// phone number or email address (Contact: its value item and lookup
+// items) or of a campaign (its GSI1 partitions, merged by time), never the
+// table; the other criteria filter what it reads.
 type LeadSearch struct {
 	// Contact finds the leads carrying a phone number or email address,
 	// normalised as ingest normalises it.
@@ -57,173 +59,261 @@ type LeadPage struct {
 	Next  string
 }
 
-// SearchLeads answers one page of a search. A lead's status is its current
-// one: the leads of a contact are read from their records (BatchGetItem,
-// strongly consistent); a campaign's come from GSI1, whose projection is
-// the whole record, replicated within about a second.
+// cursor is where a search stopped: for a contact, how many of its leads
+// were read; for a campaign, the last index key read in each shard ("" not
+// started, "-" exhausted).
+type cursor struct {
+	Of     string   `json:"of"`
+	Offset int      `json:"n,omitempty"`
+	Shards []string `json:"s,omitempty"`
+}
+
+// SearchLeads answers one page of a search. A lead's status is its
+// current one: every lead on the page is read whole.
 func (s *Store) SearchLeads(ctx context.Context, q LeadSearch) (*LeadPage, error) {
 	if q.Limit <= 0 {
 		return nil, fmt.Errorf("search leads: limit %d", q.Limit)
 	}
-	in, part := s.searchQuery(q)
+	of := "campaign:" + q.Campaign
+	if q.Contact != nil {
+		of = findPartition(q.Contact.Kind, q.Contact.Value)
+	}
+	cur := cursor{Of: of}
 	if q.Cursor != "" {
-		start, err := decodeCursor(q.Cursor, part)
+		c, err := decodeCursor(q.Cursor, of)
 		if err != nil {
 			return nil, err
 		}
-		in.ExclusiveStartKey = start
+		cur = c
+	}
+	if q.Contact != nil {
+		return s.searchContact(ctx, q, cur)
+	}
+	return s.searchCampaign(ctx, q, cur)
+}
+
+// searchContact pages through the leads of a phone number or email
+// address.
+func (s *Store) searchContact(ctx context.Context, q LeadSearch, cur cursor) (*LeadPage, error) {
+	ids, err := s.valueLeads(ctx, *q.Contact)
+	if err != nil {
+		return nil, fmt.Errorf("search leads: %w", err)
+	}
+	recs, err := s.readLeads(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	slices.SortStableFunc(recs, func(a, b *lead.Record) int {
+		return cmp.Or(b.CreatedAt.Compare(a.CreatedAt), strings.Compare(b.ID, a.ID))
+	})
+	page := &LeadPage{Leads: []*lead.Record{}}
+	n := cur.Offset
+	for ; n < len(recs) && len(page.Leads) < q.Limit; n++ {
+		if q.matches(recs[n]) {
+			page.Leads = append(page.Leads, recs[n])
+		}
+	}
+	if n < len(recs) {
+		cur.Offset = n
+		page.Next = encodeCursor(cur)
+	}
+	return page, nil
+}
+
+// shardReader reads one GSI1 partition of a campaign, newest first, a
+// batch at a time.
+type shardReader struct {
+	pk    string
+	after string // the last key read ("": none yet)
+	done  bool
+	buf   []indexed
+}
+
+// indexed is a lead's listing entry.
+type indexed struct {
+	sk, id string
+}
+
+// searchCampaign merges the campaign's index shards by time, newest first,
+// reading each lead it meets.
+func (s *Store) searchCampaign(ctx context.Context, q LeadSearch, cur cursor) (*LeadPage, error) {
+	if len(cur.Shards) == 0 {
+		cur.Shards = make([]string, IndexShards)
+	}
+	if len(cur.Shards) != IndexShards {
+		return nil, ErrBadCursor
+	}
+	readers := make([]*shardReader, IndexShards)
+	for i := range readers {
+		readers[i] = &shardReader{pk: listingPartition(q.Campaign, i), after: cur.Shards[i], done: cur.Shards[i] == "-"}
 	}
 	page := &LeadPage{Leads: []*lead.Record{}}
+	batch := min(q.Limit, 100)
 	read := 0
-	for n := 0; ; n++ {
-		in.Limit = aws.Int32(int32(min(q.Limit-len(page.Leads), MaxSearchReads-read)))
-		out, err := s.db.Query(ctx, in)
-		if err != nil {
-			return nil, fmt.Errorf("search leads: %w", err)
+	for len(page.Leads) < q.Limit && read < MaxSearchReads {
+		// The next up to batch entries in time order across the shards.
+		var next []indexed
+		var from []*shardReader
+		for len(next) < batch {
+			var top *shardReader
+			for _, r := range readers {
+				if len(r.buf) == 0 && !r.done {
+					if err := s.fill(ctx, q, r, batch); err != nil {
+						return nil, err
+					}
+				}
+				if len(r.buf) > 0 && (top == nil || r.buf[0].sk > top.buf[0].sk) {
+					top = r
+				}
+			}
+			if top == nil {
+				break
+			}
+			next = append(next, top.buf[0])
+			from = append(from, top)
+			top.buf = top.buf[1:]
 		}
-		read += max(int(out.ScannedCount), len(out.Items))
-		recs, err := s.searchRecords(ctx, q.Contact != nil, out.Items)
+		if len(next) == 0 {
+			break
+		}
+		ids := make([]string, len(next))
+		for i, e := range next {
+			ids[i] = e.id
+		}
+		recs, err := s.readLeads(ctx, ids)
 		if err != nil {
 			return nil, err
 		}
+		byID := make(map[string]*lead.Record, len(recs))
 		for _, r := range recs {
-			if q.matches(r) {
+			byID[r.ID] = r
+		}
+		for i, e := range next {
+			read++
+			from[i].after = e.sk
+			if r := byID[e.id]; r != nil && q.matches(r) {
 				page.Leads = append(page.Leads, r)
+				if len(page.Leads) == q.Limit {
+					// Give back what this batch did not look at.
+					for j := len(next) - 1; j > i; j-- {
+						from[j].buf = append([]indexed{next[j]}, from[j].buf...)
+					}
+					break
+				}
 			}
-		}
-		if out.LastEvaluatedKey == nil {
-			return page, nil
-		}
-		in.ExclusiveStartKey = out.LastEvaluatedKey
-		if len(page.Leads) >= q.Limit || read >= MaxSearchReads || n+1 >= maxSearchQueries {
-			next, err := encodeCursor(out.LastEvaluatedKey)
-			if err != nil {
-				return nil, err
-			}
-			page.Next = next
-			return page, nil
 		}
 	}
-}
-
-// cursorPartition is the partition a search reads: a cursor must name it.
-type cursorPartition struct {
-	attr, value string
-	keys        []string // the attributes of a LastEvaluatedKey
-}
-
-// searchQuery builds the query of a search: the partition, the time range
-// as a sort key range (whole seconds; matches cuts it exactly) and the
-// filters the items read carry.
-func (s *Store) searchQuery(q LeadSearch) (*dynamodb.QueryInput, cursorPartition) {
-	in := &dynamodb.QueryInput{TableName: aws.String(s.table), ScanIndexForward: aws.Bool(false)}
-	names := map[string]string{}
-	values := map[string]types.AttributeValue{}
-	var part cursorPartition
-	var filters []string
-	pkAttr, skAttr := attrPK, attrSK
-	if q.Contact != nil {
-		part = cursorPartition{attr: attrPK, value: q.Contact.partition(), keys: []string{attrPK, attrSK}}
-		if q.Campaign != "" {
-			names["#campaign"], values[":campaign"] = "campaign", str(q.Campaign)
-			filters = append(filters, "#campaign = :campaign")
+	// A shard goes on after the last entry read from it; one with nothing
+	// left to read is done.
+	more := false
+	for i, r := range readers {
+		if r.done && len(r.buf) == 0 {
+			cur.Shards[i] = "-"
+			continue
 		}
+		cur.Shards[i] = r.after
+		more = true
+	}
+	if more {
+		page.Next = encodeCursor(cur)
+	}
+	return page, nil
+}
+
+// fill reads the next entries of a shard into its buffer.
+func (s *Store) fill(ctx context.Context, q LeadSearch, r *shardReader, n int) error {
+	names := map[string]string{"#pk": attrGSI1PK, "#sk": attrGSI1SK}
+	values := map[string]types.AttributeValue{":pk": str(r.pk)}
+	cond := "#pk = :pk"
+	// Index keys start with the creation time (fixed width, UTC): whole
+	// seconds are a prefix, and "~" sorts after every character that
+	// follows one.
+	const second = "2006-01-02T15:04:05"
+	lo, hi := "", "~"
+	if !q.From.IsZero() {
+		lo = q.From.UTC().Format(second)
+	}
+	if !q.To.IsZero() {
+		hi = q.To.UTC().Format(second) + "~"
+	}
+	if r.after != "" && r.after < hi {
+		hi = r.after
+		// The range includes hi: the key read last is dropped below.
+	}
+	values[":hi"] = str(hi)
+	if lo == "" {
+		cond += " AND #sk <= :hi"
 	} else {
-		in.IndexName = aws.String(GSI1)
-		pkAttr, skAttr = attrGSI1PK, attrGSI1SK
-		part = cursorPartition{attr: attrGSI1PK, value: "CAMPAIGN#" + q.Campaign, keys: []string{attrPK, attrSK, attrGSI1PK, attrGSI1SK}}
-		if q.Status != "" {
-			names["#status"], values[":status"] = "status", str(string(q.Status))
-			filters = append(filters, "#status = :status")
-		}
+		values[":lo"] = str(lo)
+		cond += " AND #sk BETWEEN :lo AND :hi"
+	}
+	in := &dynamodb.QueryInput{
+		TableName: aws.String(s.table), IndexName: aws.String(GSI1),
+		KeyConditionExpression: aws.String(cond), ScanIndexForward: aws.Bool(false),
+		Limit: aws.Int32(int32(n + 1)),
 	}
 	if q.Source != "" {
 		names["#source"], values[":source"] = "source", str(q.Source)
-		filters = append(filters, "#source = :source")
+		in.FilterExpression = aws.String("#source = :source")
 	}
-	names["#pk"] = pkAttr
-	if !q.From.IsZero() || !q.To.IsZero() {
-		names["#sk"] = skAttr
+	in.ExpressionAttributeNames, in.ExpressionAttributeValues = names, values
+	out, err := s.db.Query(ctx, in)
+	if err != nil {
+		return fmt.Errorf("search leads: %w", err)
 	}
-	values[":pk"] = str(part.value)
-	cond := "#pk = :pk"
-	// Sort keys start with the creation time in RFC 3339 (UTC, fractional
-	// seconds without trailing zeros): whole seconds are a prefix, and
-	// "~" sorts after every character that follows one.
-	const second = "2006-01-02T15:04:05"
-	switch {
-	case !q.From.IsZero() && !q.To.IsZero():
-		values[":lo"], values[":hi"] = str(q.From.UTC().Format(second)), str(q.To.UTC().Format(second)+"~")
-		cond += " AND #sk BETWEEN :lo AND :hi"
-	case !q.From.IsZero():
-		values[":lo"] = str(q.From.UTC().Format(second))
-		cond += " AND #sk >= :lo"
-	case !q.To.IsZero():
-		values[":hi"] = str(q.To.UTC().Format(second) + "~")
-		cond += " AND #sk <= :hi"
-	}
-	in.KeyConditionExpression = aws.String(cond)
-	if len(filters) > 0 {
-		f := filters[0]
-		for _, x := range filters[1:] {
-			f += " AND " + x
+	for _, it := range out.Items {
+		sk, _ := it[attrGSI1SK].(*types.AttributeValueMemberS)
+		pk, _ := it[attrPK].(*types.AttributeValueMemberS)
+		if sk == nil || pk == nil || sk.Value == r.after {
+			continue
 		}
-		in.FilterExpression = aws.String(f)
+		r.buf = append(r.buf, indexed{sk: sk.Value, id: strings.TrimPrefix(pk.Value, "LEAD#")})
 	}
-	in.ExpressionAttributeNames = names
-	in.ExpressionAttributeValues = values
-	return in, part
+	if out.LastEvaluatedKey == nil {
+		r.done = true
+	} else if len(r.buf) == 0 {
+		// A page of filtered-out entries: read on from its end.
+		if sk, ok := out.LastEvaluatedKey[attrGSI1SK].(*types.AttributeValueMemberS); ok {
+			r.after = sk.Value
+			return s.fill(ctx, q, r, n)
+		}
+		r.done = true
+	}
+	return nil
 }
 
-// searchRecords turns the items a search read into lead records, in their
-// order: GSI1 items are the records; lookup items name them, read in one
-// BatchGetItem per 100.
-func (s *Store) searchRecords(ctx context.Context, lookups bool, items []map[string]types.AttributeValue) ([]*lead.Record, error) {
-	recs := make([]*lead.Record, 0, len(items))
-	if !lookups {
-		for _, it := range items {
-			r, err := decodeLead(it)
-			if err != nil {
-				return nil, err
-			}
-			recs = append(recs, r)
-		}
-		return recs, nil
+// readLeads reads leads whole, searchReaders at a time, in the order of
+// ids (leads that do not exist are left out).
+func (s *Store) readLeads(ctx context.Context, ids []string) ([]*lead.Record, error) {
+	recs := make([]*lead.Record, len(ids))
+	errs := make([]error, len(ids))
+	sem := make(chan struct{}, searchReaders)
+	var wg sync.WaitGroup
+	for i, id := range ids {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			recs[i], errs[i] = s.GetLead(ctx, id, false)
+		}()
 	}
-	ids := make([]string, 0, len(items))
-	keys := make([]map[string]types.AttributeValue, 0, len(items))
-	for _, it := range items {
-		v, ok := it["lead_id"].(*types.AttributeValueMemberS)
-		if !ok {
-			return nil, fmt.Errorf("search leads: lookup item without lead_id")
-		}
-		ids = append(ids, v.Value)
-		pk, sk := leadKey(v.Value)
-		keys = append(keys, key(pk, sk))
-	}
-	got, err := s.batchGet(ctx, keys)
-	if err != nil {
-		return nil, fmt.Errorf("search leads: read the page's leads: %w", err)
-	}
-	byID := make(map[string]*lead.Record, len(got))
-	for _, it := range got {
-		r, err := decodeLead(it)
-		if err != nil {
-			return nil, err
-		}
-		byID[r.ID] = r
-	}
-	for _, id := range ids {
-		if r, ok := byID[id]; ok {
-			recs = append(recs, r)
+	wg.Wait()
+	out := make([]*lead.Record, 0, len(ids))
+	for i := range ids {
+		switch {
+		case errors.Is(errs[i], ErrNotFound):
+		case errs[i] != nil:
+			return nil, fmt.Errorf("search leads: %w", errs[i])
+		default:
+			out = append(out, recs[i])
 		}
 	}
-	return recs, nil
+	return out, nil
 }
 
 // matches applies every criterion to a record: the exact time range, and
-// what the query could not filter (the current status of a contact's
-// leads, the buyer).
+// what the index could not filter (the current status, the buyer).
 func (q LeadSearch) matches(r *lead.Record) bool {
 	switch {
 	case !q.From.IsZero() && r.CreatedAt.Before(q.From),
@@ -239,44 +329,20 @@ func (q LeadSearch) matches(r *lead.Record) bool {
 	return true
 }
 
-// encodeCursor writes a LastEvaluatedKey (string attributes only) as an
-// opaque token.
-func encodeCursor(k map[string]types.AttributeValue) (string, error) {
-	flat := make(map[string]string, len(k))
-	for name, v := range k {
-		s, ok := v.(*types.AttributeValueMemberS)
-		if !ok {
-			return "", fmt.Errorf("search leads: key attribute %s is not a string", name)
-		}
-		flat[name] = s.Value
-	}
-	raw, err := json.Marshal(flat)
-	if err != nil {
-		return "", fmt.Errorf("encode cursor: %w", err)
-	}
-	return base64.RawURLEncoding.EncodeToString(raw), nil
+func encodeCursor(c cursor) string {
+	raw, _ := json.Marshal(c)
+	return base64.RawURLEncoding.EncodeToString(raw)
 }
 
-// decodeCursor reads a cursor back: it must hold exactly the key
-// attributes of the search's partition, in that partition.
-func decodeCursor(c string, part cursorPartition) (map[string]types.AttributeValue, error) {
+// decodeCursor reads a cursor back: it must be one of the same search.
+func decodeCursor(c, of string) (cursor, error) {
 	raw, err := base64.RawURLEncoding.DecodeString(c)
 	if err != nil {
-		return nil, ErrBadCursor
+		return cursor{}, ErrBadCursor
 	}
-	var flat map[string]string
-	if err := json.Unmarshal(raw, &flat); err != nil {
-		return nil, ErrBadCursor
+	var cur cursor
+	if err := json.Unmarshal(raw, &cur); err != nil || cur.Of != of || cur.Offset < 0 {
+		return cursor{}, ErrBadCursor
 	}
-	if !slices.Equal(slices.Sorted(maps.Keys(flat)), slices.Sorted(slices.Values(part.keys))) || flat[part.attr] != part.value {
-		return nil, ErrBadCursor
-	}
-	k := make(map[string]types.AttributeValue, len(flat))
-	for name, v := range flat {
-		if v == "" {
-			return nil, ErrBadCursor
-		}
-		k[name] = str(v)
-	}
-	return k, nil
+	return cur, nil
 }

@@ -11,7 +11,8 @@ import (
 )
 
 // CreateTable creates the table as the CDK stack defines it (keys, GSI,
-// TTL), for the local runner and tests. An existing table is left alone.
+// stream of new images, TTL), for the local runner and tests. An existing
+// table is left alone.
 func CreateTable(ctx context.Context, db DB, table string) error {
 	_, err := db.CreateTable(ctx, &dynamodb.CreateTableInput{
 		TableName:   aws.String(table),
@@ -32,8 +33,9 @@ func CreateTable(ctx context.Context, db DB, table string) error {
 				{AttributeName: aws.String(attrGSI1PK), KeyType: types.KeyTypeHash},
 				{AttributeName: aws.String(attrGSI1SK), KeyType: types.KeyTypeRange},
 			},
-			Projection: &types.Projection{ProjectionType: types.ProjectionTypeAll},
+			Projection: &types.Projection{ProjectionType: types.ProjectionTypeInclude, NonKeyAttributes: []string{"source"}},
 		}},
+		StreamSpecification: &types.StreamSpecification{StreamEnabled: aws.Bool(true), StreamViewType: types.StreamViewTypeNewImage},
 	})
 	var inUse *types.ResourceInUseException
 	if errors.As(err, &inUse) {

@@ -3,10 +3,13 @@
 // make caps, dedupe, idempotency and the ledger exact under concurrency and
 // redelivery.
 //
-// Every state change of a lead is one TransactWriteItems whose first item
-// is the lead itself, conditioned on the routing round (Seq) the caller
-// believes the lead is in. A redelivered message finds the lead a round
-// further and gets a *StaleError; nothing is written twice.
+// A lead is a partition of immutable items (record.go): every state change
+// puts the lead's next round, conditioned on its not existing, in one
+// TransactWriteItems with the counters it moves. A redelivered message
+// finds the round taken and gets a *StaleError; nothing is written twice.
+// Writes that collide with another request on the same item (DynamoDB
+// cancels them with TransactionConflict) are retried with jittered
+// exponential backoff (txn.go), never surfaced as failures.
 package store
 
 import (
@@ -15,12 +18,8 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-
-	"github.com/leadrelay/leadrelay/shared/lead"
 )
 
 // DB is the part of the DynamoDB client the store uses.
@@ -41,6 +40,9 @@ type Store struct {
 	db    DB
 	table string
 	now   func() time.Time
+	retry Retry
+	// sleep waits between retries (a test may make it instant).
+	sleep func(context.Context, time.Duration) error
 	// zone is the agency's timezone, in which ledger days are counted
 	// (UTC when nil; see CountLedgerIn).
 	zone func(context.Context) *time.Location
@@ -51,7 +53,15 @@ func New(db DB, table string, now func() time.Time) *Store {
 	if now == nil {
 		now = time.Now
 	}
-	return &Store{db: db, table: table, now: now}
+	return &Store{db: db, table: table, now: now, retry: DefaultRetry, sleep: sleep}
+}
+
+// RetryWith replaces how collisions are retried (DefaultRetry).
+func (s *Store) RetryWith(r Retry) {
+	if r.Tries < 1 {
+		r.Tries = 1
+	}
+	s.retry = r
 }
 
 // Table is the table's name.
@@ -70,59 +80,17 @@ func num(n int64) types.AttributeValue {
 
 func str(s string) types.AttributeValue { return &types.AttributeValueMemberS{Value: s} }
 
-// GetLead reads a lead. consistent asks for a strongly consistent read.
-func (s *Store) GetLead(ctx context.Context, id string, consistent bool) (*lead.Record, error) {
-	pk, sk := leadKey(id)
-	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName:      aws.String(s.table),
-		Key:            key(pk, sk),
-		ConsistentRead: aws.Bool(consistent),
-	})
-	if err != nil {
-		return nil, fmt.Errorf("get lead %s: %w", id, err)
-	}
-	if out.Item == nil {
-		return nil, ErrNotFound
-	}
-	return decodeLead(out.Item)
-}
+func expiry(t time.Time) types.AttributeValue { return num(t.Unix()) }
 
-func decodeLead(item map[string]types.AttributeValue) (*lead.Record, error) {
-	var r lead.Record
-	if err := attributevalue.UnmarshalMap(item, &r); err != nil {
-		return nil, fmt.Errorf("decode lead: %w", err)
-	}
-	return &r, nil
-}
-
-// cancellation returns the reasons of a cancelled transaction, or nil.
-func cancellation(err error) []types.CancellationReason {
-	var tce *types.TransactionCanceledException
-	if errors.As(err, &tce) {
-		return tce.CancellationReasons
-	}
-	return nil
-}
-
-func failed(r types.CancellationReason) bool {
-	return r.Code != nil && *r.Code == "ConditionalCheckFailed"
-}
-
-// staleFrom builds the StaleError of a cancelled lead condition.
-func staleFrom(r types.CancellationReason) error {
-	if r.Item == nil {
+// staleAt reads the lead after a state change found its round taken: the
+// *StaleError carrying the lead as it is now.
+func (s *Store) staleAt(ctx context.Context, id string) error {
+	cur, err := s.GetLead(ctx, id, true)
+	if errors.Is(err, ErrNotFound) {
 		return &StaleError{}
 	}
-	rec, err := decodeLead(r.Item)
 	if err != nil {
-		return err
+		return fmt.Errorf("read lead %s after a stale write: %w", id, err)
 	}
-	return &StaleError{Current: rec}
+	return &StaleError{Current: cur}
 }
-
-func (s *Store) transact(ctx context.Context, items []types.TransactWriteItem) error {
-	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
-	return err
-}
-
-func expiry(t time.Time) types.AttributeValue { return num(t.Unix()) }

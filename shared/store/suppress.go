@@ -2,7 +2,9 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -10,48 +12,100 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
 
-// Bounds of the batch writes of suppression lists: DynamoDB takes 25
-// writes a BatchWriteItem; unprocessed writes are sent again with
-// exponential backoff, at most batchTries times.
+// Bounds of batch reads: unprocessed keys are sent again with exponential
+// backoff, at most batchTries times.
 const (
-	batchSize    = 25
 	batchTries   = 8
 	batchBackoff = 50 * time.Millisecond
 )
 
+// suppressWriters bounds the value items a suppression import writes at
+// once.
+const suppressWriters = 16
+
 // Suppress puts values on a suppression list: ingest refuses a lead that
-// carries any of them (PutLead). Only the values' hashes are stored. A
-// value is held once whatever the list: putting it on another list moves
-// it there. It returns how many distinct values were written.
+// carries any of them (PutLead). Only the values' hashes are stored, on
+// the values' own items (contacts.go). A value is held once whatever the
+// list: putting it on another list moves it there. It returns how many
+// distinct values were written.
 func (s *Store) Suppress(ctx context.Context, list string, values []Contact) (int, error) {
 	at := s.now().UTC().Format(time.RFC3339)
-	reqs := make([]types.WriteRequest, 0, len(values))
-	for _, c := range distinctContacts(values) {
-		pk, sk := suppressKey(c.Kind, c.Value)
-		it := key(pk, sk)
-		it["list"] = str(list)
-		it["kind"] = str(c.Kind)
-		it["added_at"] = str(at)
-		reqs = append(reqs, types.WriteRequest{PutRequest: &types.PutRequest{Item: it}})
+	distinct := distinctContacts(values)
+	err := s.eachValue(ctx, distinct, func(ctx context.Context, c Contact) error {
+		pk, sk := valueKey(c.Kind, c.Value)
+		_, err := s.updateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName:                 aws.String(s.table),
+			Key:                       key(pk, sk),
+			UpdateExpression:          aws.String("SET sup = :list, sup_at = :at, kind = :kind"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":list": str(list), ":at": str(at), ":kind": str(c.Kind)},
+		})
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("suppress %d value(s): %w", len(distinct), err)
 	}
-	if err := s.batchWrite(ctx, reqs); err != nil {
-		return 0, fmt.Errorf("suppress %d value(s): %w", len(reqs), err)
-	}
-	return len(reqs), nil
+	return len(distinct), nil
 }
 
 // Unsuppress takes values off the suppression lists. It returns how many
-// distinct values were deleted (whether or not they were on a list).
+// distinct values it took off (whether or not they were on a list).
 func (s *Store) Unsuppress(ctx context.Context, values []Contact) (int, error) {
-	reqs := make([]types.WriteRequest, 0, len(values))
-	for _, c := range distinctContacts(values) {
-		pk, sk := suppressKey(c.Kind, c.Value)
-		reqs = append(reqs, types.WriteRequest{DeleteRequest: &types.DeleteRequest{Key: key(pk, sk)}})
+	distinct := distinctContacts(values)
+	err := s.eachValue(ctx, distinct, func(ctx context.Context, c Contact) error {
+		pk, sk := valueKey(c.Kind, c.Value)
+		_, err := s.updateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName:           aws.String(s.table),
+			Key:                 key(pk, sk),
+			UpdateExpression:    aws.String("REMOVE sup, sup_at"),
+			ConditionExpression: aws.String("attribute_exists(sup)"),
+		})
+		if errors.As(err, new(*types.ConditionalCheckFailedException)) {
+			return nil // not on a list
+		}
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("unsuppress %d value(s): %w", len(distinct), err)
 	}
-	if err := s.batchWrite(ctx, reqs); err != nil {
-		return 0, fmt.Errorf("unsuppress %d value(s): %w", len(reqs), err)
+	return len(distinct), nil
+}
+
+// eachValue runs write for every value, suppressWriters at once; the
+// first error stops it.
+func (s *Store) eachValue(ctx context.Context, values []Contact, write func(context.Context, Contact) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	work := make(chan Contact)
+	errs := make(chan error, suppressWriters)
+	var wg sync.WaitGroup
+	for range min(suppressWriters, len(values)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for c := range work {
+				if err := write(ctx, c); err != nil {
+					errs <- err
+					cancel()
+					return
+				}
+			}
+		}()
 	}
-	return len(reqs), nil
+feed:
+	for _, c := range values {
+		select {
+		case work <- c:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(work)
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		return err
+	}
+	return ctx.Err()
 }
 
 // distinctContacts drops repeated values: a BatchWriteItem refuses two
@@ -60,40 +114,13 @@ func distinctContacts(values []Contact) []Contact {
 	seen := make(map[string]bool, len(values))
 	out := make([]Contact, 0, len(values))
 	for _, c := range values {
-		pk, _ := suppressKey(c.Kind, c.Value)
+		pk, _ := valueKey(c.Kind, c.Value)
 		if !seen[pk] {
 			seen[pk] = true
 			out = append(out, c)
 		}
 	}
 	return out
-}
-
-// batchWrite sends writes in batches of 25, sending unprocessed writes
-// again with backoff.
-func (s *Store) batchWrite(ctx context.Context, reqs []types.WriteRequest) error {
-	for start := 0; start < len(reqs); start += batchSize {
-		pending := reqs[start:min(start+batchSize, len(reqs))]
-		for try := 1; len(pending) > 0; try++ {
-			out, err := s.db.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{
-				RequestItems: map[string][]types.WriteRequest{s.table: pending},
-			})
-			if err != nil {
-				return fmt.Errorf("batch write: %w", err)
-			}
-			pending = out.UnprocessedItems[s.table]
-			if len(pending) == 0 {
-				break
-			}
-			if try == batchTries {
-				return fmt.Errorf("batch write: %d write(s) still unprocessed after %d tries", len(pending), try)
-			}
-			if err := sleep(ctx, batchBackoff<<(try-1)); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
 }
 
 // sleep waits d or until ctx is done.
@@ -108,16 +135,17 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// batchGet reads items by key, at most 100 a request, sending unprocessed
-// keys again with backoff. Items come back in no particular order.
-func (s *Store) batchGet(ctx context.Context, keys []map[string]types.AttributeValue) ([]map[string]types.AttributeValue, error) {
+// batchGet reads the projection of items by key (eventually consistent),
+// at most 100 a request, sending unprocessed keys again with backoff.
+// Items come back in no particular order.
+func (s *Store) batchGet(ctx context.Context, keys []map[string]types.AttributeValue, projection string) ([]map[string]types.AttributeValue, error) {
 	const most = 100
 	var items []map[string]types.AttributeValue
 	for start := 0; start < len(keys); start += most {
 		pending := keys[start:min(start+most, len(keys))]
 		for try := 1; len(pending) > 0; try++ {
 			out, err := s.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{
-				RequestItems: map[string]types.KeysAndAttributes{s.table: {Keys: pending, ConsistentRead: aws.Bool(true)}},
+				RequestItems: map[string]types.KeysAndAttributes{s.table: {Keys: pending, ProjectionExpression: aws.String(projection)}},
 			})
 			if err != nil {
 				return nil, fmt.Errorf("batch get: %w", err)
