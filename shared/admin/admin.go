@@ -198,7 +198,13 @@ func (h *Handler) getLead(ctx context.Context, id string) httpapi.Response {
 	return httpapi.JSON(http.StatusOK, rec)
 }
 
-// reroute sends an unsold or rejected lead through routing again.
+// StaleReceived is how long a lead may stay received (accepted, waiting
+// for its first routing round) before an operator may re-route it: its
+// routing message was lost.
+const StaleReceived = time.Minute
+
+// reroute sends an unsold or rejected lead through routing again, or a
+// lead left received past StaleReceived.
 func (h *Handler) reroute(ctx context.Context, id string) httpapi.Response {
 	rec, err := h.Store.GetLead(ctx, id, true)
 	if errors.Is(err, store.ErrNotFound) {
@@ -208,13 +214,13 @@ func (h *Handler) reroute(ctx context.Context, id string) httpapi.Response {
 		h.Log.ErrorContext(ctx, "read lead", "lead_id", id, "error", err)
 		return httpapi.Error(http.StatusServiceUnavailable, "unavailable", "retry")
 	}
-	if rec.Status != lead.Unsold && rec.Status != lead.Rejected {
-		return httpapi.Error(http.StatusConflict, "not_reroutable", "lead %s is %s; only unsold or rejected leads can be re-routed", id, rec.Status)
+	stale := rec.Status == lead.Received && h.Now().Sub(rec.Updated) > StaleReceived
+	if rec.Status != lead.Unsold && rec.Status != lead.Rejected && !stale {
+		return httpapi.Error(http.StatusConflict, "not_reroutable", "lead %s is %s; only unsold or rejected leads, or leads received over %s ago and never routed, can be re-routed", id, rec.Status, StaleReceived)
 	}
 	ev := lead.Event{At: h.Now().UTC(), Type: lead.EventRerouted, Detail: "re-routed by an operator"}
 	err = h.Store.Reroute(ctx, rec, []lead.Event{ev})
-	var stale *store.StaleError
-	if errors.As(err, &stale) {
+	if errors.As(err, new(*store.StaleError)) {
 		return httpapi.Error(http.StatusConflict, "not_reroutable", "lead %s changed meanwhile; read it again", id)
 	}
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/leadrelay/leadrelay/shared/admin"
+	"github.com/leadrelay/leadrelay/shared/aggregate"
 	"github.com/leadrelay/leadrelay/shared/auction"
 	"github.com/leadrelay/leadrelay/shared/breaker"
 	"github.com/leadrelay/leadrelay/shared/delivery"
@@ -27,6 +28,7 @@ import (
 	"github.com/leadrelay/leadrelay/shared/router"
 	"github.com/leadrelay/leadrelay/shared/settings"
 	"github.com/leadrelay/leadrelay/shared/store"
+	"github.com/leadrelay/leadrelay/shared/sweeper"
 	"github.com/leadrelay/leadrelay/shared/webhook"
 )
 
@@ -114,4 +116,15 @@ func (a *App) Delivery() *delivery.Handler {
 func (a *App) Admin(token string) *admin.Handler {
 	return &admin.Handler{Store: a.Store, Queue: a.Queue, Now: a.Now, Token: token, Changed: a.Configs.Invalidate, Log: a.Log,
 		Redriver: queue.NewRedriver(a.SQS, a.Queue.URLs()), Ledger: a.Store}
+}
+
+// Aggregator is the aggregate function's handler: the table's stream
+// folded into the P&L.
+func (a *App) Aggregator() *aggregate.Handler {
+	return &aggregate.Handler{Store: a.Store, Log: a.Log}
+}
+
+// Sweeper is the sweeper function's handler.
+func (a *App) Sweeper() *sweeper.Handler {
+	return &sweeper.Handler{Store: a.Store, Queue: a.Queue, Configs: a.Configs, Now: a.Now, Log: a.Log}
 }

@@ -23,6 +23,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/leadrelay/leadrelay/shared/backoff"
 	"github.com/leadrelay/leadrelay/shared/config"
 	"github.com/leadrelay/leadrelay/shared/lead"
 	"github.com/leadrelay/leadrelay/shared/money"
@@ -35,7 +36,7 @@ import (
 type Store interface {
 	GetLead(ctx context.Context, id string, consistent bool) (*lead.Record, error)
 	Sell(ctx context.Context, in store.SaleInput) error
-	Release(ctx context.Context, id string, seq int, holds []lead.CapHold, events []lead.Event) error
+	Release(ctx context.Context, id string, seq int, status lead.Status, holds []lead.CapHold, events []lead.Event) error
 	AppendEvents(ctx context.Context, id string, seq int, events []lead.Event) error
 }
 
@@ -77,28 +78,6 @@ type Handler struct {
 	// Breakers, when set, count buyers' failure streaks and pause a
 	// failing buyer (breaker.go).
 	Breakers Breakers
-}
-
-// Backoff bounds.
-const (
-	BackoffBase = 2 * time.Second
-	BackoffCap  = 15 * time.Minute
-)
-
-// Backoff is the wait before attempt+1 after attempt failed: exponential
-// from BackoffBase, capped at BackoffCap, with full jitter, at least a second.
-func Backoff(attempt int, jitter func(time.Duration) time.Duration) time.Duration {
-	ceil := BackoffCap
-	if attempt < 20 {
-		if d := BackoffBase << (attempt - 1); d < ceil {
-			ceil = d
-		}
-	}
-	d := jitter(ceil)
-	if d < time.Second {
-		d = time.Second
-	}
-	return d
 }
 
 // Handle delivers a batch. Messages whose attempt failed transiently are
@@ -209,7 +188,7 @@ func (h *Handler) deliver(ctx context.Context, msg events.SQSMessage) (retry boo
 		}
 		log.WarnContext(ctx, "record attempt", "error", err)
 	}
-	wait := Backoff(attempt, h.Jitter)
+	wait := backoff.Wait(attempt, h.Jitter)
 	if err := h.Queue.Delay(ctx, h.QueueURL, msg.ReceiptHandle, wait); err != nil {
 		log.WarnContext(ctx, "set backoff", "error", err)
 	}
@@ -316,12 +295,16 @@ func payout(p config.Payout, price money.Amount, first bool) money.Amount {
 // router for the next buyer. deadLetter, when set, also copies the job to
 // the DLQ with that reason. extra events go to the timeline after ev.
 func (h *Handler) release(ctx context.Context, log *slog.Logger, m queue.Deliver, redelivered bool, ev lead.Event, deadLetter string, extra ...lead.Event) error {
+	// A shared lead with a sale stays sold while it looks for more buyers.
+	status := lead.Routing
+	if len(m.Bought) > 0 {
+		status = lead.Sold
+	}
+	evs := []lead.Event{ev}
 	if ev.Type == lead.EventAttempt {
-		ev2 := lead.Event{At: ev.At, Type: lead.EventRejected, Buyer: ev.Buyer, Order: ev.Order, Detail: "the buyer refused the lead; trying the next buyer"}
-		if err := h.Store.Release(ctx, m.Lead.ID, m.Seq, m.Assignment.Caps, append([]lead.Event{ev, ev2}, extra...)); err != nil {
-			return h.settled(ctx, log, m, redelivered, err)
-		}
-	} else if err := h.Store.Release(ctx, m.Lead.ID, m.Seq, m.Assignment.Caps, append([]lead.Event{ev}, extra...)); err != nil {
+		evs = append(evs, lead.Event{At: ev.At, Type: lead.EventRejected, Buyer: ev.Buyer, Order: ev.Order, Detail: "the buyer refused the lead; trying the next buyer"})
+	}
+	if err := h.Store.Release(ctx, m.Lead.ID, m.Seq, status, m.Assignment.Caps, append(evs, extra...)); err != nil {
 		return h.settled(ctx, log, m, redelivered, err)
 	}
 	if deadLetter != "" {

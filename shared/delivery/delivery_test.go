@@ -73,7 +73,7 @@ func (s *fakeStore) Sell(_ context.Context, in store.SaleInput) error {
 	return nil
 }
 
-func (s *fakeStore) Release(_ context.Context, _ string, seq int, holds []lead.CapHold, evs []lead.Event) error {
+func (s *fakeStore) Release(_ context.Context, _ string, seq int, _ lead.Status, holds []lead.CapHold, evs []lead.Event) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.stale(seq); err != nil {
@@ -243,32 +243,6 @@ func (f *fixture) handle(t *testing.T, m events.SQSMessage) (retried bool) {
 		t.Fatal(err)
 	}
 	return len(resp.BatchItemFailures) == 1 && resp.BatchItemFailures[0].ItemIdentifier == m.MessageId
-}
-
-func TestBackoffSchedule(t *testing.T) {
-	ceiling := func(d time.Duration) time.Duration { return d }
-	want := []time.Duration{2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second, 32 * time.Second,
-		64 * time.Second, 128 * time.Second, 256 * time.Second, 512 * time.Second, 15 * time.Minute, 15 * time.Minute}
-	for i, w := range want {
-		if got := Backoff(i+1, ceiling); got != w {
-			t.Errorf("attempt %d: backoff %s, want %s", i+1, got, w)
-		}
-	}
-	for _, attempt := range []int{20, 64, 1000} {
-		if got := Backoff(attempt, ceiling); got != BackoffCap {
-			t.Errorf("attempt %d: backoff %s, want the cap", attempt, got)
-		}
-	}
-	// Full jitter may draw 0: the floor is a second.
-	if got := Backoff(3, func(time.Duration) time.Duration { return 0 }); got != time.Second {
-		t.Errorf("zero jitter: %s, want 1s", got)
-	}
-	// The jitter is asked for a duration within the ceiling.
-	var asked time.Duration
-	Backoff(4, func(d time.Duration) time.Duration { asked = d; return d / 2 })
-	if asked != 16*time.Second {
-		t.Errorf("jitter asked for %s, want 16s", asked)
-	}
 }
 
 func TestTransientFailureIsDelayedWithItsReceiptHandle(t *testing.T) {

@@ -42,7 +42,7 @@ type Store interface {
 	PutLead(ctx context.Context, in store.NewLead) error
 	GetLead(ctx context.Context, id string, consistent bool) (*lead.Record, error)
 	// CountDuplicate and Return: see returns.go and docs/money.md.
-	CountDuplicate(ctx context.Context, campaign, source string, at time.Time) error
+	CountDuplicate(ctx context.Context, id, campaign, source string, at time.Time) error
 	Return(ctx context.Context, in store.ReturnInput) error
 }
 
@@ -228,7 +228,7 @@ func (h *Handler) post(ctx context.Context, req httpapi.Request) httpapi.Respons
 	case errors.As(err, &dup):
 		log.InfoContext(ctx, "duplicate lead", "duplicate_of", dup.Of, "field", dup.Field)
 		if !l.Test { // a test lead counts nowhere
-			if err := h.Store.CountDuplicate(ctx, camp.ID, src.ID, now); err != nil {
+			if err := h.Store.CountDuplicate(ctx, l.ID, camp.ID, src.ID, now); err != nil {
 				// The count is reporting only: the answer stays the 409.
 				log.WarnContext(ctx, "count duplicate in the ledger", "error", err)
 			}
@@ -249,10 +249,12 @@ func (h *Handler) post(ctx context.Context, req httpapi.Request) httpapi.Respons
 		return httpapi.Error(http.StatusServiceUnavailable, "unavailable", "the lead could not be stored; retry (with the same Idempotency-Key)")
 	}
 	if err := h.Queue.Route(ctx, route); err != nil {
-		// The lead is stored as received; a retry with the same
-		// Idempotency-Key queues it again.
-		log.ErrorContext(ctx, "queue lead for routing", "error", err)
-		return httpapi.Error(http.StatusServiceUnavailable, "unavailable", "the lead could not be queued; retry with the same Idempotency-Key")
+		// The lead is stored: it is accepted. The sweeper finds a lead
+		// without a first round within a minute or two and queues it
+		// (package sweeper); a retry with the same Idempotency-Key queues
+		// it at once. A 503 here would make the source post it again and
+		// be refused as a duplicate of a lead it was never told of.
+		log.ErrorContext(ctx, "queue lead for routing; the sweeper will", "error", err)
 	}
 	log.InfoContext(ctx, "lead accepted", "test", l.Test)
 	return answer(resp, env.Redirect)

@@ -123,20 +123,30 @@ func (s *Sender) DeliverLater(ctx context.Context, m Deliver) error {
 // DeadLetter copies a delivery job that gave up to the delivery DLQ, with
 // the reason, so operators see it and can replay it.
 func (s *Sender) DeadLetter(ctx context.Context, m Deliver, reason string) error {
+	return s.deadLetter(ctx, s.urls.DeliveryDLQ, m, m.Lead.ID, reason)
+}
+
+// DeadLetterRoute puts a routing message in the routing DLQ, with the
+// reason: a lead the sweeper gave up on, for an operator (the DLQ's alarm).
+func (s *Sender) DeadLetterRoute(ctx context.Context, m Route, reason string) error {
+	return s.deadLetter(ctx, s.urls.RoutingDLQ, m, m.Lead.ID, reason)
+}
+
+func (s *Sender) deadLetter(ctx context.Context, url string, m any, leadID, reason string) error {
 	body, err := json.Marshal(m)
 	if err != nil {
-		return fmt.Errorf("encode dead letter for lead %s: %w", m.Lead.ID, err)
+		return fmt.Errorf("encode dead letter for lead %s: %w", leadID, err)
 	}
 	_, err = s.api.SendMessage(ctx, &sqs.SendMessageInput{
-		QueueUrl:    aws.String(s.urls.DeliveryDLQ),
+		QueueUrl:    aws.String(url),
 		MessageBody: aws.String(string(body)),
 		MessageAttributes: map[string]types.MessageAttributeValue{
-			"lead_id": {DataType: aws.String("String"), StringValue: aws.String(m.Lead.ID)},
+			"lead_id": {DataType: aws.String("String"), StringValue: aws.String(leadID)},
 			"reason":  {DataType: aws.String("String"), StringValue: aws.String(reason)},
 		},
 	})
 	if err != nil {
-		return fmt.Errorf("dead-letter lead %s: %w", m.Lead.ID, err)
+		return fmt.Errorf("dead-letter lead %s: %w", leadID, err)
 	}
 	return nil
 }

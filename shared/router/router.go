@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/leadrelay/leadrelay/shared/auction"
+	"github.com/leadrelay/leadrelay/shared/backoff"
 	"github.com/leadrelay/leadrelay/shared/config"
 	"github.com/leadrelay/leadrelay/shared/lead"
 	"github.com/leadrelay/leadrelay/shared/queue"
@@ -243,7 +244,11 @@ func tiedAtTop(cs []routing.Candidate) bool {
 
 func (h *Handler) reservation(l *lead.Lead, seq int, c routing.Candidate, explain []routing.Verdict, now time.Time) store.Reservation {
 	a := lead.Assignment{Buyer: c.Ref.Buyer.ID, Order: c.Ref.Order.ID, Price: c.Price}
-	r := store.Reservation{LeadID: l.ID, Seq: seq, Status: lead.Routing, Test: l.Test}
+	d := c.Ref.Buyer.Delivery
+	r := store.Reservation{LeadID: l.ID, Seq: seq, Status: lead.Routing, Test: l.Test,
+		// The sweeper sends the delivery message again only once every
+		// attempt the buyer's delivery allows would be over.
+		Due: now.Add(backoff.Deadline(d.MaxAttempts, d.Timeout.D()))}
 	for _, cs := range c.Caps {
 		k := store.CapKey(cs.Scope, cs.Period, cs.Bucket)
 		r.Caps = append(r.Caps, store.CapCounter{Key: k, Limit: cs.Limit, Budget: cs.Budget, Price: c.Price, Expires: cs.Ends})

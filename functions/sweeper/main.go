@@ -1,0 +1,25 @@
+// Command sweeper is LeadRelay's sweeper Lambda function: lost messages sent again, every minute.
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+
+	"github.com/leadrelay/leadrelay/shared/app"
+	"github.com/leadrelay/leadrelay/shared/settings"
+)
+
+func main() {
+	log := slog.New(slog.NewJSONHandler(os.Stdout, nil)).With("function", "sweeper")
+	cfg, err := awsconfig.LoadDefaultConfig(context.Background())
+	if err != nil {
+		log.Error("load AWS configuration", "error", err)
+		os.Exit(1)
+	}
+	a := app.New(settings.MustFromEnv(), cfg, log)
+	lambda.Start(a.Sweeper().Handle)
+}
