@@ -214,3 +214,24 @@ func HoldMS() int {
 	}
 	return ms
 }
+
+// Contention makes the moto wrapper's transactions hold their items for
+// at least ms milliseconds while the test runs (make test starts it so;
+// a wrapper started without it is switched for the test and back). The
+// setting is the emulator's: tests running at the same time feel it too.
+// The test is skipped when the emulator is not the wrapper (LocalStack).
+func Contention(t testing.TB, ms int) {
+	t.Helper()
+	before := wrapperStats(t).HoldMS
+	if before >= ms {
+		return
+	}
+	if _, err := control(http.MethodPost, "contention", map[string]int{"hold_ms": ms}, nil); err != nil {
+		t.Fatalf("emulator contention: %v", err)
+	}
+	t.Cleanup(func() {
+		if _, err := control(http.MethodPost, "contention", map[string]int{"hold_ms": before}, nil); err != nil {
+			t.Errorf("restoring emulator contention: %v", err)
+		}
+	})
+}

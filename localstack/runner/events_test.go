@@ -86,4 +86,32 @@ func TestSampleEvents(t *testing.T) {
 	if got := e.r.Demo.Received(); len(got) != 1 || got[0]["lead_id"] != "01a20f6a-0000-7000-8000-000000000002" {
 		t.Fatalf("demo buyer received %v", got)
 	}
+
+	// The aggregate sample folds its insert's ledger entries once, however
+	// often it is handed over; the counter's change carries none.
+	var stream events.DynamoDBTimeWindowEvent
+	readEvent(t, "aggregate-stream.json", &stream)
+	for range 2 {
+		if resp, err := a.Aggregator().Handle(ctx, stream); err != nil || resp.State == nil {
+			t.Fatalf("aggregate-stream.json: %v %+v", err, resp)
+		}
+	}
+	rows, err := a.Store.Ledger(ctx, "2025-06-01")
+	if err != nil {
+		t.Fatal(err)
+	}
+	folded := map[string]int64{}
+	for _, r := range rows {
+		folded[r.Dimension+"/"+r.ID] = r.Counts["leads"]
+	}
+	if folded["campaign/auto-insurance"] != 1 || folded["source/demo-source"] != 1 {
+		t.Fatalf("aggregate-stream.json folded %v", folded)
+	}
+
+	// The sweeper's scheduled event sweeps (nothing is stuck here).
+	var tick events.CloudWatchEvent
+	readEvent(t, "sweeper-schedule.json", &tick)
+	if err := e.r.Sweeper.Handle(ctx, tick); err != nil {
+		t.Fatalf("sweeper-schedule.json: %v", err)
+	}
 }

@@ -155,6 +155,7 @@ func TestCapsHoldUnderLoadAndRedelivery(t *testing.T) {
 	}
 	// The ledger is the sum over the lead records, to the cent.
 	var ledgerRev, ledgerCost, ledgerSold int64
+	e.settle()
 	for _, day := range []string{time.Now().UTC().Add(-time.Hour).Format(time.DateOnly), time.Now().UTC().Format(time.DateOnly)} {
 		rows, err := a.Store.Ledger(ctx, day)
 		if err != nil {

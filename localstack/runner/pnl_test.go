@@ -166,6 +166,7 @@ func (x expected) add(campaign, source, day string, f func(r *pnlFigures)) {
 
 func (e *env) report(from, to, group string) []pnlFigures {
 	e.t.Helper()
+	e.settle()
 	req, _ := http.NewRequest("GET", fmt.Sprintf("%s/v1/admin/reports/pnl?from=%s&to=%s&group_by=%s", e.r.URL, from, to, group), nil)
 	req.Header.Set("Authorization", "Bearer "+adminToken)
 	resp, err := http.DefaultClient.Do(req)

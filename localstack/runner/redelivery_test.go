@@ -115,6 +115,7 @@ func TestRedeliveredMessagesChangeNothing(t *testing.T) {
 		t.Fatalf("cap counter: %d units, %v, %v; want 1 unit of 25.00", n, amt, err)
 	}
 	day := time.Now().UTC().Format(time.DateOnly)
+	e.settle()
 	rows, err := a.Store.Ledger(ctx, day)
 	if err != nil {
 		t.Fatal(err)

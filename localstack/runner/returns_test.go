@@ -44,6 +44,7 @@ buyers:
 // ledgerOf reads one day's figures of one dimension's id.
 func (e *env) ledgerOf(day, dim, id string) map[string]int64 {
 	e.t.Helper()
+	e.settle()
 	rows, err := e.r.App.Store.Ledger(context.Background(), day)
 	if err != nil {
 		e.t.Fatal(err)
@@ -226,6 +227,7 @@ func TestReturnsSpendAndReportRules(t *testing.T) {
 	if nyDay < saleDay {
 		req = fmt.Sprintf("from=%s&to=%s&group_by=buyer", nyDay, saleDay)
 	}
+	e.settle()
 	resp := e.raw("GET", "/v1/admin/reports/pnl?"+req, map[string]string{"Authorization": "Bearer " + adminToken, "Accept": "text/csv"})
 	if !contains(resp, "key,leads,accepted,rejected,duplicates,sold,unsold,returned,sales,revenue,cost,ad_spend,profit,margin,avg_sale_price,return_rate\n") ||
 		!contains(resp, "\nacme,0,0,0,0,1,0,1,1,0.00,0.00,0.00,0.00,0,0.00,1\n") {

@@ -1,9 +1,10 @@
 // Package runner runs the whole of LeadRelay in one process against an
 // AWS-compatible endpoint: the real handlers, an HTTP server that turns
-// requests into API Gateway proxy events, and pollers that hand SQS batches
+// requests into API Gateway proxy events, pollers that hand SQS batches
 // to the router and delivery handlers the way Lambda's event source mapping
 // does (batches of up to 10, partial batch failures, redelivery after the
-// visibility timeout).
+// visibility timeout), a poller of the table's stream for the aggregate
+// handler (stream.go), and the sweeper on a timer.
 package runner
 
 import (
@@ -24,6 +25,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
@@ -33,6 +35,7 @@ import (
 	"github.com/leadrelay/leadrelay/shared/queue"
 	"github.com/leadrelay/leadrelay/shared/settings"
 	"github.com/leadrelay/leadrelay/shared/store"
+	"github.com/leadrelay/leadrelay/shared/sweeper"
 )
 
 // Options configure a runner.
@@ -50,6 +53,10 @@ type Options struct {
 	Prefix string
 	// AWS is the configuration of the emulator's clients.
 	AWS aws.Config
+	// BackgroundAWS, when set, is the configuration of the clients of the
+	// work that is not a lead's own: the stream poller, the aggregate
+	// handler and the sweeper (tests count the two apart).
+	BackgroundAWS *aws.Config
 	// Visibility is the queues' visibility timeout (default 30 s).
 	Visibility time.Duration
 	// Pollers is how many pollers each queue gets (default 4; negative:
@@ -68,7 +75,13 @@ type Options struct {
 	// DeliveryJitter replaces the delivery handler's backoff jitter (tests:
 	// a jitter of 0 makes every backoff the 1 s floor).
 	DeliveryJitter func(time.Duration) time.Duration
-	Log            *slog.Logger
+	// SweepEvery is how often the sweeper runs (default a minute, as on
+	// AWS; negative: never, for tests that run it themselves), and
+	// SweepGrace how long a new lead may wait for its first routing round
+	// (default the sweeper's).
+	SweepEvery time.Duration
+	SweepGrace time.Duration
+	Log        *slog.Logger
 }
 
 // Runner is a running local LeadRelay.
@@ -78,8 +91,11 @@ type Runner struct {
 	URL    string
 	Queues queue.URLs
 	Demo   *DemoBuyer
+	// Sweeper is the sweeper the runner runs every SweepEvery.
+	Sweeper *sweeper.Handler
 
 	srv       *http.Server
+	stream    *streamPoller
 	redeliver int // every n-th batch, 0: never
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
@@ -162,8 +178,45 @@ func Start(ctx context.Context, o Options) (*Runner, error) {
 		r.poll(pctx, a.SQS, urls.Routing, rt.Handle, o.Log)
 		r.poll(pctx, a.SQS, urls.Delivery, dl.Handle, o.Log)
 	}
+	bg, bgCfg := a, o.AWS
+	if o.BackgroundAWS != nil {
+		bgCfg = *o.BackgroundAWS
+		bg = app.New(s, bgCfg, o.Log)
+		bg.Configs = a.Configs
+	}
+	r.stream = newStreamPoller(dynamodbstreams.NewFromConfig(bgCfg), bg.DynamoDB, s.Table, bg.Aggregator().Handle, o.Log)
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		r.stream.run(pctx)
+	}()
+	r.Sweeper = bg.Sweeper()
+	r.Sweeper.RouteGrace = o.SweepGrace
+	if o.SweepEvery == 0 {
+		o.SweepEvery = time.Minute
+	}
+	if o.SweepEvery > 0 {
+		r.wg.Add(1)
+		go func() {
+			defer r.wg.Done()
+			t := time.NewTicker(o.SweepEvery)
+			defer t.Stop()
+			for {
+				select {
+				case <-pctx.Done():
+					return
+				case <-t.C:
+					_ = r.Sweeper.Handle(pctx, events.CloudWatchEvent{})
+				}
+			}
+		}()
+	}
 	return r, nil
 }
+
+// SettleLedger waits until the aggregate handler has folded in every
+// ledger entry written before the call (the P&L is then exact).
+func (r *Runner) SettleLedger(ctx context.Context) error { return r.stream.settle(ctx) }
 
 // Stop stops serving, lets the pollers finish their batches, and returns.
 func (r *Runner) Stop(ctx context.Context) error {
