@@ -30,9 +30,13 @@ tools:
 	@command -v node >/dev/null 2>&1 || { echo "installing Node.js for CDK synth"; \
 		(apt-get update -qq && apt-get install -y -qq nodejs) >/dev/null; }
 
-## bench: the hot paths' benchmarks
+## bench: the hot paths' benchmarks, then what a lead sold to its first
+## buyer costs: AWS requests, DynamoDB write units, dollars per million
+## (measured on the emulator, which it starts when needed)
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./shared/...
+	@$(EMULATOR_ENV) ./localstack/with-emulator.sh $(GO) test -count=1 -run '^TestRequestsAndCostPerSoldLead$$' -v ./localstack/runner/ \
+		| sed -n '/a lead sold to its first buyer/,/target:/p' | sed 's/^        //'
 
 clean:
 	rm -rf dist cdk.out
