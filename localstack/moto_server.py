@@ -13,6 +13,8 @@ lets one DynamoDB request run at a time (SQS and the rest stay concurrent:
 SQS long polls must not block DynamoDB), and replaces TransactWriteItems
 with an equivalent that checks every condition first, writes only if all
 hold, and keeps a copy of just the items it touches in case a write fails.
+A Query of the table reads only its partition (moto's reads the whole
+table for every Query).
 
 Contention mode (LEADRELAY_MOTO_HOLD_MS, integer ms, default 0 = off; or
 POST /_leadrelay/contention at runtime). Real DynamoDB holds the items of a
@@ -63,6 +65,7 @@ Environment: LEADRELAY_MOTO_HOLD_MS (the hold above), LEADRELAY_MOTO_SLOW_MS
 (log DynamoDB requests that take longer than this many ms).
 """
 import argparse
+import gc
 import heapq
 import io
 import itertools
@@ -241,6 +244,36 @@ def fast_transactions() -> None:
             raise
 
     models.DynamoDBBackend.transact_write_items = transact_write_items
+
+
+def partition_queries() -> None:
+    """A Query of the table (not an index) reads its partition only.
+
+    moto's Table.query gathers and sorts every item of the table, then
+    keeps the partition's: a Query costs time in proportion to the table,
+    not the partition. LeadRelay reads a lead with a Query of its partition,
+    so tests that read many leads of a big table would slow down
+    quadratically. This hands the query just the partition's items, sorted
+    by range key as all_items would have them; the rest of moto's query
+    (conditions, filters, paging) is unchanged.
+    """
+    from moto.dynamodb.models.table import Table
+
+    original = Table.query
+
+    def query(self, hash_key, *args, **kwargs):
+        index_name = args[6] if len(args) > 6 else kwargs.get("index_name")
+        if index_name or hash_key is None or not self.range_key_attr:
+            return original(self, hash_key, *args, **kwargs)
+        part = self.items.get(hash_key) if hash_key in self.items else {}
+        items = sorted(part.values(), key=lambda x: (x.hash_key, x.range_key))
+        self.all_items = lambda: items
+        try:
+            return original(self, hash_key, *args, **kwargs)
+        finally:
+            del self.all_items
+
+    Table.query = query
 
 
 def guarded_single_writes() -> None:
@@ -431,7 +464,14 @@ def main() -> None:
     except ValueError:
         parser.error(f"LEADRELAY_MOTO_HOLD_MS={hold!r}: want an integer number of milliseconds >= 0")
 
+    # moto keeps every stream record and item as Python objects: the
+    # default thresholds make the cyclic collector walk them all every few
+    # thousand allocations, pausing every request for longer as the tables
+    # grow. Collect rarely instead (moto's objects rarely form cycles).
+    gc.freeze()
+    gc.set_threshold(200_000, 50, 1_000)
     fast_transactions()
+    partition_queries()
     guarded_single_writes()
     inner = DomainDispatcherApplication(create_backend_app)
     lock = threading.Lock()
