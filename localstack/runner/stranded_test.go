@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/leadrelay/leadrelay/localstack/emulator"
+	"github.com/leadrelay/leadrelay/shared/admin"
+	"github.com/leadrelay/leadrelay/shared/httpapi"
 	"github.com/leadrelay/leadrelay/shared/lead"
 )
 
@@ -69,5 +71,40 @@ func TestNothingAcceptedIsStranded(t *testing.T) {
 	}
 	if n := len(b.received()); n != len(ids) {
 		t.Fatalf("the buyer received %d posts for %d leads", n, len(ids))
+	}
+}
+
+// An operator may re-route a lead left received (its routing message lost)
+// once it is over admin.StaleReceived old; a fresh one is refused.
+func TestRerouteOfAStaleReceivedLead(t *testing.T) {
+	b := newBuyer(t)
+	prefix := emulator.Name("lr-")
+	e := start(t, campaignYAML(b.srv.URL, "daily: 100"), func(o *Options) { o.Prefix, o.SweepEvery = prefix, -1 })
+	var id string
+	t.Run("posted while every send fails", func(t *testing.T) {
+		emulator.Faults(t, prefix, 1.0)
+		r := e.post(map[string]any{"phone": phone(7), "state": "CA"}, nil)
+		if r.Status != http.StatusAccepted {
+			t.Fatalf("post: %d %v", r.Status, r.Body)
+		}
+		id = r.Body["lead_id"].(string)
+	})
+	reroute := func(at time.Time) httpapi.Response {
+		adm := e.r.App.Admin("")
+		adm.Now = func() time.Time { return at }
+		resp, err := adm.Handle(context.Background(), httpapi.Request{HTTPMethod: "POST", Path: "/v1/admin/leads/" + id + "/reroute"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	if r := reroute(time.Now()); r.StatusCode != http.StatusConflict {
+		t.Fatalf("a fresh received lead: %d %s", r.StatusCode, r.Body)
+	}
+	if r := reroute(time.Now().Add(admin.StaleReceived + time.Second)); r.StatusCode != http.StatusAccepted {
+		t.Fatalf("a stale received lead: %d %s", r.StatusCode, r.Body)
+	}
+	if st := e.waitStatus(id); st != "sold" {
+		t.Fatalf("rerouted lead ended %s", st)
 	}
 }

@@ -66,24 +66,16 @@ func millis(t time.Time) types.AttributeValue {
 func (s *Store) Breakers(ctx context.Context) (map[string]BreakerState, error) {
 	pk, _ := breakerKey("")
 	out := map[string]BreakerState{}
-	p := dynamodb.NewQueryPaginator(s.db, &dynamodb.QueryInput{
-		TableName:                 aws.String(s.table),
-		KeyConditionExpression:    aws.String("pk = :pk"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(pk)},
-		ConsistentRead:            aws.Bool(true),
+	err := s.partition(ctx, pk, true, func(it map[string]types.AttributeValue) error {
+		var r breakerRow
+		if err := attributevalue.UnmarshalMap(it, &r); err != nil {
+			return fmt.Errorf("decode breaker: %w", err)
+		}
+		out[r.SK] = r.state()
+		return nil
 	})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("read breakers: %w", err)
-		}
-		for _, it := range page.Items {
-			var r breakerRow
-			if err := attributevalue.UnmarshalMap(it, &r); err != nil {
-				return nil, fmt.Errorf("decode breaker: %w", err)
-			}
-			out[r.SK] = r.state()
-		}
+	if err != nil {
+		return nil, fmt.Errorf("read breakers: %w", err)
 	}
 	return out, nil
 }
@@ -92,7 +84,7 @@ func (s *Store) Breakers(ctx context.Context) (map[string]BreakerState, error) {
 // buyer and returns the breaker as it now is.
 func (s *Store) BreakerFailure(ctx context.Context, buyer string) (BreakerState, error) {
 	pk, sk := breakerKey(buyer)
-	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+	out, err := s.updateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:        aws.String(s.table),
 		Key:              key(pk, sk),
 		UpdateExpression: aws.String("ADD failures :one SET updated_at = :now"),
@@ -112,7 +104,7 @@ func (s *Store) BreakerFailure(ctx context.Context, buyer string) (BreakerState,
 // worker changed it first: only one worker reports the opening.
 func (s *Store) OpenBreaker(ctx context.Context, buyer, leadID string, seen, until time.Time) (bool, error) {
 	pk, sk := breakerKey(buyer)
-	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+	_, err := s.updateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:           aws.String(s.table),
 		Key:                 key(pk, sk),
 		UpdateExpression:    aws.String("SET open_until = :until, opened_by = :lead, updated_at = :now REMOVE trial_until"),
@@ -138,7 +130,7 @@ func (s *Store) OpenBreaker(ctx context.Context, buyer, leadID string, seen, unt
 // changed; cur is then the breaker as stored.
 func (s *Store) ClaimBreakerTrial(ctx context.Context, buyer string, openUntil, now, until time.Time) (ok bool, cur BreakerState, err error) {
 	pk, sk := breakerKey(buyer)
-	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+	_, err = s.updateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:           aws.String(s.table),
 		Key:                 key(pk, sk),
 		UpdateExpression:    aws.String("SET trial_until = :until"),
@@ -165,7 +157,7 @@ func (s *Store) ClaimBreakerTrial(ctx context.Context, buyer string, openUntil, 
 // returns the breaker as it was (OpenUntil set: this call closed it).
 func (s *Store) CloseBreaker(ctx context.Context, buyer string) (BreakerState, error) {
 	pk, sk := breakerKey(buyer)
-	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+	out, err := s.updateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:        aws.String(s.table),
 		Key:              key(pk, sk),
 		UpdateExpression: aws.String("SET failures = :zero, updated_at = :now REMOVE open_until, trial_until, opened_by"),

@@ -83,7 +83,7 @@ func (s *Store) saveConfig(ctx context.Context, c *config.Config, expect int64) 
 	if len(vals) > 0 {
 		in.ExpressionAttributeValues = vals
 	}
-	if _, err := s.db.PutItem(ctx, in); err != nil {
+	if err := s.putItem(ctx, in); err != nil {
 		var ccf *types.ConditionalCheckFailedException
 		if errors.As(err, &ccf) {
 			return cur.Version, false, ErrVersionConflict

@@ -261,33 +261,25 @@ type LedgerRow struct {
 func (s *Store) Ledger(ctx context.Context, day string) ([]LedgerRow, error) {
 	pk, _ := ledgerKey(day, "", "")
 	var rows []LedgerRow
-	p := dynamodb.NewQueryPaginator(s.db, &dynamodb.QueryInput{
-		TableName:                 aws.String(s.table),
-		KeyConditionExpression:    aws.String("pk = :pk"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(pk)},
-		ConsistentRead:            aws.Bool(true),
-	})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("ledger of %s: %w", day, err)
-		}
-		for _, it := range page.Items {
-			row := LedgerRow{Day: day, Counts: map[string]int64{}}
-			for k, v := range it {
-				switch k {
-				case attrPK:
-				case attrSK:
-					sk := v.(*types.AttributeValueMemberS).Value
-					row.Dimension, row.ID, _ = strings.Cut(sk, "#")
-				default:
-					if n, ok := v.(*types.AttributeValueMemberN); ok {
-						row.Counts[k], _ = strconv.ParseInt(n.Value, 10, 64)
-					}
+	err := s.partition(ctx, pk, true, func(it map[string]types.AttributeValue) error {
+		row := LedgerRow{Day: day, Counts: map[string]int64{}}
+		for k, v := range it {
+			switch k {
+			case attrPK:
+			case attrSK:
+				sk := v.(*types.AttributeValueMemberS).Value
+				row.Dimension, row.ID, _ = strings.Cut(sk, "#")
+			default:
+				if n, ok := v.(*types.AttributeValueMemberN); ok {
+					row.Counts[k], _ = strconv.ParseInt(n.Value, 10, 64)
 				}
 			}
-			rows = append(rows, row)
 		}
+		rows = append(rows, row)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("ledger of %s: %w", day, err)
 	}
 	return rows, nil
 }

@@ -6,9 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/leadrelay/leadrelay/shared/lead"
@@ -66,18 +64,12 @@ type note struct {
 // asks for a strongly consistent read.
 func (s *Store) GetLead(ctx context.Context, id string, consistent bool) (*lead.Record, error) {
 	var items []map[string]types.AttributeValue
-	p := dynamodb.NewQueryPaginator(s.db, &dynamodb.QueryInput{
-		TableName:                 aws.String(s.table),
-		KeyConditionExpression:    aws.String("pk = :pk"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(leadPartition(id))},
-		ConsistentRead:            aws.Bool(consistent),
+	err := s.partition(ctx, leadPartition(id), consistent, func(it map[string]types.AttributeValue) error {
+		items = append(items, it)
+		return nil
 	})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("get lead %s: %w", id, err)
-		}
-		items = append(items, page.Items...)
+	if err != nil {
+		return nil, fmt.Errorf("get lead %s: %w", id, err)
 	}
 	if len(items) == 0 {
 		return nil, ErrNotFound

@@ -354,27 +354,19 @@ func (s *Store) Release(ctx context.Context, id string, seq int, status lead.Sta
 func (s *Store) Rotations(ctx context.Context, campaign string) (map[string]Rot, error) {
 	pk, _ := rotationKey(campaign, "")
 	out := map[string]Rot{}
-	p := dynamodb.NewQueryPaginator(s.db, &dynamodb.QueryInput{
-		TableName:                 aws.String(s.table),
-		KeyConditionExpression:    aws.String("pk = :pk"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(pk)},
-		ConsistentRead:            aws.Bool(true),
+	err := s.partition(ctx, pk, true, func(it map[string]types.AttributeValue) error {
+		var row struct {
+			SK   string `dynamodbav:"sk"`
+			N    int64  `dynamodbav:"n"`
+			Last int64  `dynamodbav:"last"`
+		}
+		if err := attributevalue.UnmarshalMap(it, &row); err == nil {
+			out[row.SK] = Rot{N: row.N, Last: row.Last}
+		}
+		return nil
 	})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("rotations of %s: %w", campaign, err)
-		}
-		for _, it := range page.Items {
-			var row struct {
-				SK   string `dynamodbav:"sk"`
-				N    int64  `dynamodbav:"n"`
-				Last int64  `dynamodbav:"last"`
-			}
-			if err := attributevalue.UnmarshalMap(it, &row); err == nil {
-				out[row.SK] = Rot{N: row.N, Last: row.Last}
-			}
-		}
+	if err != nil {
+		return nil, fmt.Errorf("rotations of %s: %w", campaign, err)
 	}
 	return out, nil
 }
