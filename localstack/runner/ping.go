@@ -2,17 +2,15 @@ package runner
 
 import (
 	"crypto/rand"
-	"os"
+	"encoding/hex"
 )
 
-// pingSecret is the secret that signs ping_ids locally:
-// LEADRELAY_PING_SECRET when set (so ping_ids survive a restart),
-// otherwise a random one for this run.
-func pingSecret() []byte {
-	if s := os.Getenv("LEADRELAY_PING_SECRET"); s != "" {
-		return []byte(s)
-	}
+// pingSecret is a random secret that signs ping_ids for this run, when
+// neither LEADRELAY_PING_SECRET nor LEADRELAY_PING_SECRET_PARAM is set (set
+// LEADRELAY_PING_SECRET for ping_ids that survive a restart). It goes
+// through the functions' own loading, with its checks.
+func pingSecret() string {
 	b := make([]byte, 32)
 	_, _ = rand.Read(b) // crypto/rand.Read never fails (Go 1.24+)
-	return b
+	return hex.EncodeToString(b)
 }

@@ -25,6 +25,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
@@ -127,23 +128,32 @@ func Start(ctx context.Context, o Options) (*Runner, error) {
 		return nil, fmt.Errorf("listen on %s: %w", o.Addr, err)
 	}
 	addr := ln.Addr().String()
-	s := settings.Settings{Table: o.Prefix + "leads", AllowPrivateTargets: o.AllowPrivateTargets, ConfigTTL: o.ConfigTTL}
-	if s.EmailFrom = os.Getenv("LEADRELAY_EMAIL_FROM"); s.EmailFrom == "" {
-		s.EmailFrom = settings.DefaultEmailFrom
-	}
-	a := app.New(s, o.AWS, o.Log)
-	if err := store.CreateTable(ctx, a.DynamoDB, s.Table); err != nil {
+	// The functions' settings path (settings.FromEnv), with what the
+	// runner decides: its table and queues, private targets, the TTL.
+	s, err := settings.FromEnv(os.Getenv)
+	if err != nil {
 		ln.Close()
 		return nil, err
 	}
-	urls, err := queue.Ensure(ctx, a.SQS, o.Prefix, int(o.Visibility/time.Second))
+	s.Table, s.AllowPrivateTargets, s.ConfigTTL = o.Prefix+"leads", o.AllowPrivateTargets, o.ConfigTTL
+	if err := store.CreateTable(ctx, dynamodb.NewFromConfig(o.AWS), s.Table); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	urls, err := queue.Ensure(ctx, sqs.NewFromConfig(o.AWS), o.Prefix, int(o.Visibility/time.Second))
 	if err != nil {
 		ln.Close()
 		return nil, err
 	}
 	s.RoutingQueueURL, s.RoutingDLQURL, s.DeliveryQueueURL, s.DeliveryDLQURL = urls.Routing, urls.RoutingDLQ, urls.Delivery, urls.DeliveryDLQ
-	a = app.New(s, o.AWS, o.Log)
-	a.PingSecret = pingSecret() // ping.go
+	if s.PingSecret == "" && s.PingSecretParam == "" {
+		s.PingSecret = pingSecret() // ping.go: a random one for this run
+	}
+	a := app.New(s, o.AWS, o.Log)
+	if err := a.LoadPingSecret(ctx, o.AWS); err != nil {
+		ln.Close()
+		return nil, err
+	}
 	if o.ConfigFile != "" {
 		if err := applyFile(ctx, a, o.ConfigFile, addr); err != nil {
 			ln.Close()

@@ -51,9 +51,13 @@ func FromEnv(getenv func(string) string) (Settings, error) {
 		ConfigTTL:        DefaultConfigTTL,
 		PingSecret:       getenv("LEADRELAY_PING_SECRET"),
 		PingSecretParam:  getenv("LEADRELAY_PING_SECRET_PARAM"),
+		EmailFrom:        getenv("LEADRELAY_EMAIL_FROM"),
 	}
 	if s.Table == "" {
 		s.Table = "leadrelay"
+	}
+	if s.EmailFrom == "" {
+		s.EmailFrom = DefaultEmailFrom
 	}
 	if v := getenv("LEADRELAY_ALLOW_PRIVATE_TARGETS"); v != "" {
 		b, err := strconv.ParseBool(v)

@@ -1,0 +1,56 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	fnsettings "github.com/leadrelay/leadrelay/shared/settings"
+)
+
+// One settings path: every variable the stack sets on a function is one
+// that settings.FromEnv — what every function's main reads its settings
+// with — asks for, and it reads the value the stack sets (a literal) back.
+// A variable the stack sets and the functions ignore (LEADRELAY_EMAIL_FROM
+// once was) fails here.
+func TestFunctionsReadEveryVariableTheStackSets(t *testing.T) {
+	f := synthDefault(t)
+	for id, fn := range f.resources("AWS::Lambda::Function") {
+		env, _ := props(fn)["Environment"].(map[string]any)
+		vars, _ := env["Variables"].(map[string]any)
+		if len(vars) == 0 {
+			t.Errorf("%s: no environment", id)
+			continue
+		}
+		asked := map[string]bool{}
+		values := map[string]string{}
+		for k, v := range vars {
+			if s, ok := v.(string); ok {
+				values[k] = s
+			} else {
+				values[k] = "ref-" + strings.ToLower(k) // a CloudFormation reference
+			}
+		}
+		s, err := fnsettings.FromEnv(func(k string) string { asked[k] = true; return values[k] })
+		if err != nil {
+			t.Errorf("%s: settings from the stack's environment: %v", id, err)
+			continue
+		}
+		for k := range vars {
+			if !asked[k] {
+				t.Errorf("%s: the stack sets %s, which settings.FromEnv never reads", id, k)
+			}
+		}
+		got := map[string]string{
+			"LEADRELAY_TABLE": s.Table, "LEADRELAY_ROUTING_QUEUE_URL": s.RoutingQueueURL,
+			"LEADRELAY_DELIVERY_QUEUE_URL": s.DeliveryQueueURL, "LEADRELAY_ROUTING_DLQ_URL": s.RoutingDLQURL,
+			"LEADRELAY_DELIVERY_DLQ_URL": s.DeliveryDLQURL, "LEADRELAY_PING_SECRET_PARAM": s.PingSecretParam,
+			"LEADRELAY_EMAIL_FROM": s.EmailFrom, "LEADRELAY_ALLOW_PRIVATE_TARGETS": fmt.Sprint(s.AllowPrivateTargets),
+		}
+		for k, v := range values {
+			if g, ok := got[k]; ok && g != v {
+				t.Errorf("%s: %s = %q in the stack, read as %q", id, k, v, g)
+			}
+		}
+	}
+}
