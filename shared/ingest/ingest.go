@@ -238,7 +238,7 @@ func (h *Handler) post(ctx context.Context, req httpapi.Request) httpapi.Respons
 			DuplicateOf: dup.Of,
 		}})
 	case errors.Is(err, store.ErrPingClaimed):
-		log.InfoContext(ctx, "ping already claimed", "ping", claim.PingID)
+		log.InfoContext(ctx, "ping already claimed")
 		return httpapi.Error(http.StatusConflict, "ping_claimed", "this ping_id was already claimed by another lead")
 	case errors.Is(err, store.ErrRateLimited):
 		r := httpapi.Error(http.StatusTooManyRequests, "rate_limited", "source %s is over its rate of %d leads a second", src.ID, src.RateLimit)
