@@ -19,20 +19,34 @@ import (
 	"time"
 
 	"github.com/leadrelay/leadrelay/shared/config"
-	"github.com/leadrelay/leadrelay/shared/store"
 )
 
 // ReasonOpen is the routing reason of an order whose buyer's breaker is
 // open (or whose half-open trial is out).
 const ReasonOpen = "breaker_open"
 
+// State is a buyer's circuit breaker as stored. The store writes it only
+// on a delivery failure and on a state change, never on the happy path;
+// this package owns its meaning.
+type State struct {
+	// Failures counts the buyer's consecutive transient failures.
+	Failures int
+	// OpenUntil is when an open breaker lets a trial lead through; zero
+	// when the breaker is closed.
+	OpenUntil time.Time
+	// TrialUntil is how long a claimed half-open trial keeps others out.
+	TrialUntil time.Time
+	// OpenedBy is the lead whose failure opened the breaker.
+	OpenedBy string
+}
+
 // Store is what the breakers need of the table.
 type Store interface {
-	Breakers(ctx context.Context) (map[string]store.BreakerState, error)
-	BreakerFailure(ctx context.Context, buyer string) (store.BreakerState, error)
+	Breakers(ctx context.Context) (map[string]State, error)
+	BreakerFailure(ctx context.Context, buyer string) (State, error)
 	OpenBreaker(ctx context.Context, buyer, leadID string, seen, until time.Time) (bool, error)
-	ClaimBreakerTrial(ctx context.Context, buyer string, openUntil, now, until time.Time) (bool, store.BreakerState, error)
-	CloseBreaker(ctx context.Context, buyer string) (store.BreakerState, error)
+	ClaimBreakerTrial(ctx context.Context, buyer string, openUntil, now, until time.Time) (bool, State, error)
+	CloseBreaker(ctx context.Context, buyer string) (State, error)
 }
 
 // Phase is where a breaker stands at an instant.
@@ -46,7 +60,7 @@ const (
 )
 
 // PhaseAt is the phase of a stored breaker at now.
-func PhaseAt(s store.BreakerState, now time.Time) Phase {
+func PhaseAt(s State, now time.Time) Phase {
 	switch {
 	case s.OpenUntil.IsZero():
 		return Closed
@@ -67,7 +81,7 @@ type Breakers struct {
 	log   *slog.Logger
 
 	mu     sync.Mutex
-	snap   map[string]store.BreakerState
+	snap   map[string]State
 	loaded time.Time
 	// dirty are buyers this process counted failures of since it last
 	// saw their breaker clean: a success must reset them.
@@ -83,7 +97,7 @@ func New(s Store, ttl time.Duration, now func() time.Time, log *slog.Logger) *Br
 // when the snapshot is too old. A failed read keeps the old snapshot (or
 // none: every breaker closed) — a breaker must never stop leads by itself
 // failing.
-func (b *Breakers) state(ctx context.Context, buyer string) store.BreakerState {
+func (b *Breakers) state(ctx context.Context, buyer string) State {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	now := b.now()
@@ -92,7 +106,7 @@ func (b *Breakers) state(ctx context.Context, buyer string) store.BreakerState {
 		if err != nil {
 			b.log.WarnContext(ctx, "read breakers; keeping the previous ones", "error", err)
 			if b.snap == nil {
-				b.snap = map[string]store.BreakerState{}
+				b.snap = map[string]State{}
 			}
 		} else {
 			b.snap = snap
@@ -102,7 +116,7 @@ func (b *Breakers) state(ctx context.Context, buyer string) store.BreakerState {
 	return b.snap[buyer]
 }
 
-func (b *Breakers) set(buyer string, s store.BreakerState) {
+func (b *Breakers) set(buyer string, s State) {
 	b.mu.Lock()
 	if b.snap != nil {
 		b.snap[buyer] = s
@@ -217,7 +231,7 @@ func (b *Breakers) Success(ctx context.Context, buyer, leadID string) (Change, e
 	b.mu.Lock()
 	delete(b.dirty, buyer)
 	b.mu.Unlock()
-	b.set(buyer, store.BreakerState{})
+	b.set(buyer, State{})
 	if old.OpenUntil.IsZero() {
 		return ChangeNone, nil
 	}

@@ -9,33 +9,32 @@ import (
 	"time"
 
 	"github.com/leadrelay/leadrelay/shared/config"
-	"github.com/leadrelay/leadrelay/shared/store"
 )
 
 // memStore keeps breakers in memory with the table's conditions, and
 // counts the requests made of it.
 type memStore struct {
 	mu       sync.Mutex
-	items    map[string]store.BreakerState
+	items    map[string]State
 	requests map[string]int
 }
 
 func newMemStore() *memStore {
-	return &memStore{items: map[string]store.BreakerState{}, requests: map[string]int{}}
+	return &memStore{items: map[string]State{}, requests: map[string]int{}}
 }
 
-func (m *memStore) Breakers(context.Context) (map[string]store.BreakerState, error) {
+func (m *memStore) Breakers(context.Context) (map[string]State, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.requests["Breakers"]++
-	out := map[string]store.BreakerState{}
+	out := map[string]State{}
 	for k, v := range m.items {
 		out[k] = v
 	}
 	return out, nil
 }
 
-func (m *memStore) BreakerFailure(_ context.Context, buyer string) (store.BreakerState, error) {
+func (m *memStore) BreakerFailure(_ context.Context, buyer string) (State, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.requests["BreakerFailure"]++
@@ -58,7 +57,7 @@ func (m *memStore) OpenBreaker(_ context.Context, buyer, leadID string, seen, un
 	return true, nil
 }
 
-func (m *memStore) ClaimBreakerTrial(_ context.Context, buyer string, openUntil, now, until time.Time) (bool, store.BreakerState, error) {
+func (m *memStore) ClaimBreakerTrial(_ context.Context, buyer string, openUntil, now, until time.Time) (bool, State, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.requests["ClaimBreakerTrial"]++
@@ -68,15 +67,15 @@ func (m *memStore) ClaimBreakerTrial(_ context.Context, buyer string, openUntil,
 	}
 	s.TrialUntil = until
 	m.items[buyer] = s
-	return true, store.BreakerState{}, nil
+	return true, State{}, nil
 }
 
-func (m *memStore) CloseBreaker(_ context.Context, buyer string) (store.BreakerState, error) {
+func (m *memStore) CloseBreaker(_ context.Context, buyer string) (State, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.requests["CloseBreaker"]++
 	old := m.items[buyer]
-	m.items[buyer] = store.BreakerState{}
+	m.items[buyer] = State{}
 	return old, nil
 }
 

@@ -10,22 +10,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-)
 
-// BreakerState is a buyer's circuit breaker as stored (package breaker
-// owns its meaning). The item is written only on a delivery failure and on
-// a state change, never on the happy path.
-type BreakerState struct {
-	// Failures counts the buyer's consecutive transient failures.
-	Failures int
-	// OpenUntil is when an open breaker lets a trial lead through; zero
-	// when the breaker is closed.
-	OpenUntil time.Time
-	// TrialUntil is how long a claimed half-open trial keeps others out.
-	TrialUntil time.Time
-	// OpenedBy is the lead whose failure opened the breaker.
-	OpenedBy string
-}
+	"github.com/leadrelay/leadrelay/shared/breaker"
+)
 
 type breakerRow struct {
 	SK         string `dynamodbav:"sk"`
@@ -35,8 +22,8 @@ type breakerRow struct {
 	OpenedBy   string `dynamodbav:"opened_by"`
 }
 
-func (r breakerRow) state() BreakerState {
-	st := BreakerState{Failures: r.Failures, OpenedBy: r.OpenedBy}
+func (r breakerRow) state() breaker.State {
+	st := breaker.State{Failures: r.Failures, OpenedBy: r.OpenedBy}
 	if r.OpenUntil > 0 {
 		st.OpenUntil = time.UnixMilli(r.OpenUntil).UTC()
 	}
@@ -46,10 +33,10 @@ func (r breakerRow) state() BreakerState {
 	return st
 }
 
-func decodeBreaker(item map[string]types.AttributeValue) (BreakerState, error) {
+func decodeBreaker(item map[string]types.AttributeValue) (breaker.State, error) {
 	var r breakerRow
 	if err := attributevalue.UnmarshalMap(item, &r); err != nil {
-		return BreakerState{}, fmt.Errorf("decode breaker: %w", err)
+		return breaker.State{}, fmt.Errorf("decode breaker: %w", err)
 	}
 	return r.state(), nil
 }
@@ -63,9 +50,9 @@ func millis(t time.Time) types.AttributeValue {
 
 // Breakers reads every buyer's breaker (one Query), by buyer id. Buyers
 // without an item have a closed breaker and no failures.
-func (s *Store) Breakers(ctx context.Context) (map[string]BreakerState, error) {
+func (s *Store) Breakers(ctx context.Context) (map[string]breaker.State, error) {
 	pk, _ := breakerKey("")
-	out := map[string]BreakerState{}
+	out := map[string]breaker.State{}
 	err := s.partition(ctx, pk, true, func(it map[string]types.AttributeValue) error {
 		var r breakerRow
 		if err := attributevalue.UnmarshalMap(it, &r); err != nil {
@@ -82,7 +69,7 @@ func (s *Store) Breakers(ctx context.Context) (map[string]BreakerState, error) {
 
 // BreakerFailure counts one more consecutive transient failure of the
 // buyer and returns the breaker as it now is.
-func (s *Store) BreakerFailure(ctx context.Context, buyer string) (BreakerState, error) {
+func (s *Store) BreakerFailure(ctx context.Context, buyer string) (breaker.State, error) {
 	pk, sk := breakerKey(buyer)
 	out, err := s.updateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:        aws.String(s.table),
@@ -94,7 +81,7 @@ func (s *Store) BreakerFailure(ctx context.Context, buyer string) (BreakerState,
 		ReturnValues: types.ReturnValueAllNew,
 	})
 	if err != nil {
-		return BreakerState{}, fmt.Errorf("count failure of buyer %s: %w", buyer, err)
+		return breaker.State{}, fmt.Errorf("count failure of buyer %s: %w", buyer, err)
 	}
 	return decodeBreaker(out.Attributes)
 }
@@ -128,7 +115,7 @@ func (s *Store) OpenBreaker(ctx context.Context, buyer, leadID string, seen, unt
 // holds while the breaker is still open until openUntil and no trial is out
 // at now. ok is false when another worker holds the trial or the breaker
 // changed; cur is then the breaker as stored.
-func (s *Store) ClaimBreakerTrial(ctx context.Context, buyer string, openUntil, now, until time.Time) (ok bool, cur BreakerState, err error) {
+func (s *Store) ClaimBreakerTrial(ctx context.Context, buyer string, openUntil, now, until time.Time) (ok bool, cur breaker.State, err error) {
 	pk, sk := breakerKey(buyer)
 	_, err = s.updateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:           aws.String(s.table),
@@ -155,7 +142,7 @@ func (s *Store) ClaimBreakerTrial(ctx context.Context, buyer string, openUntil, 
 
 // CloseBreaker closes the buyer's breaker and clears its failures; it
 // returns the breaker as it was (OpenUntil set: this call closed it).
-func (s *Store) CloseBreaker(ctx context.Context, buyer string) (BreakerState, error) {
+func (s *Store) CloseBreaker(ctx context.Context, buyer string) (breaker.State, error) {
 	pk, sk := breakerKey(buyer)
 	out, err := s.updateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:        aws.String(s.table),
@@ -167,10 +154,10 @@ func (s *Store) CloseBreaker(ctx context.Context, buyer string) (BreakerState, e
 		ReturnValues: types.ReturnValueAllOld,
 	})
 	if err != nil {
-		return BreakerState{}, fmt.Errorf("close breaker of buyer %s: %w", buyer, err)
+		return breaker.State{}, fmt.Errorf("close breaker of buyer %s: %w", buyer, err)
 	}
 	if out.Attributes == nil {
-		return BreakerState{}, nil
+		return breaker.State{}, nil
 	}
 	return decodeBreaker(out.Attributes)
 }
