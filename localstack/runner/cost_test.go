@@ -197,18 +197,18 @@ func TestRequestsAndCostPerSoldLead(t *testing.T) {
 	if st := e.waitStatus(id); st != "sold" {
 		t.Fatal(st)
 	}
-	// Delivery records the sale after the buyer's answer: wait for it.
+	// The sale is recorded (the lead reads sold); its write units are
+	// counted once its request has returned: wait for them.
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
 		work.mu.Lock()
-		n := work.ops["TransactWriteItems"]
+		n, units := work.ops["TransactWriteItems"], work.wcu["lead"]
 		work.mu.Unlock()
-		if n >= 3 {
+		if n >= 3 && units >= 6 {
 			break
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	time.Sleep(200 * time.Millisecond)
 	ops, wcu, items := work.reset()
 	// GetLead polls by the test are Queries; the handlers make none.
 	delete(ops, "Query")
@@ -247,9 +247,8 @@ func TestRequestsAndCostPerSoldLead(t *testing.T) {
 	}
 	wg.Wait()
 	for _, id := range ids {
-		e.waitStatus(id)
+		e.waitStatus(id) // sold: the sale's round is written, and so in the stream
 	}
-	time.Sleep(300 * time.Millisecond) // the last sales' transactions
 	e.settle()
 	_, bgWCU, _ := bg.reset()
 	aggWCU := float64(bgWCU["ledger"]+bgWCU["ckpt"]) / float64(len(ids))

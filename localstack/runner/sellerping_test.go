@@ -15,6 +15,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/leadrelay/leadrelay/shared/httpapi"
 )
 
 // sellerYAML: campaign "home" (bids valid 30 s, 20% margin, dedupe on
@@ -222,13 +224,16 @@ func TestSellerPingClaimRefusals(t *testing.T) {
 			t.Fatalf("forged %q: %d %v", bad, r.Status, r.Body)
 		}
 	}
-	// Expired: "quick" bids are valid 1 s.
+	// Expired: "quick" bids are valid 1 s; the claim comes 1.1 s later by
+	// the ingest handler's clock.
 	q := e.ping("quick", map[string]any{"state": "CA"}, false)
-	exp := time.Now().Add(1100 * time.Millisecond)
-	time.Sleep(time.Until(exp))
-	r := e.claimLead("quick", q.Body["ping_id"].(string), leadFields("4158927303", "CA", ""), false)
-	if r.Status != 410 || code(r) != "ping_expired" {
-		t.Fatalf("expired: %d %v", r.Status, r.Body)
+	late := e.r.App.Ingest()
+	late.Now = func() time.Time { return time.Now().Add(1100 * time.Millisecond) }
+	body, _ := json.Marshal(map[string]any{"campaign": "quick", "fields": leadFields("4158927303", "CA", ""), "ping_id": q.Body["ping_id"]})
+	resp, err := late.Handle(context.Background(), httpapi.Request{HTTPMethod: "POST", Path: "/v1/leads", Body: string(body),
+		Headers: map[string]string{"Content-Type": "application/json", "X-API-Key": sourceKey}})
+	if err != nil || resp.StatusCode != 410 || !strings.Contains(resp.Body, `"ping_expired"`) {
+		t.Fatalf("expired: %d %s %v", resp.StatusCode, resp.Body, err)
 	}
 	if after := e.itemCount(); after != before {
 		t.Fatalf("refused posts wrote %d items", after-before)

@@ -170,8 +170,12 @@ func TestUnknownOutcomeHoldsTheLeadForTheSameBuyer(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 		evs = e.timeline(id)
 	}
-	// Give a wrongly released lead time to reach the second buyer.
-	time.Sleep(2 * time.Second)
+	// Held, not released: the lead is still offered to the first buyer
+	// (a release would have written the next round before the hold).
+	if rec, err := e.r.App.Store.GetLead(context.Background(), id, true); err != nil || rec.Status != lead.Routing ||
+		rec.Assignment == nil || rec.Assignment.Buyer != "first" || rec.Seq != 1 {
+		t.Fatalf("held lead: %+v %v", rec, err)
+	}
 	evs = e.timeline(id)
 	if got := eventTypes(evs); got != "received,routed,attempt,attempt,held" {
 		t.Fatalf("timeline: %s", got)
