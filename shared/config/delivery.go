@@ -14,8 +14,8 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/leadrelay/leadrelay/shared/config/presets"
 	"github.com/leadrelay/leadrelay/shared/limits"
-	"github.com/leadrelay/leadrelay/shared/webhook/presets"
 )
 
 // Delivery types.

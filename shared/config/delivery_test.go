@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/leadrelay/leadrelay/shared/webhook/presets"
+	"github.com/leadrelay/leadrelay/shared/config/presets"
 )
 
 // deliveryDoc is a whole document whose only buyer has the given delivery

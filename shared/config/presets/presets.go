@@ -4,9 +4,9 @@
 //
 // The package only serves the bytes. Package config parses a preset into a
 // config.Delivery and lays the buyer's own settings on top
-// (config.Delivery.Resolved); package webhook renders the result. Keeping
-// the data in a leaf package lets config validate preset names without
-// importing webhook.
+// (config.Delivery.Resolved); package webhook renders the result. The data
+// belongs to the configuration, so it lives under it: config validates
+// preset names without reaching into the webhook adapter.
 package presets
 
 import (
