@@ -18,12 +18,12 @@ import (
 
 	"github.com/leadrelay/leadrelay/shared/admin"
 	"github.com/leadrelay/leadrelay/shared/aggregate"
-	"github.com/leadrelay/leadrelay/shared/auction"
 	"github.com/leadrelay/leadrelay/shared/breaker"
 	"github.com/leadrelay/leadrelay/shared/delivery"
 	"github.com/leadrelay/leadrelay/shared/email"
 	"github.com/leadrelay/leadrelay/shared/ingest"
 	"github.com/leadrelay/leadrelay/shared/notify"
+	"github.com/leadrelay/leadrelay/shared/pinger"
 	"github.com/leadrelay/leadrelay/shared/queue"
 	"github.com/leadrelay/leadrelay/shared/router"
 	"github.com/leadrelay/leadrelay/shared/settings"
@@ -94,7 +94,7 @@ func (a *App) Ingest() *ingest.Handler {
 // Router is the router function's handler.
 func (a *App) Router() *router.Handler {
 	return &router.Handler{Store: a.Store, Queue: a.Queue, Configs: a.Configs, Now: a.Now, Log: a.Log,
-		Pinger: &auction.HTTP{Client: webhook.NewClient(a.Settings.AllowPrivateTargets)}, Postbacks: a.postbacks(), Breakers: a.Breakers}
+		Pinger: &pinger.HTTP{Client: webhook.NewClient(a.Settings.AllowPrivateTargets)}, Postbacks: a.postbacks(), Breakers: a.Breakers}
 }
 
 // Delivery is the delivery function's handler.

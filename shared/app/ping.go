@@ -7,8 +7,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/google/uuid"
 
-	"github.com/leadrelay/leadrelay/shared/auction"
 	"github.com/leadrelay/leadrelay/shared/ping"
+	"github.com/leadrelay/leadrelay/shared/pinger"
 	"github.com/leadrelay/leadrelay/shared/webhook"
 )
 
@@ -32,7 +32,7 @@ func (a *App) LoadPingSecret(ctx context.Context, cfg aws.Config) error {
 func (a *App) Ping() *ping.Handler {
 	return &ping.Handler{
 		Configs: a.Configs, Secret: a.PingSecret, Now: a.Now, Log: a.Log, Breakers: a.Breakers,
-		Pinger: &auction.HTTP{Client: webhook.NewClient(a.Settings.AllowPrivateTargets)},
+		Pinger: &pinger.HTTP{Client: webhook.NewClient(a.Settings.AllowPrivateTargets)},
 		NewID:  func() string { return uuid.Must(uuid.NewV7()).String() },
 	}
 }

@@ -1,8 +1,9 @@
 // Package auction runs a ping-post auction: every eligible order is asked
-// for a bid at once (ping-URL orders over HTTP, fixed-price orders bid
-// their price), under one deadline, and the valid bids are ranked. The
-// router uses it for ping_post campaigns; the seller-facing ping endpoint
-// uses it too.
+// for a bid at once (ping-URL orders through a Pinger — package pinger
+// asks them over HTTP —, fixed-price orders bid their price), under one
+// deadline, and the valid bids are ranked. The router uses it for
+// ping_post campaigns; the seller-facing ping endpoint uses it too. The
+// package makes no request itself: it is the auction's rules.
 //
 // Only the campaign's non-PII fields are ever sent in a ping. A bid that
 // arrives after the deadline never changes the result: the auction stops

@@ -1,15 +1,19 @@
-package auction
+// Package pinger asks buyers' ping URLs for bids over HTTP: the auction's
+// Pinger on the wire. It posts the ping body the auction built, tells the
+// buyer how long it has left (X-Ping-Time-Left-Ms), and reads the bid from
+// the answer where the order's ping_response rules say.
+package pinger
 
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"strconv"
 	"time"
 
+	"github.com/leadrelay/leadrelay/shared/auction"
 	"github.com/leadrelay/leadrelay/shared/config"
 	"github.com/leadrelay/leadrelay/shared/money"
 	"github.com/leadrelay/leadrelay/shared/webhook"
@@ -21,21 +25,6 @@ const HeaderTimeLeft = "X-Ping-Time-Left-Ms"
 // MaxAnswer bounds a ping answer's body.
 const MaxAnswer = 16 << 10
 
-type pingMessage struct {
-	PingID   string         `json:"ping_id"`
-	Campaign string         `json:"campaign"`
-	Fields   map[string]any `json:"fields"`
-}
-
-func pingBody(req Request) []byte {
-	b, err := json.Marshal(pingMessage{PingID: req.PingID, Campaign: req.Campaign, Fields: req.Fields})
-	if err != nil {
-		// Fields come from validation: strings, numbers and booleans.
-		b, _ = json.Marshal(pingMessage{PingID: req.PingID, Campaign: req.Campaign, Fields: map[string]any{}})
-	}
-	return b
-}
-
 // HTTP pings buyers over HTTP. Client should come from webhook.NewClient
 // (SSRF guard, connection reuse).
 type HTTP struct {
@@ -45,10 +34,10 @@ type HTTP struct {
 // Ping posts the ping body to the order's ping URL and reads the bid:
 // {"bid": 12.50, "bid_id": "..."} by default, or where the order's
 // ping_response rules say.
-func (h *HTTP) Ping(ctx context.Context, b Bidder, body []byte) (Answer, error) {
+func (h *HTTP) Ping(ctx context.Context, b auction.Bidder, body []byte) (auction.Answer, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.Ref.Order.PingURL, bytes.NewReader(body))
 	if err != nil {
-		return Answer{}, fmt.Errorf("ping request: %w", err)
+		return auction.Answer{}, fmt.Errorf("ping request: %w", err)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", webhook.UserAgent)
@@ -57,15 +46,15 @@ func (h *HTTP) Ping(ctx context.Context, b Bidder, body []byte) (Answer, error) 
 	}
 	resp, err := h.Client.Do(req)
 	if err != nil {
-		return Answer{}, fmt.Errorf("ping %s: %w", b.Ref.Key(), err)
+		return auction.Answer{}, fmt.Errorf("ping %s: %w", b.Ref.Key(), err)
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, MaxAnswer))
 	if err != nil {
-		return Answer{}, fmt.Errorf("read ping answer of %s: %w", b.Ref.Key(), err)
+		return auction.Answer{}, fmt.Errorf("read ping answer of %s: %w", b.Ref.Key(), err)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return Answer{NoBid: fmt.Sprintf("status %d", resp.StatusCode)}, nil
+		return auction.Answer{NoBid: fmt.Sprintf("status %d", resp.StatusCode)}, nil
 	}
 	return parseAnswer(raw, b.Ref.Order.PingResponse), nil
 }
@@ -75,7 +64,7 @@ var (
 	defaultBidID = &config.Rule{JSON: "bid_id"}
 )
 
-func parseAnswer(raw []byte, rules *config.PingResponse) Answer {
+func parseAnswer(raw []byte, rules *config.PingResponse) auction.Answer {
 	bidRule, idRule := defaultBid, defaultBidID
 	if rules != nil {
 		if rules.Bid != nil {
@@ -87,15 +76,15 @@ func parseAnswer(raw []byte, rules *config.PingResponse) Answer {
 	}
 	text, ok := webhook.Extract(raw, bidRule)
 	if !ok || text == "" {
-		return Answer{NoBid: "no bid in the answer"}
+		return auction.Answer{NoBid: "no bid in the answer"}
 	}
 	price, err := money.ParseRounded(text)
 	if err != nil {
-		return Answer{NoBid: fmt.Sprintf("bid %q is not an amount", text)}
+		return auction.Answer{NoBid: fmt.Sprintf("bid %q is not an amount", text)}
 	}
 	if price <= 0 {
-		return Answer{NoBid: "bid " + price.String()}
+		return auction.Answer{NoBid: "bid " + price.String()}
 	}
 	id, _ := webhook.Extract(raw, idRule)
-	return Answer{Price: price, BidID: id}
+	return auction.Answer{Price: price, BidID: id}
 }
