@@ -7,8 +7,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/google/uuid"
 
+	"github.com/leadrelay/leadrelay/shared/paramstore"
 	"github.com/leadrelay/leadrelay/shared/ping"
 	"github.com/leadrelay/leadrelay/shared/pinger"
+	"github.com/leadrelay/leadrelay/shared/pingtoken"
 	"github.com/leadrelay/leadrelay/shared/webhook"
 )
 
@@ -16,11 +18,11 @@ import (
 // or the SSM parameter named by LEADRELAY_PING_SECRET_PARAM (read once, at
 // cold start). The ping and ingest functions call it before serving.
 func (a *App) LoadPingSecret(ctx context.Context, cfg aws.Config) error {
-	var r ping.ParameterReader
+	var r pingtoken.ParameterReader
 	if a.Settings.PingSecret == "" && a.Settings.PingSecretParam != "" {
-		r = ping.SSM{API: ssm.NewFromConfig(cfg)}
+		r = paramstore.Reader{API: ssm.NewFromConfig(cfg)}
 	}
-	secret, err := ping.LoadSecret(ctx, a.Settings.PingSecret, a.Settings.PingSecretParam, r)
+	secret, err := pingtoken.LoadSecret(ctx, a.Settings.PingSecret, a.Settings.PingSecretParam, r)
 	if err != nil {
 		return err
 	}

@@ -7,7 +7,7 @@ import (
 	"github.com/leadrelay/leadrelay/shared/config"
 	"github.com/leadrelay/leadrelay/shared/httpapi"
 	"github.com/leadrelay/leadrelay/shared/lead"
-	"github.com/leadrelay/leadrelay/shared/ping"
+	"github.com/leadrelay/leadrelay/shared/pingtoken"
 )
 
 // EventPingClaimed is the timeline event of a lead that claimed a ping's bids.
@@ -17,7 +17,7 @@ const EventPingClaimed = "ping_claimed"
 // the lead claims no ping; otherwise the bids it claims, or the answer
 // that refuses it. The claim itself (once per ping_id) is written with the
 // lead (store.PutLead).
-func (h *Handler) claim(env envelope, camp *config.Campaign, src *config.Source, fields map[string]any) (*ping.Claim, *httpapi.Response) {
+func (h *Handler) claim(env envelope, camp *config.Campaign, src *config.Source, fields map[string]any) (*pingtoken.Claim, *httpapi.Response) {
 	if env.PingID == "" {
 		if len(env.BidIDs) > 0 {
 			r := httpapi.Fields(http.StatusBadRequest, "validation_failed", "bid_ids need a ping_id",
@@ -26,7 +26,7 @@ func (h *Handler) claim(env envelope, camp *config.Campaign, src *config.Source,
 		}
 		return nil, nil
 	}
-	c, cerr := ping.Check(h.PingSecret, ping.ClaimInput{
+	c, cerr := pingtoken.Check(h.PingSecret, pingtoken.ClaimInput{
 		Token: env.PingID, BidIDs: env.BidIDs, Campaign: camp, Source: src.ID,
 		Fields: fields, Test: env.Test, Now: h.Now(),
 	})
@@ -38,15 +38,25 @@ func (h *Handler) claim(env envelope, camp *config.Campaign, src *config.Source,
 		fp := make([]httpapi.FieldProblem, len(cerr.Fields))
 		for i, f := range cerr.Fields {
 			fp[i] = httpapi.FieldProblem{Field: f, Code: "mismatch", Message: "differs from the ping"}
-			if cerr.Code == "validation_failed" {
+			if cerr.Code == pingtoken.CodeBadBidIDs {
 				fp[i] = httpapi.FieldProblem{Field: f, Code: "invalid", Message: cerr.Message}
 			}
 		}
-		r = httpapi.Fields(cerr.Status, cerr.Code, cerr.Message, fp)
+		r = httpapi.Fields(claimStatus[cerr.Code], cerr.Code, cerr.Message, fp)
 	} else {
-		r = httpapi.Error(cerr.Status, cerr.Code, "%s", cerr.Message)
+		r = httpapi.Error(claimStatus[cerr.Code], cerr.Code, "%s", cerr.Message)
 	}
 	return nil, &r
+}
+
+// claimStatus is the HTTP status of each refused claim
+// (docs/pingpost.md).
+var claimStatus = map[string]int{
+	pingtoken.CodeInvalid:   http.StatusUnauthorized,
+	pingtoken.CodeExpired:   http.StatusGone,
+	pingtoken.CodeMismatch:  http.StatusConflict,
+	pingtoken.CodeNoBid:     http.StatusConflict,
+	pingtoken.CodeBadBidIDs: http.StatusBadRequest,
 }
 
 // bidIDs reads the JSON "bid_ids": a list of strings.
@@ -69,7 +79,7 @@ func bidIDs(v any, probs []httpapi.FieldProblem) ([]string, []httpapi.FieldProbl
 
 // claimEvent is the timeline entry of a claim: the bids claimed, best
 // first, with the buyer price and the seller price quoted for each.
-func claimEvent(now time.Time, c *ping.Claim) lead.Event {
+func claimEvent(now time.Time, c *pingtoken.Claim) lead.Event {
 	rows := make([]any, len(c.Bids))
 	for i, b := range c.Bids {
 		rows[i] = map[string]any{"order": b.Key(), "bid": b.Price.Decimal(), "seller_price": b.Payout.Decimal(), "bid_id": b.BidID}

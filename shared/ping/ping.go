@@ -1,9 +1,10 @@
-// Package ping is the sellers' side of ping-post: a source pings a
-// campaign with a lead's non-PII fields (POST /v1/pings) and is answered,
-// synchronously, with the bids it would be paid if it posted the lead.
-// The answer's ping_id is a signed, expiring token (token.go) that the
-// source then posts with the lead to claim those bids (claim.go, used by
-// ingest), so the router offers the lead to them without pinging again.
+// Package ping is the ping function, the sellers' side of ping-post: a
+// source pings a campaign with a lead's non-PII fields (POST /v1/pings)
+// and is answered, synchronously, with the bids it would be paid if it
+// posted the lead. The answer's ping_id is a signed, expiring token
+// (package pingtoken) that the source then posts with the lead to claim
+// those bids (ingest checks the claim), so the router offers the lead to
+// them without pinging again.
 package ping
 
 import (
@@ -25,6 +26,7 @@ import (
 	"github.com/leadrelay/leadrelay/shared/httpapi"
 	"github.com/leadrelay/leadrelay/shared/lead"
 	"github.com/leadrelay/leadrelay/shared/money"
+	"github.com/leadrelay/leadrelay/shared/pingtoken"
 	"github.com/leadrelay/leadrelay/shared/routing"
 	"github.com/leadrelay/leadrelay/shared/validate"
 )
@@ -64,7 +66,7 @@ type Handler struct {
 	Configs Configs
 	// Pinger asks the buyers' ping URLs for bids.
 	Pinger auction.Pinger
-	// Secret signs the ping_ids (Secrets loads it).
+	// Secret signs the ping_ids (pingtoken.LoadSecret loads it).
 	Secret []byte
 	Now    func() time.Time
 	// NewID names a ping.
@@ -208,32 +210,32 @@ func (h *Handler) auction(ctx context.Context, ix *config.Index, camp *config.Ca
 		PingID: id, Campaign: camp.ID, Fields: fields, Bidders: bidders,
 		Timeout: Budget(camp.Ping.Timeout.D()), Floor: camp.Ping.Floor,
 	})
-	canon, err := canonicalFields(fields)
+	canon, err := pingtoken.CanonicalFields(fields)
 	if err != nil {
 		log.ErrorContext(ctx, "encode ping fields", "error", err)
 		return httpapi.Error(http.StatusInternalServerError, "internal", "the ping could not be answered")
 	}
 	ttl := camp.Ping.BidTTL.D()
-	t := &Token{ID: id, Campaign: camp.ID, Source: src.ID, Test: test, Fields: canon, Expires: now.Add(ttl).UnixMilli()}
+	t := &pingtoken.Token{ID: id, Campaign: camp.ID, Source: src.ID, Test: test, Fields: canon, Expires: now.Add(ttl).UnixMilli()}
 	margin := config.PingMargin(camp, src)
 	for _, b := range res.Ranked {
 		seller := margin.SellerPrice(b.Price)
 		if seller <= 0 {
 			continue // a bid that pays the seller nothing is not offered
 		}
-		t.Bids = append(t.Bids, TokenBid{Order: b.Key(), Price: int64(b.Price), BidID: b.BidID, Seller: int64(seller)})
+		t.Bids = append(t.Bids, pingtoken.Bid{Order: b.Key(), Price: int64(b.Price), BidID: b.BidID, Seller: int64(seller)})
 		if len(t.Bids) == MaxTokenBids {
 			break
 		}
 	}
-	token, err := Sign(h.Secret, t)
+	token, err := pingtoken.Sign(h.Secret, t)
 	if err != nil || len(h.Secret) == 0 {
 		log.ErrorContext(ctx, "sign ping token", "error", err, "secret_set", len(h.Secret) > 0)
 		return httpapi.Error(http.StatusServiceUnavailable, "unavailable", "pings cannot be answered now; retry")
 	}
 	log.InfoContext(ctx, "ping answered", "bidders", len(bidders), "bids", len(res.Ranked), "offered", len(t.Bids), "duration_ms", res.Duration.Milliseconds(), "test", test)
 	ans := Answer{PingID: token, Test: test}
-	shown := Shown(t, camp.MaxSales)
+	shown := t.Shown(camp.MaxSales)
 	if len(shown) == 0 {
 		ans.Outcome = string(lead.OutcomeNoBid)
 		return httpapi.JSON(http.StatusOK, ans)
@@ -243,26 +245,6 @@ func (h *Handler) auction(ctx context.Context, ix *config.Index, camp *config.Ca
 		ans.Bids = append(ans.Bids, AnswerBid{BidID: t.SellerBidID(i), Price: money.Amount(t.Bids[i].Seller)})
 	}
 	return httpapi.JSON(http.StatusOK, ans)
-}
-
-// Shown picks the token's bids a seller is shown: the best one for an
-// exclusive campaign, the best maxSales of distinct buyers for a shared
-// one. It returns their indexes in t.Bids.
-func Shown(t *Token, maxSales int) []int {
-	var out []int
-	buyers := map[string]bool{}
-	for i, b := range t.Bids {
-		buyer, _, _ := strings.Cut(b.Order, "/")
-		if buyers[buyer] {
-			continue
-		}
-		buyers[buyer] = true
-		out = append(out, i)
-		if len(out) == maxSales {
-			break
-		}
-	}
-	return out
 }
 
 func decode(body []byte) (request, []httpapi.FieldProblem, error) {

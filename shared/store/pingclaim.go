@@ -12,7 +12,7 @@ import (
 
 // PingClaim is a lead's claim on a ping's bids: one lead per ping_id.
 type PingClaim struct {
-	// ID names the ping_id (ping.ClaimID).
+	// ID names the ping_id (pingtoken.ClaimID).
 	ID string
 	// Expires is when the ping's bids stop being valid; the claim item
 	// is kept a day longer (an expired ping_id is refused anyway).

@@ -1,4 +1,12 @@
-package ping
+// Package pingtoken is the ping_id: a signed, expiring token that carries
+// a seller's ping whole (campaign, source, the pinged non-PII fields, the
+// bids with their buyer and seller prices), so a lead can claim its bids
+// without a stored ping. It signs and verifies tokens (token.go), names a
+// token for its one claim (ClaimID), checks a posted lead's claim against
+// its token (claim.go), and loads the signing secret (secret.go). It makes
+// no request of its own: the ping handler issues tokens, ingest checks
+// claims, and the store records a claim once.
+package pingtoken
 
 import (
 	"crypto/hmac"
@@ -38,12 +46,12 @@ type Token struct {
 	Test     bool                       `json:"t,omitempty"`
 	Fields   map[string]json.RawMessage `json:"f"`
 	// Expires is when the bids stop being valid, in unix milliseconds.
-	Expires int64      `json:"e"`
-	Bids    []TokenBid `json:"b,omitempty"`
+	Expires int64 `json:"e"`
+	Bids    []Bid `json:"b,omitempty"`
 }
 
-// TokenBid is one bid as the token carries it.
-type TokenBid struct {
+// Bid is one bid as the token carries it.
+type Bid struct {
 	// Order is "buyer/order".
 	Order string `json:"o"`
 	// Price is the buyer's bid in cents.
@@ -61,8 +69,9 @@ func (t *Token) SellerBidID(i int) string { return t.ID + "." + strconv.Itoa(i+1
 // ExpiresAt is the token's expiry as a time.
 func (t *Token) ExpiresAt() time.Time { return time.UnixMilli(t.Expires) }
 
-// canonicalFields encodes normalised field values for a token.
-func canonicalFields(fields map[string]any) (map[string]json.RawMessage, error) {
+// CanonicalFields encodes normalised field values for a token: JSON of
+// each value (Sign sorts the keys).
+func CanonicalFields(fields map[string]any) (map[string]json.RawMessage, error) {
 	out := make(map[string]json.RawMessage, len(fields))
 	for k, v := range fields {
 		b, err := json.Marshal(v)
@@ -126,4 +135,24 @@ func ClaimID(token string) string {
 	_, sig, _ := strings.Cut(token, ".")
 	b, _ := base64.RawURLEncoding.DecodeString(sig)
 	return fmt.Sprintf("%x", b)
+}
+
+// Shown picks the token's bids a seller is shown: the best one for an
+// exclusive campaign, the best maxSales of distinct buyers for a shared
+// one. It returns their indexes in t.Bids.
+func (t *Token) Shown(maxSales int) []int {
+	var out []int
+	buyers := map[string]bool{}
+	for i, b := range t.Bids {
+		buyer, _, _ := strings.Cut(b.Order, "/")
+		if buyers[buyer] {
+			continue
+		}
+		buyers[buyer] = true
+		out = append(out, i)
+		if len(out) == maxSales {
+			break
+		}
+	}
+	return out
 }

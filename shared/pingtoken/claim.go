@@ -1,11 +1,10 @@
-package ping
+package pingtoken
 
 import (
 	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"slices"
 	"strings"
 	"time"
@@ -25,10 +24,24 @@ type Claim struct {
 	Bids    []auction.Bid
 }
 
-// ClaimError is why a lead may not claim a ping: the HTTP status and
-// error code of the answer, and the fields at fault.
+// Codes of a refused claim (ClaimError.Code): the API's error codes.
+const (
+	// CodeInvalid: the ping_id is not one this platform issued, or was
+	// altered.
+	CodeInvalid = "invalid_ping"
+	// CodeExpired: the ping's bids expired.
+	CodeExpired = "ping_expired"
+	// CodeMismatch: the lead differs from its ping (Fields names where).
+	CodeMismatch = "ping_mismatch"
+	// CodeNoBid: the ping had no bid to claim.
+	CodeNoBid = "no_bid"
+	// CodeBadBidIDs: a bid id is not one of the ping's (Fields: bid_ids).
+	CodeBadBidIDs = "validation_failed"
+)
+
+// ClaimError is why a lead may not claim a ping: the error code of the
+// answer (the Code constants), and the fields at fault.
 type ClaimError struct {
-	Status  int
 	Code    string
 	Message string
 	Fields  []string
@@ -51,19 +64,19 @@ type ClaimInput struct {
 	Now    time.Time
 }
 
-// Check verifies a lead's claim on a ping: the token's MAC (401
-// invalid_ping), its expiry (410 ping_expired), that the campaign, source,
-// test flag and non-PII fields are those pinged (409 ping_mismatch, with
-// the fields named), that it has bids (409 no_bid) and that the bid_ids
-// are the ping's (400 validation_failed).
+// Check verifies a lead's claim on a ping: the token's MAC (CodeInvalid),
+// its expiry (CodeExpired), that the campaign, source, test flag and
+// non-PII fields are those pinged (CodeMismatch, with the fields named),
+// that it has bids (CodeNoBid) and that the bid_ids are the ping's
+// (CodeBadBidIDs).
 func Check(secret []byte, in ClaimInput) (*Claim, *ClaimError) {
 	t, err := Verify(secret, in.Token, in.Now)
 	switch {
 	case errors.Is(err, ErrExpired):
-		return nil, &ClaimError{Status: http.StatusGone, Code: "ping_expired",
+		return nil, &ClaimError{Code: CodeExpired,
 			Message: fmt.Sprintf("the ping's bids expired at %s; ping again", t.ExpiresAt().UTC().Format(time.RFC3339))}
 	case err != nil:
-		return nil, &ClaimError{Status: http.StatusUnauthorized, Code: "invalid_ping", Message: "ping_id is not a ping_id this platform issued, or was altered"}
+		return nil, &ClaimError{Code: CodeInvalid, Message: "ping_id is not a ping_id this platform issued, or was altered"}
 	}
 	var mismatch []string
 	if t.Campaign != in.Campaign.ID {
@@ -79,11 +92,11 @@ func Check(secret []byte, in ClaimInput) (*Claim, *ClaimError) {
 		mismatch = append(mismatch, FieldsDiffer(t.Fields, auction.NonPII(in.Campaign, in.Fields))...)
 	}
 	if len(mismatch) > 0 {
-		return nil, &ClaimError{Status: http.StatusConflict, Code: "ping_mismatch", Fields: mismatch,
+		return nil, &ClaimError{Code: CodeMismatch, Fields: mismatch,
 			Message: "the lead differs from its ping in " + strings.Join(mismatch, ", ") + "; ping again with the lead's values"}
 	}
 	if len(t.Bids) == 0 {
-		return nil, &ClaimError{Status: http.StatusConflict, Code: "no_bid", Message: "the ping had no bid to claim"}
+		return nil, &ClaimError{Code: CodeNoBid, Message: "the ping had no bid to claim"}
 	}
 	idx := make([]int, 0, len(t.Bids))
 	if len(in.BidIDs) == 0 {
@@ -99,7 +112,7 @@ func Check(secret []byte, in ClaimInput) (*Claim, *ClaimError) {
 			}
 		}
 		if i < 0 {
-			return nil, &ClaimError{Status: http.StatusBadRequest, Code: "validation_failed", Fields: []string{"bid_ids"},
+			return nil, &ClaimError{Code: CodeBadBidIDs, Fields: []string{"bid_ids"},
 				Message: fmt.Sprintf("bid %q is not a bid of this ping", id)}
 		}
 		if !slices.Contains(idx, i) {

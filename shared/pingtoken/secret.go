@@ -1,18 +1,16 @@
-package ping
+package pingtoken
 
 import (
 	"context"
 	"errors"
 	"fmt"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/ssm"
 )
 
 // MinSecret is the shortest ping secret accepted, in bytes.
 const MinSecret = 16
 
-// ParameterReader reads one decrypted parameter (SSM Parameter Store).
+// ParameterReader reads one decrypted parameter (package paramstore reads
+// SSM Parameter Store).
 type ParameterReader interface {
 	Parameter(ctx context.Context, name string) (string, error)
 }
@@ -36,24 +34,4 @@ func LoadSecret(ctx context.Context, secret, param string, r ParameterReader) ([
 		return nil, fmt.Errorf("the ping secret must be at least %d bytes (LEADRELAY_PING_SECRET or the parameter in LEADRELAY_PING_SECRET_PARAM)", MinSecret)
 	}
 	return []byte(secret), nil
-}
-
-// SSMAPI is the part of the SSM client SSM uses.
-type SSMAPI interface {
-	GetParameter(ctx context.Context, in *ssm.GetParameterInput, opts ...func(*ssm.Options)) (*ssm.GetParameterOutput, error)
-}
-
-// SSM reads parameters from SSM Parameter Store, decrypted.
-type SSM struct{ API SSMAPI }
-
-// Parameter reads the parameter's decrypted value.
-func (s SSM) Parameter(ctx context.Context, name string) (string, error) {
-	out, err := s.API.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(name), WithDecryption: aws.Bool(true)})
-	if err != nil {
-		return "", err
-	}
-	if out.Parameter == nil {
-		return "", fmt.Errorf("parameter %s has no value", name)
-	}
-	return aws.ToString(out.Parameter.Value), nil
 }
