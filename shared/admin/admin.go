@@ -20,6 +20,7 @@ import (
 	"github.com/leadrelay/leadrelay/shared/httpapi"
 	"github.com/leadrelay/leadrelay/shared/lead"
 	"github.com/leadrelay/leadrelay/shared/queue"
+	"github.com/leadrelay/leadrelay/shared/returns"
 	"github.com/leadrelay/leadrelay/shared/store"
 )
 
@@ -36,7 +37,7 @@ type Store interface {
 	SearchLeads(ctx context.Context, q store.LeadSearch) (*store.LeadPage, error)
 	Suppress(ctx context.Context, list string, values []store.Contact) (int, error)
 	Unsuppress(ctx context.Context, values []store.Contact) (int, error)
-	Return(ctx context.Context, in store.ReturnInput) error
+	Return(ctx context.Context, d returns.Decision) error
 }
 
 // Queue is what the admin API needs of the queues.

@@ -11,9 +11,9 @@ import (
 
 	"github.com/leadrelay/leadrelay/shared/config"
 	"github.com/leadrelay/leadrelay/shared/httpapi"
-	"github.com/leadrelay/leadrelay/shared/ingest"
 	"github.com/leadrelay/leadrelay/shared/lead"
 	"github.com/leadrelay/leadrelay/shared/money"
+	"github.com/leadrelay/leadrelay/shared/returns"
 	"github.com/leadrelay/leadrelay/shared/store"
 )
 
@@ -45,10 +45,10 @@ type operatorReturned struct {
 
 // operatorReturn marks a buyer's sale of a lead returned,
 // {"buyer": "acme", "reason": "..."}: the same return as the buyer's POST
-// /v1/returns (one conditional transaction, store.Return: it counts once),
-// without the order's return window (ingest.OperatorReturn).
+// /v1/returns (one conditional write, store.Return: it counts once),
+// without the order's return window (returns.Override).
 func (h *Handler) operatorReturn(ctx context.Context, req httpapi.Request, id string) httpapi.Response {
-	body, refused := httpapi.BodyWithin(req, ingest.MaxReturnBody, "a return")
+	body, refused := httpapi.BodyWithin(req, returns.MaxBody, "a return")
 	if refused != nil {
 		return *refused
 	}
@@ -75,25 +75,25 @@ func (h *Handler) operatorReturn(ctx context.Context, req httpapi.Request, id st
 			log.ErrorContext(ctx, "read lead", "error", err)
 			return httpapi.Error(http.StatusServiceUnavailable, "unavailable", "retry")
 		}
-		ri, err := ingest.OperatorReturn(rec, in.Buyer, ix.Source(rec.Source), in.Reason, h.Now().UTC())
+		d, err := returns.Override(rec, in.Buyer, ix.Source(rec.Source), in.Reason, h.Now().UTC())
 		if err == nil {
-			err = h.Store.Return(ctx, ri)
+			err = h.Store.Return(ctx, d)
 		}
 		var stale *store.StaleError
 		switch {
 		case err == nil:
-			sale := rec.Sales[ri.Sale]
+			sale := rec.Sales[d.Sale]
 			status := rec.Status
-			if ri.Final {
+			if d.Final {
 				status = lead.Returned
 			}
 			log.InfoContext(ctx, "lead returned by an operator", "reason", in.Reason, "credited", sale.Price.Decimal(), "status", status)
 			return httpapi.JSON(http.StatusOK, operatorReturned{LeadID: rec.ID, Buyer: in.Buyer, Status: status, Reason: in.Reason,
-				Credited: sale.Price, Clawback: ri.Return.Clawback, At: ri.Return.At})
-		case errors.Is(err, ingest.ErrNotSold):
+				Credited: sale.Price, Clawback: d.Return.Clawback, At: d.Return.At})
+		case errors.Is(err, returns.ErrNotSold):
 			return httpapi.Fields(http.StatusNotFound, "sale_not_found", fmt.Sprintf("buyer %s did not buy lead %s", in.Buyer, id),
 				[]httpapi.FieldProblem{{Field: "buyer", Code: "not_found", Message: "this buyer has no sale of the lead"}})
-		case errors.Is(err, store.ErrAlreadyReturned):
+		case errors.Is(err, returns.ErrAlreadyReturned):
 			return httpapi.Error(http.StatusConflict, "already_returned", "buyer %s's sale of lead %s was already returned", in.Buyer, id)
 		case errors.As(err, &stale) && try < operatorReturnTries:
 			continue // the lead moved on (a shared lead still routing): decide again

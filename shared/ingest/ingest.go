@@ -23,6 +23,7 @@ import (
 	"github.com/leadrelay/leadrelay/shared/lead"
 	"github.com/leadrelay/leadrelay/shared/money"
 	"github.com/leadrelay/leadrelay/shared/queue"
+	"github.com/leadrelay/leadrelay/shared/returns"
 	"github.com/leadrelay/leadrelay/shared/store"
 	"github.com/leadrelay/leadrelay/shared/validate"
 )
@@ -41,9 +42,10 @@ const IdempotencyTTL = 24 * time.Hour
 type Store interface {
 	PutLead(ctx context.Context, in store.NewLead) error
 	GetLead(ctx context.Context, id string, consistent bool) (*lead.Record, error)
-	// CountDuplicate and Return: see returns.go and docs/money.md.
+	// CountDuplicate and Return: see returns.go (package returns decides
+	// a return) and docs/money.md.
 	CountDuplicate(ctx context.Context, id, campaign, source string, at time.Time) error
-	Return(ctx context.Context, in store.ReturnInput) error
+	Return(ctx context.Context, d returns.Decision) error
 }
 
 // Queue is what ingest needs of the routing queue.

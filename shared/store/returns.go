@@ -10,34 +10,17 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/leadrelay/leadrelay/shared/lead"
+	"github.com/leadrelay/leadrelay/shared/returns"
 )
-
-// ReturnInput is a buyer's return of one sale of a lead.
-type ReturnInput struct {
-	// Lead is the lead as read.
-	Lead *lead.Record
-	// Sale is the index of the returned sale in Lead.Sales.
-	Sale   int
-	Return lead.Return
-	// Final marks the lead returned: every sale is returned and no offer
-	// is in flight. (The lead's record shows it returned whenever that
-	// holds; Final is what the caller decided on.)
-	Final  bool
-	Events []lead.Event
-}
-
-// ErrAlreadyReturned reports a sale that was returned before.
-var ErrAlreadyReturned = errors.New("sale already returned")
 
 // Return records the return of a sale with its ledger entries: one item
 // per sale, put on the condition that it does not exist, so a return
 // counts once however often it is posted, and never disturbs the lead's
 // rounds. The day's aggregates of the campaign, source, buyer and
 // buyer×source lose the sale's price from revenue and the clawback from
-// cost, and count one "returned". It returns ErrAlreadyReturned if the
-// sale was returned.
-func (s *Store) Return(ctx context.Context, in ReturnInput) error {
+// cost, and count one "returned". It returns returns.ErrAlreadyReturned
+// if the sale was returned.
+func (s *Store) Return(ctx context.Context, in returns.Decision) error {
 	rec := in.Lead
 	if in.Sale < 0 || in.Sale >= len(rec.Sales) {
 		return fmt.Errorf("return lead %s: no sale %d", rec.ID, in.Sale)
@@ -61,7 +44,7 @@ func (s *Store) Return(ctx context.Context, in ReturnInput) error {
 	}
 	err = s.putItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: item, ConditionExpression: aws.String("attribute_not_exists(pk)")})
 	if errors.As(err, new(*types.ConditionalCheckFailedException)) {
-		return ErrAlreadyReturned
+		return returns.ErrAlreadyReturned
 	}
 	if err != nil {
 		return fmt.Errorf("return lead %s: %w", rec.ID, err)
