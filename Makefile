@@ -13,7 +13,7 @@ run:
 
 ## test: every test, unit and integration (starts the emulator when needed,
 ## with transactions holding their items 15 ms as on DynamoDB)
-test: vet tools
+test: vet tools lint-openapi
 	$(EMULATOR_ENV) LEADRELAY_REQUIRE_EMULATOR=1 LEADRELAY_MOTO_HOLD_MS=$${LEADRELAY_MOTO_HOLD_MS:-15} \
 		./localstack/with-emulator.sh $(GO) test -count=1 -timeout 20m ./...
 
@@ -29,6 +29,17 @@ vet:
 tools:
 	@command -v node >/dev/null 2>&1 || { echo "installing Node.js for CDK synth"; \
 		(apt-get update -qq && apt-get install -y -qq nodejs) >/dev/null; }
+
+## lint-openapi: docs/openapi.yaml against redocly's recommended rules
+## (docs/redocly.yaml). npx fetches the pinned CLI into npm's cache once;
+## --prefer-offline runs it from there without asking the registry again.
+## Quiet unless it fails (Node 20 makes the CLI print a banner every run).
+.PHONY: lint-openapi
+REDOCLY := npx --yes --prefer-offline @redocly/cli@2.77.0
+lint-openapi: tools
+	@command -v npx >/dev/null 2>&1 || { echo "lint-openapi: npx not found: install Node.js 20.19+ or 22.12+ with npm"; exit 1; }
+	@out=$$(REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true \
+		$(REDOCLY) lint --config docs/redocly.yaml docs/openapi.yaml 2>&1) || { echo "$$out"; exit 1; }
 
 ## bench: the hot paths' benchmarks, then what a lead sold to its first
 ## buyer costs: AWS requests, DynamoDB write units, dollars per million
