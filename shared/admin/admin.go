@@ -228,11 +228,7 @@ func (h *Handler) reroute(ctx context.Context, id string) httpapi.Response {
 		h.Log.ErrorContext(ctx, "reroute lead", "lead_id", id, "error", err)
 		return httpapi.Error(http.StatusServiceUnavailable, "unavailable", "retry")
 	}
-	var bought []string
-	for _, s := range rec.Sales {
-		bought = append(bought, s.Buyer)
-	}
-	if err := h.Queue.Route(ctx, queue.Route{Lead: rec.Lead, Seq: rec.Seq + 1, Bought: bought}); err != nil {
+	if err := h.Queue.Route(ctx, queue.Route{Lead: rec.Lead, Seq: rec.Seq + 1, Bought: rec.Buyers()}); err != nil {
 		// The lead is marked routing at the new round: a second reroute
 		// is refused, so report the failure loudly.
 		h.Log.ErrorContext(ctx, "queue rerouted lead", "lead_id", id, "error", err)

@@ -73,12 +73,8 @@ func (h *Handler) searchLeads(ctx context.Context, req httpapi.Request) httpapi.
 	}
 	out := searchAnswer{Leads: make([]foundLead, 0, len(page.Leads)), NextCursor: page.Next}
 	for _, r := range page.Leads {
-		f := foundLead{LeadID: r.ID, Campaign: r.Campaign, Source: r.Source, Status: r.Status, CreatedAt: r.CreatedAt,
-			Buyers: []string{}, Revenue: r.Revenue(), Test: r.Test}
-		for _, s := range r.Sales {
-			f.Buyers = append(f.Buyers, s.Buyer)
-		}
-		out.Leads = append(out.Leads, f)
+		out.Leads = append(out.Leads, foundLead{LeadID: r.ID, Campaign: r.Campaign, Source: r.Source, Status: r.Status,
+			CreatedAt: r.CreatedAt, Buyers: append([]string{}, r.Buyers()...), Revenue: r.Revenue(), Test: r.Test})
 	}
 	return httpapi.JSON(http.StatusOK, out)
 }

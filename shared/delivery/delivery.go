@@ -243,13 +243,7 @@ func (h *Handler) sell(ctx context.Context, log *slog.Logger, ix *config.Index, 
 		Lead: &m.Lead, Seq: m.Seq, Sale: sale, First: first, More: more,
 		Events: append([]lead.Event{ev, accepted}, extra...),
 	}
-	if d := ref.Order.Dedupe; d != nil {
-		for _, f := range d.Fields {
-			if val, ok := m.Lead.Fields[f]; ok {
-				in.BuyerDedupe = append(in.BuyerDedupe, store.BuyerDedupeKey{Buyer: a.Buyer, Field: f, Value: fmt.Sprint(val), Window: d.Window.D()})
-			}
-		}
-	}
+	in.BuyerDedupe = store.BuyerDedupeKeys(a.Buyer, ref.Order.Dedupe, m.Lead.Fields)
 	// The buyer has accepted: try hard to record it before giving the
 	// message back (a redelivery would check the round, not post again).
 	var err error
@@ -348,12 +342,8 @@ func (h *Handler) recover(ctx context.Context, log *slog.Logger, m queue.Deliver
 	wantsRouting := cur.Assignment == nil && (cur.Status == lead.Routing ||
 		cur.Status == lead.Sold && len(cur.Sales) > len(m.Bought) && len(cur.Sales) < maxSales)
 	if redelivered && cur.Seq == m.Seq+1 && wantsRouting {
-		var bought []string
-		for _, s := range cur.Sales {
-			bought = append(bought, s.Buyer)
-		}
 		log.WarnContext(ctx, "resending the routing message of a settled round")
-		return h.Queue.Route(ctx, queue.Route{Lead: cur.Lead, Seq: cur.Seq, Tried: cur.Tried, Bought: bought, Rejected: m.Rejected, Recovered: true})
+		return h.Queue.Route(ctx, queue.Route{Lead: cur.Lead, Seq: cur.Seq, Tried: cur.Tried, Bought: cur.Buyers(), Rejected: m.Rejected, Recovered: true})
 	}
 	log.InfoContext(ctx, "stale delivery message dropped", "current_seq", cur.Seq, "status", cur.Status)
 	return nil

@@ -193,10 +193,7 @@ func (h *Handler) auction(ctx context.Context, ix *config.Index, camp *config.Ca
 	id := h.NewID()
 	log := h.Log.With("ping_id", id, "campaign", camp.ID, "source", src.ID)
 	l := &lead.Lead{ID: id, Campaign: camp.ID, Source: src.ID, Fields: fields, Test: test, CreatedAt: now}
-	in := routing.Input{
-		Lead: l, Campaign: camp, Orders: ix.Orders(camp.ID), Index: ix, Now: now,
-		Exclude: map[string]string{}, Bought: map[string]bool{},
-	}
+	in := routing.NewInput(l, camp, ix, now, nil, nil)
 	if h.Breakers != nil {
 		// Buyers whose deliveries are failing are not quoted.
 		in.Exclude = h.Breakers.ExcludeQuoting(ctx, in.Orders)

@@ -112,16 +112,7 @@ func (h *Handler) route(ctx context.Context, msg events.SQSMessage) error {
 	if len(m.Bought) >= camp.MaxSales {
 		return h.finish(ctx, log, m, redelivered, lead.Sold, nil, rec)
 	}
-	in := routing.Input{
-		Lead: l, Campaign: camp, Orders: ix.Orders(camp.ID), Index: ix, Now: now,
-		Exclude: map[string]string{}, Bought: map[string]bool{},
-	}
-	for _, t := range m.Tried {
-		in.Exclude[t] = "already_offered"
-	}
-	for _, b := range m.Bought {
-		in.Bought[b] = true
-	}
+	in := routing.NewInput(l, camp, ix, now, m.Tried, m.Bought)
 	h.excludeBroken(ctx, &in)
 	if l.Test {
 		return h.routeTest(ctx, log, m, in, redelivered, rec) // testlead.go
@@ -254,13 +245,7 @@ func (h *Handler) reservation(l *lead.Lead, seq int, c routing.Candidate, explai
 		r.Caps = append(r.Caps, store.CapCounter{Key: k, Limit: cs.Limit, Budget: cs.Budget, Price: c.Price, Expires: cs.Ends})
 		a.Caps = append(a.Caps, lead.CapHold{Key: k, Amount: c.Price})
 	}
-	if d := c.Ref.Order.Dedupe; d != nil {
-		for _, f := range d.Fields {
-			if v, ok := l.Fields[f]; ok {
-				r.BuyerDedupe = append(r.BuyerDedupe, store.BuyerDedupeKey{Buyer: c.Ref.Buyer.ID, Field: f, Value: fmt.Sprint(v), Window: d.Window.D()})
-			}
-		}
-	}
+	r.BuyerDedupe = store.BuyerDedupeKeys(c.Ref.Buyer.ID, c.Ref.Order.Dedupe, l.Fields)
 	r.Assignment = a
 	r.Events = []lead.Event{{
 		At: now, Type: lead.EventRouted, Buyer: a.Buyer, Order: a.Order,
@@ -359,17 +344,9 @@ func (h *Handler) recover(ctx context.Context, log *slog.Logger, m queue.Route, 
 		log.WarnContext(ctx, "resending the delivery message of a reserved lead", "buyer", cur.Assignment.Buyer)
 		return h.Queue.DeliverLater(ctx, queue.Deliver{
 			Lead: cur.Lead, Seq: cur.Seq, Assignment: *cur.Assignment,
-			Tried: cur.Tried, Bought: buyers(cur.Sales), Rejected: m.Rejected, Recovered: true,
+			Tried: cur.Tried, Bought: cur.Buyers(), Rejected: m.Rejected, Recovered: true,
 		})
 	}
 	log.InfoContext(ctx, "stale routing message dropped", "current_seq", cur.Seq, "status", cur.Status)
 	return nil
-}
-
-func buyers(sales []lead.Sale) []string {
-	var out []string
-	for _, s := range sales {
-		out = append(out, s.Buyer)
-	}
-	return out
 }

@@ -50,6 +50,26 @@ type Input struct {
 	Rotation map[string]int64
 }
 
+// NewInput is the input of a decision about lead l in campaign c at now:
+// the campaign's orders, less those the lead was offered to already
+// (tried, "buyer/order" keys: ReasonAlreadyOffered) and those of buyers
+// that bought it (bought: ReasonAlreadyBought). The router's decisions
+// and a seller's ping quotes both start here; the caller may add to
+// Exclude (open circuit breakers) and set Rotation.
+func NewInput(l *lead.Lead, c *config.Campaign, ix *config.Index, now time.Time, tried, bought []string) Input {
+	in := Input{
+		Lead: l, Campaign: c, Orders: ix.Orders(c.ID), Index: ix, Now: now,
+		Exclude: make(map[string]string, len(tried)), Bought: make(map[string]bool, len(bought)),
+	}
+	for _, t := range tried {
+		in.Exclude[t] = ReasonAlreadyOffered
+	}
+	for _, b := range bought {
+		in.Bought[b] = true
+	}
+	return in
+}
+
 // Decision is the ordered list of orders to offer the lead to, best first,
 // with an explanation for every order of the campaign.
 type Decision struct {

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/leadrelay/leadrelay/shared/config"
 	"github.com/leadrelay/leadrelay/shared/lead"
 	"github.com/leadrelay/leadrelay/shared/money"
 )
@@ -34,6 +35,23 @@ type BuyerDedupeKey struct {
 	Field  string
 	Value  string
 	Window time.Duration
+}
+
+// BuyerDedupeKeys are the values of a lead's fields that an order's
+// buyer dedupe (d, nil: none) names — one key per field the lead has, for
+// d's window. The router's offer checks them (Reservation) and the sale
+// claims them (SaleInput): both build them here.
+func BuyerDedupeKeys(buyer string, d *config.Dedupe, fields map[string]any) []BuyerDedupeKey {
+	if d == nil {
+		return nil
+	}
+	var out []BuyerDedupeKey
+	for _, f := range d.Fields {
+		if v, ok := fields[f]; ok {
+			out = append(out, BuyerDedupeKey{Buyer: buyer, Field: f, Value: fmt.Sprint(v), Window: d.Window.D()})
+		}
+	}
+	return out
 }
 
 // Reservation offers a lead to one order: the lead moves to the next round
