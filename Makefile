@@ -5,7 +5,7 @@ GO ?= go
 EMULATOR_ENV := AWS_ENDPOINT_URL=$${AWS_ENDPOINT_URL:-http://127.0.0.1:4566} AWS_REGION=$${AWS_REGION:-us-east-1} \
 	AWS_ACCESS_KEY_ID=$${AWS_ACCESS_KEY_ID:-test} AWS_SECRET_ACCESS_KEY=$${AWS_SECRET_ACCESS_KEY:-test}
 
-.PHONY: run test unit vet bench fmt tools clean
+.PHONY: run test unit vet bench fmt tools clean fuzz
 
 ## run: the whole platform on the emulator with the demo configuration
 run:
@@ -13,9 +13,18 @@ run:
 
 ## test: every test, unit and integration (starts the emulator when needed,
 ## with transactions holding their items 15 ms as on DynamoDB)
-test: vet tools lint-openapi
+test: vet tools lint-openapi fuzz
 	$(EMULATOR_ENV) LEADRELAY_REQUIRE_EMULATOR=1 LEADRELAY_MOTO_HOLD_MS=$${LEADRELAY_MOTO_HOLD_MS:-15} \
 		./localstack/with-emulator.sh $(GO) test -count=1 -timeout 20m ./...
+
+## fuzz: a few seconds of fuzzing of what parses outside input: the lead
+## decoders (JSON and form) and the configuration parser
+FUZZ_TARGETS := FuzzDecodeJSON:./shared/ingest FuzzDecodeForm:./shared/ingest FuzzParse:./shared/config
+FUZZ_TIME ?= 3s
+fuzz:
+	@for t in $(FUZZ_TARGETS); do name=$${t%%:*}; pkg=$${t#*:}; \
+		out=$$($(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZ_TIME) $$pkg 2>&1) || { echo "$$out"; echo "fuzz: $$name failed (the input is saved under $$pkg/testdata/fuzz)"; exit 1; }; \
+	done
 
 ## unit: the tests that need no emulator (the others skip)
 unit:
