@@ -225,3 +225,53 @@ func TestItemSizeAndWriteUnits(t *testing.T) {
 		}
 	}
 }
+
+func TestNewLeadTransactionNamesItsParts(t *testing.T) {
+	s := New(nil, "t", func() time.Time { return time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC) })
+	rec := &lead.Record{Lead: lead.Lead{ID: "L1", Campaign: "auto", Source: "src", CreatedAt: s.now()}, Status: lead.Received}
+	in := NewLead{
+		Record:      rec,
+		Dedupe:      []DedupeKey{{Field: "phone", Value: "+14155550100", Window: time.Hour}, {Field: "ssn", Value: "123", Window: time.Hour}},
+		Idempotency: &Idempotency{Key: "k", Response: []byte("{}"), TTL: time.Hour},
+		RateLimit:   25,
+		Contacts:    []Contact{{Field: "phone", Kind: ContactPhone, Value: "+14155550100"}, {Field: "email", Kind: ContactEmail, Value: "a@example.com"}},
+	}
+	tx, _, err := s.newLeadTxn(t.Context(), in, s.now(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := strings.Join(tx.names, " ")
+	pk, _ := valueKey(ContactPhone, "+14155550100")
+	for _, want := range []string{itemLead, itemIdem, "contact:" + pk, dedupeName("ssn"), itemRate} {
+		if !strings.Contains(names, want) {
+			t.Errorf("no %q among %s", want, names)
+		}
+	}
+	if strings.Contains(names, dedupeName("phone")) {
+		t.Error("the phone's dedupe key is claimed on its value's item, not an item of its own")
+	}
+	if len(tx.items) != 6 { // lead, idempotency, 2 values, ssn dedupe, rate
+		t.Fatalf("%d items: %s", len(tx.items), names)
+	}
+	// The phone's value item claims the dedupe window and lists the lead.
+	for i, n := range tx.names {
+		if n == "contact:"+pk {
+			u := tx.items[i].Update
+			attrs := map[string]bool{}
+			for _, a := range u.ExpressionAttributeNames {
+				attrs[a] = true
+			}
+			if !attrs[attrListed] || !attrs[attrSuppressed] || !attrs[claimExpiryAttr("auto", "phone")] || !attrs[claimLeadAttr("auto", "phone")] {
+				t.Fatalf("phone value update names %v", u.ExpressionAttributeNames)
+			}
+		}
+	}
+	// A test lead writes nothing but itself: its values are checked.
+	rec.Test, in.Idempotency, in.RateLimit = true, nil, 0
+	tx, _, _ = s.newLeadTxn(t.Context(), in, s.now(), nil)
+	for i, it := range tx.items {
+		if tx.names[i] != itemLead && it.ConditionCheck == nil {
+			t.Errorf("a test lead writes %s", tx.names[i])
+		}
+	}
+}
