@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -13,8 +14,10 @@ func index(t *testing.T) *config.Index {
 	doc := `
 campaigns:
   - {id: c, fields: {phone: {type: phone}}}
+  - {id: other, fields: {phone: {type: phone}}}
+  - {id: shut, status: paused, fields: {phone: {type: phone}}}
 sources:
-  - {id: live, campaigns: [c], api_key_sha256: "` + config.HashKey("live-key") + `"}
+  - {id: live, campaigns: [c, shut], api_key_sha256: "` + config.HashKey("live-key") + `"}
   - {id: off, campaigns: [c], status: paused, api_key_sha256: "` + config.HashKey("off-key") + `"}
 buyers:
   - id: acme
@@ -64,5 +67,23 @@ func TestBuyer(t *testing.T) {
 	}
 	if _, refused := Buyer(ix, req(map[string]string{"X-API-Key": "live-key"})); refused == nil || refused.StatusCode != 401 {
 		t.Fatalf("a source's key is not a buyer's: %+v", refused)
+	}
+}
+
+func TestCampaign(t *testing.T) {
+	ix := index(t)
+	src := ix.Source("live")
+	if c, refused := Campaign(ix, src, "c"); refused != nil || c.ID != "c" {
+		t.Fatalf("campaign: %v %+v", c, refused)
+	}
+	for id, want := range map[string]string{
+		"nope":  `404 {"error":{"code":"campaign_not_found","message":"no campaign \"nope\""}}`,
+		"other": `403 {"error":{"code":"campaign_not_allowed","message":"source live may not post to campaign other"}}`,
+		"shut":  `403 {"error":{"code":"campaign_paused","message":"campaign shut is paused"}}`,
+	} {
+		_, refused := Campaign(ix, src, id)
+		if refused == nil || fmt.Sprint(refused.StatusCode, " ", strings.TrimSpace(refused.Body)) != want {
+			t.Errorf("%s: %+v, want %s", id, refused, want)
+		}
 	}
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/leadrelay/leadrelay/shared/httpapi"
 	"github.com/leadrelay/leadrelay/shared/lead"
 	"github.com/leadrelay/leadrelay/shared/money"
+	"github.com/leadrelay/leadrelay/shared/pingtoken"
 	"github.com/leadrelay/leadrelay/shared/queue"
 	"github.com/leadrelay/leadrelay/shared/returns"
 	"github.com/leadrelay/leadrelay/shared/store"
@@ -114,123 +115,207 @@ type envelope struct {
 	BidIDs []string
 }
 
+// posted is a lead as posted and checked: who sent it, for which
+// campaign, its valid fields, the ping bids it claims and its
+// Idempotency-Key.
+type posted struct {
+	env     envelope
+	src     *config.Source
+	camp    *config.Campaign
+	fields  map[string]any
+	claim   *pingtoken.Claim
+	idemKey string
+}
+
+// post accepts a source's lead: read and checked (readLead), written with
+// its claims in one transaction (store.PutLead), then queued for routing.
 func (h *Handler) post(ctx context.Context, req httpapi.Request) httpapi.Response {
 	ix, err := h.Configs.Get(ctx)
 	if err != nil {
 		h.Log.ErrorContext(ctx, "load configuration", "error", err)
 		return httpapi.Error(http.StatusServiceUnavailable, "unavailable", "configuration unavailable; retry")
 	}
-	src, refused := auth.Source(ix, req)
+	p, refused := h.readLead(ix, req)
 	if refused != nil {
 		return *refused
 	}
+	now := h.Now().UTC()
+	in, route, resp := h.newLead(p, now)
+	l := in.Record.Lead
+	log := h.Log.With("lead_id", l.ID, "campaign", p.camp.ID, "source", p.src.ID)
+	if err := h.Store.PutLead(ctx, in); err != nil {
+		return h.notWritten(ctx, log, err, p, l, now)
+	}
+	if err := h.Queue.Route(ctx, route); err != nil {
+		// The lead is stored: it is accepted. The sweeper finds a lead
+		// without a first round within a minute or two and queues it
+		// (package sweeper); a retry with the same Idempotency-Key queues
+		// it at once. A 503 here would make the source post it again and
+		// be refused as a duplicate of a lead it was never told of.
+		log.ErrorContext(ctx, "queue lead for routing; the sweeper will", "error", err)
+	}
+	log.InfoContext(ctx, "lead accepted", "test", l.Test)
+	return answer(resp, p.env.Redirect)
+}
+
+// readLead authenticates a posted lead's source and checks the lead, in
+// the order the answers are documented: the body, its envelope, the
+// campaign, the Idempotency-Key, the redirect, the fields, the ping claim.
+func (h *Handler) readLead(ix *config.Index, req httpapi.Request) (posted, *httpapi.Response) {
+	var p posted
+	var refused *httpapi.Response
+	if p.src, refused = auth.Source(ix, req); refused != nil {
+		return posted{}, refused
+	}
+	if p.env, refused = readEnvelope(req); refused != nil {
+		return posted{}, refused
+	}
+	if p.camp, refused = auth.Campaign(ix, p.src, p.env.Campaign); refused != nil {
+		return posted{}, refused
+	}
+	if p.idemKey, refused = idempotencyKey(req); refused != nil {
+		return posted{}, refused
+	}
+	if refused = checkRedirect(p.env.Redirect); refused != nil {
+		return posted{}, refused
+	}
+	if p.fields, refused = validFields(p.camp, p.env.Fields); refused != nil {
+		return posted{}, refused
+	}
+	if p.claim, refused = h.claim(p.env, p.camp, p.src, p.fields); refused != nil {
+		return posted{}, refused
+	}
+	return p, nil
+}
+
+// readEnvelope reads a lead's body, JSON or form, into its envelope; a
+// lead names its campaign.
+func readEnvelope(req httpapi.Request) (envelope, *httpapi.Response) {
+	refuse := func(r httpapi.Response) (envelope, *httpapi.Response) { return envelope{}, &r }
 	body, refused := httpapi.BodyWithin(req, MaxBody, "a lead")
 	if refused != nil {
-		return *refused
+		return envelope{}, refused
 	}
 	var env envelope
 	var problems []httpapi.FieldProblem
+	var err error
 	switch mt := httpapi.MediaType(req); mt {
 	case "application/json":
 		env, problems, err = decodeJSON(body)
 		if err != nil {
-			return httpapi.Error(http.StatusBadRequest, "invalid_json", "the body is not a JSON lead: %v", err)
+			return refuse(httpapi.Error(http.StatusBadRequest, "invalid_json", "the body is not a JSON lead: %v", err))
 		}
 	case "application/x-www-form-urlencoded":
 		env, problems, err = decodeForm(body)
 		if err != nil {
-			return httpapi.Error(http.StatusBadRequest, "invalid_form", "the body is not a form: %v", err)
+			return refuse(httpapi.Error(http.StatusBadRequest, "invalid_form", "the body is not a form: %v", err))
 		}
 	default:
-		return httpapi.Error(http.StatusUnsupportedMediaType, "unsupported_media_type",
-			"Content-Type %q is not accepted: use application/json or application/x-www-form-urlencoded", mt)
+		return refuse(httpapi.Error(http.StatusUnsupportedMediaType, "unsupported_media_type",
+			"Content-Type %q is not accepted: use application/json or application/x-www-form-urlencoded", mt))
 	}
 	if len(problems) > 0 {
-		return httpapi.Fields(http.StatusBadRequest, "validation_failed", "the lead's envelope is not valid", problems)
+		return refuse(httpapi.Fields(http.StatusBadRequest, "validation_failed", "the lead's envelope is not valid", problems))
 	}
 	if env.Campaign == "" {
-		return httpapi.Fields(http.StatusBadRequest, "validation_failed", "campaign is required",
-			[]httpapi.FieldProblem{{Field: "campaign", Code: "required", Message: "name the campaign the lead is for"}})
+		return refuse(httpapi.Fields(http.StatusBadRequest, "validation_failed", "campaign is required",
+			[]httpapi.FieldProblem{{Field: "campaign", Code: "required", Message: "name the campaign the lead is for"}}))
 	}
-	camp := ix.Campaign(env.Campaign)
-	if camp == nil {
-		return httpapi.Error(http.StatusNotFound, "campaign_not_found", "no campaign %q", env.Campaign)
-	}
-	if !src.Allows(camp.ID) {
-		return httpapi.Error(http.StatusForbidden, "campaign_not_allowed", "source %s may not post to campaign %s", src.ID, camp.ID)
-	}
-	if camp.Status == config.StatusPaused {
-		return httpapi.Error(http.StatusForbidden, "campaign_paused", "campaign %s is paused", camp.ID)
-	}
-	idemKey := strings.TrimSpace(httpapi.Header(req, "Idempotency-Key"))
-	if len(idemKey) > 255 {
-		return httpapi.Fields(http.StatusBadRequest, "validation_failed", "Idempotency-Key is too long",
-			[]httpapi.FieldProblem{{Field: "Idempotency-Key", Code: "too_long", Message: "at most 255 characters"}})
-	}
-	if env.Redirect != "" {
-		if u, err := url.Parse(env.Redirect); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-			return httpapi.Fields(http.StatusBadRequest, "validation_failed", "redirect must be an http(s) URL",
-				[]httpapi.FieldProblem{{Field: "redirect", Code: "invalid", Message: "not an http(s) URL"}})
-		}
-	}
-	fields, ferrs := validate.Fields(camp, env.Fields)
-	if len(ferrs) > 0 {
-		fp := make([]httpapi.FieldProblem, len(ferrs))
-		for i, e := range ferrs {
-			fp[i] = httpapi.FieldProblem{Field: e.Field, Code: e.Code, Message: e.Message}
-		}
-		return httpapi.Fields(http.StatusBadRequest, "validation_failed", "the lead's fields are not valid", fp)
-	}
-	claim, refused := h.claim(env, camp, src, fields)
-	if refused != nil {
-		return *refused
-	}
+	return env, nil
+}
 
-	now := h.Now().UTC()
-	l := lead.Lead{
-		ID: h.NewID(), Campaign: camp.ID, Source: src.ID, ExternalID: env.ExternalID,
-		Fields: fields, Test: env.Test, CreatedAt: now,
+// idempotencyKey is the request's Idempotency-Key ("": none), at most 255
+// characters.
+func idempotencyKey(req httpapi.Request) (string, *httpapi.Response) {
+	key := strings.TrimSpace(httpapi.Header(req, "Idempotency-Key"))
+	if len(key) > 255 {
+		r := httpapi.Fields(http.StatusBadRequest, "validation_failed", "Idempotency-Key is too long",
+			[]httpapi.FieldProblem{{Field: "Idempotency-Key", Code: "too_long", Message: "at most 255 characters"}})
+		return "", &r
 	}
-	accepted := acceptance{LeadID: l.ID, Status: "accepted"}
-	resp, _ := json.Marshal(accepted)
+	return key, nil
+}
+
+// checkRedirect refuses a form's redirect that is not an http(s) URL.
+func checkRedirect(redirect string) *httpapi.Response {
+	if redirect == "" {
+		return nil
+	}
+	if u, err := url.Parse(redirect); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		r := httpapi.Fields(http.StatusBadRequest, "validation_failed", "redirect must be an http(s) URL",
+			[]httpapi.FieldProblem{{Field: "redirect", Code: "invalid", Message: "not an http(s) URL"}})
+		return &r
+	}
+	return nil
+}
+
+// validFields validates and normalises the lead's fields against the
+// campaign's schema.
+func validFields(camp *config.Campaign, raw map[string]any) (map[string]any, *httpapi.Response) {
+	fields, ferrs := validate.Fields(camp, raw)
+	if len(ferrs) == 0 {
+		return fields, nil
+	}
+	fp := make([]httpapi.FieldProblem, len(ferrs))
+	for i, e := range ferrs {
+		fp[i] = httpapi.FieldProblem{Field: e.Field, Code: e.Code, Message: e.Message}
+	}
+	r := httpapi.Fields(http.StatusBadRequest, "validation_failed", "the lead's fields are not valid", fp)
+	return nil, &r
+}
+
+// newLead is what accepting the posted lead at now writes (its round 0,
+// dedupe keys, contacts, idempotency record, rate count and ping claim),
+// the routing message that follows, and the answer to the source.
+func (h *Handler) newLead(p posted, now time.Time) (store.NewLead, queue.Route, []byte) {
+	l := lead.Lead{
+		ID: h.NewID(), Campaign: p.camp.ID, Source: p.src.ID, ExternalID: p.env.ExternalID,
+		Fields: p.fields, Test: p.env.Test, CreatedAt: now,
+	}
+	resp, _ := json.Marshal(acceptance{LeadID: l.ID, Status: "accepted"})
 	in := store.NewLead{
 		Record: &lead.Record{
 			Lead: l, Status: lead.Received, Updated: now,
-			Events: []lead.Event{{At: now, Type: lead.EventReceived, Detail: "accepted from source " + src.ID, Data: testMark(l.Test)}},
+			Events: []lead.Event{{At: now, Type: lead.EventReceived, Detail: "accepted from source " + p.src.ID, Data: testMark(l.Test)}},
 		},
-		RateLimit: src.RateLimit,
+		RateLimit: p.src.RateLimit,
 	}
-	if idemKey != "" {
-		in.Idempotency = &store.Idempotency{Key: idemKey, Response: resp, TTL: IdempotencyTTL}
+	if p.idemKey != "" {
+		in.Idempotency = &store.Idempotency{Key: p.idemKey, Response: resp, TTL: IdempotencyTTL}
 	}
 	// A test lead's dedupe keys are checked, not written (store.PutLead).
-	for _, f := range camp.Dedupe.Fields {
-		if v, ok := fields[f]; ok {
-			in.Dedupe = append(in.Dedupe, store.DedupeKey{Field: f, Value: fmt.Sprint(v), Window: camp.Dedupe.Window.D()})
+	for _, f := range p.camp.Dedupe.Fields {
+		if v, ok := p.fields[f]; ok {
+			in.Dedupe = append(in.Dedupe, store.DedupeKey{Field: f, Value: fmt.Sprint(v), Window: p.camp.Dedupe.Window.D()})
 		}
 	}
-	in.Contacts = contacts(camp, fields)
+	in.Contacts = contacts(p.camp, p.fields)
 	route := queue.Route{Lead: l}
-	if claim != nil {
-		in.Claim = &store.PingClaim{ID: claim.ID, Expires: claim.Expires}
-		route.Bids = &queue.Bids{PingID: claim.PingID, Ranked: claim.Bids, Expires: claim.Expires}
-		in.Record.Events = append(in.Record.Events, claimEvent(now, claim))
+	if c := p.claim; c != nil {
+		in.Claim = &store.PingClaim{ID: c.ID, Expires: c.Expires}
+		route.Bids = &queue.Bids{PingID: c.PingID, Ranked: c.Bids, Expires: c.Expires}
+		in.Record.Events = append(in.Record.Events, claimEvent(now, c))
 	}
-	log := h.Log.With("lead_id", l.ID, "campaign", camp.ID, "source", src.ID)
-	err = h.Store.PutLead(ctx, in)
+	return in, route, resp
+}
+
+// notWritten answers a lead the store did not write: the first answer
+// again for a repeated Idempotency-Key, or the refusal (suppressed,
+// duplicate, ping claimed, rate limited), or 503.
+func (h *Handler) notWritten(ctx context.Context, log *slog.Logger, err error, p posted, l lead.Lead, now time.Time) httpapi.Response {
 	var replay *store.ReplayError
 	var dup *store.DuplicateError
 	var sup *store.SuppressedError
 	switch {
 	case errors.As(err, &replay):
-		return h.replay(ctx, replay, env.Redirect)
+		return h.replay(ctx, replay, p.env.Redirect)
 	case errors.As(err, &sup):
 		log.InfoContext(ctx, "suppressed lead", "field", sup.Field, "list", sup.List)
 		return suppressed(sup)
 	case errors.As(err, &dup):
 		log.InfoContext(ctx, "duplicate lead", "duplicate_of", dup.Of, "field", dup.Field)
 		if !l.Test { // a test lead counts nowhere
-			if err := h.Store.CountDuplicate(ctx, l.ID, camp.ID, src.ID, now); err != nil {
+			if err := h.Store.CountDuplicate(ctx, l.ID, p.camp.ID, p.src.ID, now); err != nil {
 				// The count is reporting only: the answer stays the 409.
 				log.WarnContext(ctx, "count duplicate in the ledger", "error", err)
 			}
@@ -243,23 +328,12 @@ func (h *Handler) post(ctx context.Context, req httpapi.Request) httpapi.Respons
 		log.InfoContext(ctx, "ping already claimed")
 		return httpapi.Error(http.StatusConflict, "ping_claimed", "this ping_id was already claimed by another lead")
 	case errors.Is(err, store.ErrRateLimited):
-		r := httpapi.Error(http.StatusTooManyRequests, "rate_limited", "source %s is over its rate of %d leads a second", src.ID, src.RateLimit)
+		r := httpapi.Error(http.StatusTooManyRequests, "rate_limited", "source %s is over its rate of %d leads a second", p.src.ID, p.src.RateLimit)
 		r.Headers["Retry-After"] = "1"
 		return r
-	case err != nil:
-		log.ErrorContext(ctx, "write lead", "error", err)
-		return httpapi.Error(http.StatusServiceUnavailable, "unavailable", "the lead could not be stored; retry (with the same Idempotency-Key)")
 	}
-	if err := h.Queue.Route(ctx, route); err != nil {
-		// The lead is stored: it is accepted. The sweeper finds a lead
-		// without a first round within a minute or two and queues it
-		// (package sweeper); a retry with the same Idempotency-Key queues
-		// it at once. A 503 here would make the source post it again and
-		// be refused as a duplicate of a lead it was never told of.
-		log.ErrorContext(ctx, "queue lead for routing; the sweeper will", "error", err)
-	}
-	log.InfoContext(ctx, "lead accepted", "test", l.Test)
-	return answer(resp, env.Redirect)
+	log.ErrorContext(ctx, "write lead", "error", err)
+	return httpapi.Error(http.StatusServiceUnavailable, "unavailable", "the lead could not be stored; retry (with the same Idempotency-Key)")
 }
 
 type acceptance struct {

@@ -133,15 +133,9 @@ func (h *Handler) ping(ctx context.Context, req httpapi.Request) httpapi.Respons
 	if len(probs) > 0 {
 		return httpapi.Fields(http.StatusBadRequest, "validation_failed", "the ping's envelope is not valid", probs)
 	}
-	camp := ix.Campaign(in.Campaign)
-	if camp == nil {
-		return httpapi.Error(http.StatusNotFound, "campaign_not_found", "no campaign %q", in.Campaign)
-	}
-	if !src.Allows(camp.ID) {
-		return httpapi.Error(http.StatusForbidden, "campaign_not_allowed", "source %s may not post to campaign %s", src.ID, camp.ID)
-	}
-	if camp.Status == config.StatusPaused {
-		return httpapi.Error(http.StatusForbidden, "campaign_paused", "campaign %s is paused", camp.ID)
+	camp, refused := auth.Campaign(ix, src, in.Campaign)
+	if refused != nil {
+		return *refused
 	}
 	if camp.Distribution != config.PingPost {
 		return httpapi.Fields(http.StatusBadRequest, "validation_failed", "the campaign does not take pings",
