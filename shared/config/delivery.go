@@ -343,24 +343,54 @@ var (
 	reservedHeaders = []string{"Webhook-Id", "Webhook-Timestamp", "Webhook-Signature", "Host", "Content-Length", "Transfer-Encoding", "Connection"}
 )
 
+// delivery checks a buyer's delivery at path p, step by step, in the
+// order its problems are reported.
 func (k *checker) delivery(p string, d Delivery) {
-	eff := d
-	var requires []string
-	if d.Preset != "" {
-		pre, err := lookupPreset(d.Preset)
-		switch {
-		case err != nil:
-			k.add(p+".preset", CodeReference, "%v", err)
-		case d.Type != DeliveryWebhook:
-			k.add(p+".preset", CodeInvalid, "a preset needs webhook delivery")
-		default:
-			if f := pre.Delivery.Format; f != "" && d.Format != "" && d.Format != FormatJSON && d.Format != f {
-				k.add(p+".format", CodeInvalid, "preset %q posts %s; leave format out", d.Preset, f)
-			}
-			eff, _ = d.Resolved()
-			requires = pre.RequiresFields
-		}
+	eff, requires := k.preset(p, d)
+	k.transport(p, d, eff)
+	k.attempts(p, d)
+	k.secret(p+".secret", d.Secret)
+	k.secret(p+".previous_secret", d.PreviousSecret)
+	if d.PreviousSecret != "" && d.Secret == "" {
+		k.add(p+".previous_secret", CodeInvalid, "previous_secret needs a secret: rotate by moving the old secret here and setting the new one")
 	}
+	k.headers(p+".headers", d.Headers)
+	if d.Auth != nil {
+		k.auth(p+".auth", d.Auth)
+	}
+	k.breaker(p+".breaker", d.Breaker)
+	k.layout(p, d, eff)
+	k.fieldMaps(p, d, eff, requires)
+	k.response(p, d)
+}
+
+// preset checks a delivery's preset and returns the delivery in effect
+// (the preset's with the buyer's settings on top; d itself without a
+// preset) and the fields the preset requires.
+func (k *checker) preset(p string, d Delivery) (eff Delivery, requires []string) {
+	eff = d
+	if d.Preset == "" {
+		return eff, nil
+	}
+	pre, err := lookupPreset(d.Preset)
+	switch {
+	case err != nil:
+		k.add(p+".preset", CodeReference, "%v", err)
+	case d.Type != DeliveryWebhook:
+		k.add(p+".preset", CodeInvalid, "a preset needs webhook delivery")
+	default:
+		if f := pre.Delivery.Format; f != "" && d.Format != "" && d.Format != FormatJSON && d.Format != f {
+			k.add(p+".format", CodeInvalid, "preset %q posts %s; leave format out", d.Preset, f)
+		}
+		eff, _ = d.Resolved()
+		requires = pre.RequiresFields
+	}
+	return eff, requires
+}
+
+// transport checks where a delivery goes: a webhook's URL and format, an
+// email's address.
+func (k *checker) transport(p string, d, eff Delivery) {
 	switch d.Type {
 	case DeliveryWebhook:
 		k.url(p+".url", eff.URL, true)
@@ -374,6 +404,11 @@ func (k *checker) delivery(p string, d Delivery) {
 	default:
 		k.add(p+".type", CodeInvalid, "delivery type %q: want webhook or email", d.Type)
 	}
+}
+
+// attempts checks a delivery's timeout and attempts against the
+// deployment's limits.
+func (k *checker) attempts(p string, d Delivery) {
 	if t := d.Timeout.D(); t < MinDeliveryTimeout || t > limits.MaxDeliveryTimeout {
 		k.add(p+".timeout", CodeInvalid, "timeout must be %s to %s (the delivery function's timeout is %s)",
 			MinDeliveryTimeout, limits.MaxDeliveryTimeout, seconds(limits.DeliveryFunctionTimeout))
@@ -382,33 +417,40 @@ func (k *checker) delivery(p string, d Delivery) {
 		k.add(p+".max_attempts", CodeInvalid, "max_attempts must be 1 to %d (the delivery queue's maxReceiveCount is %d)",
 			limits.MaxDeliveryAttempts, limits.QueueMaxReceiveCount)
 	}
-	k.secret(p+".secret", d.Secret)
-	k.secret(p+".previous_secret", d.PreviousSecret)
-	if d.PreviousSecret != "" && d.Secret == "" {
-		k.add(p+".previous_secret", CodeInvalid, "previous_secret needs a secret: rotate by moving the old secret here and setting the new one")
-	}
-	for _, name := range sortedKeys(d.Headers) {
-		hp := p + ".headers." + name
+}
+
+// headers checks a delivery's own headers (at path p): HTTP tokens,
+// none LeadRelay sets itself, no control characters.
+func (k *checker) headers(p string, headers map[string]string) {
+	for _, name := range sortedKeys(headers) {
+		hp := p + "." + name
 		if !validHeaderName(name) {
 			k.add(hp, CodeInvalid, "header name %q is not an HTTP token", name)
 		} else if slices.Contains(reservedHeaders, textproto.CanonicalMIMEHeaderKey(name)) {
 			k.add(hp, CodeInvalid, "header %q is set by LeadRelay", name)
 		}
-		if !validHeaderValue(d.Headers[name]) {
+		if !validHeaderValue(headers[name]) {
 			k.add(hp, CodeInvalid, "header value holds control characters")
 		}
 	}
-	if d.Auth != nil {
-		k.auth(p+".auth", d.Auth)
+}
+
+// breaker checks a delivery's circuit breaker settings (at path p).
+func (k *checker) breaker(p string, b *Breaker) {
+	if b == nil {
+		return
 	}
-	if b := d.Breaker; b != nil {
-		if b.Failures < 0 || b.Failures > 100 {
-			k.add(p+".breaker.failures", CodeInvalid, "breaker failures must be 1 to 100 (default %d)", DefaultBreakerFailures)
-		}
-		if c := b.Cooldown.D(); c != 0 && (c < time.Second || c > 24*time.Hour) {
-			k.add(p+".breaker.cooldown", CodeInvalid, "breaker cooldown must be 1s to 24h (default %s)", DefaultBreakerCooldown)
-		}
+	if b.Failures < 0 || b.Failures > 100 {
+		k.add(p+".failures", CodeInvalid, "breaker failures must be 1 to 100 (default %d)", DefaultBreakerFailures)
 	}
+	if c := b.Cooldown.D(); c != 0 && (c < time.Second || c > 24*time.Hour) {
+		k.add(p+".cooldown", CodeInvalid, "breaker cooldown must be 1s to 24h (default %s)", DefaultBreakerCooldown)
+	}
+}
+
+// layout checks the body's layout and XML root against the format in
+// effect.
+func (k *checker) layout(p string, d, eff Delivery) {
 	if d.Layout != "" && d.Layout != LayoutObject && d.Layout != LayoutNameValue {
 		k.add(p+".layout", CodeInvalid, "layout %q: want object or name_value", d.Layout)
 	}
@@ -422,6 +464,11 @@ func (k *checker) delivery(p string, d Delivery) {
 			k.add(p+".xml_root", CodeInvalid, "xml_root %q is not an XML element name", d.XMLRoot)
 		}
 	}
+}
+
+// fieldMaps checks the buyer's field mapping: each field, no name twice,
+// a nesting the format can carry, and the fields the preset requires.
+func (k *checker) fieldMaps(p string, d, eff Delivery, requires []string) {
 	nested := eff.Format == FormatXML || eff.Format == FormatJSON && eff.Layout != LayoutNameValue
 	names := map[string]bool{}
 	for i, f := range d.Fields {
@@ -440,20 +487,26 @@ func (k *checker) delivery(p string, d Delivery) {
 			k.add(p+".fields", CodeRequired, "preset %q needs a field %q with a value, such as {name: %s, value: \"...\"}", d.Preset, name, name)
 		}
 	}
-	if r := d.Response; r != nil {
-		for i, rule := range r.Accept {
-			k.rule(fmt.Sprintf("%s.response.accept[%d]", p, i), &rule, true)
-		}
-		for i, rule := range r.Duplicate {
-			k.rule(fmt.Sprintf("%s.response.duplicate[%d]", p, i), &rule, true)
-		}
-		if len(r.Duplicate) > 0 && d.Type == DeliveryEmail {
-			k.add(p+".response.duplicate", CodeInvalid, "duplicate rules are for webhook delivery: an email is accepted by SES or not, never unknown")
-		}
-		k.rule(p+".response.buyer_lead_id", r.BuyerLeadID, false)
-		k.rule(p+".response.price", r.Price, false)
-		k.rule(p+".response.reason", r.Reason, false)
+}
+
+// response checks the rules that judge a buyer's answer.
+func (k *checker) response(p string, d Delivery) {
+	r := d.Response
+	if r == nil {
+		return
 	}
+	for i, rule := range r.Accept {
+		k.rule(fmt.Sprintf("%s.response.accept[%d]", p, i), &rule, true)
+	}
+	for i, rule := range r.Duplicate {
+		k.rule(fmt.Sprintf("%s.response.duplicate[%d]", p, i), &rule, true)
+	}
+	if len(r.Duplicate) > 0 && d.Type == DeliveryEmail {
+		k.add(p+".response.duplicate", CodeInvalid, "duplicate rules are for webhook delivery: an email is accepted by SES or not, never unknown")
+	}
+	k.rule(p+".response.buyer_lead_id", r.BuyerLeadID, false)
+	k.rule(p+".response.price", r.Price, false)
+	k.rule(p+".response.reason", r.Reason, false)
 }
 
 func (k *checker) secret(p, s string) {
