@@ -41,71 +41,101 @@ const (
 // net/url; a value a format cannot carry exactly is an error wrapping
 // ErrUnencodable, never a silent change.
 func Render(d *config.Delivery, p Post) (*http.Request, error) {
-	rd, err := d.Resolved()
-	if err != nil {
-		return nil, fmt.Errorf("webhook: %w", err)
-	}
-	if p.Lead == nil {
-		return nil, errors.New("webhook: the post has no lead")
-	}
-	if p.MessageID == "" {
-		return nil, errors.New("webhook: the post has no message id")
-	}
-	u, err := url.Parse(rd.URL)
-	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
-		return nil, fmt.Errorf("webhook: url %q is not an http(s) URL", rd.URL)
-	}
-	var items []item
-	if len(rd.Fields) > 0 {
-		if items, err = mapFields(rd.Fields, p); err != nil {
-			return nil, err
-		}
-	}
-
-	method, ctype := http.MethodPost, ""
-	var body []byte
-	var query url.Values // non-nil when the URL's query changes
-	switch rd.Format {
-	case config.FormatJSON, "":
-		ctype = contentJSON
-		body, err = renderJSON(&rd, p, items)
-	case config.FormatForm:
-		ctype = contentForm
-		v := url.Values{}
-		addValues(v, p, items)
-		body = []byte(v.Encode())
-	case config.FormatXML:
-		ctype = contentXML
-		body, err = renderXML(&rd, p, items)
-	case config.FormatGet:
-		method = http.MethodGet
-		query = u.Query()
-		addValues(query, p, items)
-	default:
-		return nil, fmt.Errorf("webhook: unknown format %q", rd.Format)
-	}
+	rd, u, err := target(d, p)
 	if err != nil {
 		return nil, err
 	}
-	a := rd.Auth
-	if a != nil && a.Type == config.AuthAPIKey && a.Query != "" {
-		if query == nil {
-			query = u.Query()
+	b, err := renderBody(&rd, p, u)
+	if err != nil {
+		return nil, err
+	}
+	if a := rd.Auth; a != nil && a.Type == config.AuthAPIKey && a.Query != "" {
+		if b.query == nil {
+			b.query = u.Query()
 		}
-		query.Set(a.Query, a.Key)
+		b.query.Set(a.Query, a.Key)
 	}
-	if query != nil {
-		u.RawQuery = query.Encode()
+	if b.query != nil {
+		u.RawQuery = b.query.Encode()
 	}
-
 	var r io.Reader = http.NoBody
-	if method == http.MethodPost {
-		r = bytes.NewReader(body)
+	if b.method == http.MethodPost {
+		r = bytes.NewReader(b.data)
 	}
-	req, err := http.NewRequest(method, u.String(), r)
+	req, err := http.NewRequest(b.method, u.String(), r)
 	if err != nil {
 		return nil, fmt.Errorf("webhook: %w", err)
 	}
+	setHeaders(req, &rd, b.ctype)
+	signRequest(req, &rd, p, b.data)
+	return req, nil
+}
+
+// target checks a post and resolves the delivery it goes by (its preset
+// applied) and the URL it goes to.
+func target(d *config.Delivery, p Post) (config.Delivery, *url.URL, error) {
+	rd, err := d.Resolved()
+	if err != nil {
+		return rd, nil, fmt.Errorf("webhook: %w", err)
+	}
+	if p.Lead == nil {
+		return rd, nil, errors.New("webhook: the post has no lead")
+	}
+	if p.MessageID == "" {
+		return rd, nil, errors.New("webhook: the post has no message id")
+	}
+	u, err := url.Parse(rd.URL)
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		return rd, nil, fmt.Errorf("webhook: url %q is not an http(s) URL", rd.URL)
+	}
+	return rd, u, nil
+}
+
+// content is a post's content in the delivery's format.
+type content struct {
+	method, ctype string
+	data          []byte
+	// query is the URL's new query (the get format), nil when it does
+	// not change.
+	query url.Values
+}
+
+// renderBody writes the post in the delivery's format, with its field
+// mapping if any.
+func renderBody(rd *config.Delivery, p Post, u *url.URL) (content, error) {
+	var items []item
+	var err error
+	if len(rd.Fields) > 0 {
+		if items, err = mapFields(rd.Fields, p); err != nil {
+			return content{}, err
+		}
+	}
+	b := content{method: http.MethodPost}
+	switch rd.Format {
+	case config.FormatJSON, "":
+		b.ctype = contentJSON
+		b.data, err = renderJSON(rd, p, items)
+	case config.FormatForm:
+		b.ctype = contentForm
+		v := url.Values{}
+		addValues(v, p, items)
+		b.data = []byte(v.Encode())
+	case config.FormatXML:
+		b.ctype = contentXML
+		b.data, err = renderXML(rd, p, items)
+	case config.FormatGet:
+		b.method = http.MethodGet
+		b.query = u.Query()
+		addValues(b.query, p, items)
+	default:
+		return content{}, fmt.Errorf("webhook: unknown format %q", rd.Format)
+	}
+	return b, err
+}
+
+// setHeaders sets a post's content type, user agent, the buyer's own
+// headers and its auth.
+func setHeaders(req *http.Request, rd *config.Delivery, ctype string) {
 	h := req.Header
 	if ctype != "" {
 		h.Set("Content-Type", ctype)
@@ -114,33 +144,40 @@ func Render(d *config.Delivery, p Post) (*http.Request, error) {
 	for k, v := range rd.Headers {
 		h.Set(k, v)
 	}
-	if a != nil {
-		switch a.Type {
-		case config.AuthBearer:
-			h.Set("Authorization", "Bearer "+a.Token)
-		case config.AuthBasic:
-			req.SetBasicAuth(a.Username, a.Password)
-		case config.AuthAPIKey:
-			if a.Header != "" {
-				h.Set(a.Header, a.Key)
-			}
+	a := rd.Auth
+	if a == nil {
+		return
+	}
+	switch a.Type {
+	case config.AuthBearer:
+		h.Set("Authorization", "Bearer "+a.Token)
+	case config.AuthBasic:
+		req.SetBasicAuth(a.Username, a.Password)
+	case config.AuthAPIKey:
+		if a.Header != "" {
+			h.Set(a.Header, a.Key)
 		}
 	}
+}
 
+// signRequest sets the Standard Webhooks headers: the message id, the
+// timestamp and, with a secret, the signature of the body (of the raw
+// query for the get format).
+func signRequest(req *http.Request, rd *config.Delivery, p Post, data []byte) {
 	now := p.Now
 	if now.IsZero() {
 		now = time.Now()
 	}
-	signed := body
-	if method == http.MethodGet {
+	signed := data
+	if req.Method == http.MethodGet {
 		signed = []byte(req.URL.RawQuery)
 	}
+	h := req.Header
 	h.Set(HeaderID, p.MessageID)
 	h.Set(HeaderTimestamp, timestamp(now))
 	if sig := signAll(rd.Secret, rd.PreviousSecret, p.MessageID, now, signed); sig != "" {
 		h.Set(HeaderSignature, sig)
 	}
-	return req, nil
 }
 
 // item is one field of a mapped body.
