@@ -142,30 +142,14 @@ const MaxRotationTries = 100
 // room. done reports that an offer was made (or the message settled);
 // otherwise explain says why nobody took it.
 func (h *Handler) offer(ctx context.Context, log *slog.Logger, m queue.Route, in routing.Input, redelivered bool) (explain []routing.Verdict, auctionEvents []lead.Event, done bool, err error) {
-	method := in.Campaign.Distribution
-	strict := method == config.RoundRobin || method == config.Weighted
 	for try := 0; ; try++ {
-		var rots map[string]store.Rot
-		dec := routing.Decide(in)
-		if strict || tiedAtTop(dec.Candidates) {
-			// Rotation counters are read only where they decide: round
-			// robin, weighted, and ties among waterfall priorities.
-			if rots, err = h.Store.Rotations(ctx, in.Campaign.ID); err != nil {
-				return nil, nil, false, err
-			}
-			in.Rotation = make(map[string]int64, len(rots))
-			for k, r := range rots {
-				if method == config.RoundRobin {
-					in.Rotation[k] = r.Last // least recently served first
-				} else {
-					in.Rotation[k] = r.N
-				}
-			}
-			dec = routing.Decide(in)
+		dec, rots, err := h.decide(ctx, &in)
+		if err != nil {
+			return nil, nil, false, err
 		}
 		explain = dec.Explain
 		cands, bids := offers(dec.Candidates), m.Bids
-		if method == config.PingPost {
+		if in.Campaign.Distribution == config.PingPost {
 			var ev *lead.Event
 			cands, bids, ev = h.auction(ctx, log, m, in, dec.Candidates)
 			if ev != nil {
@@ -177,16 +161,7 @@ func (h *Handler) offer(ctx context.Context, log *slog.Logger, m queue.Route, in
 			if in.Bought[c.Ref.Buyer.ID] {
 				continue
 			}
-			r := h.reservation(in.Lead, m.Seq, c.Candidate, explain, in.Now)
-			r.Assignment.BidID = c.BidID
-			r.Assignment.Payout = c.Payout // the seller price of a claimed ping bid
-			r.Events = append(slices.Clone(auctionEvents), r.Events...)
-			if len(m.Bought) > 0 {
-				r.Status = lead.Sold // a shared lead stays sold while it looks for more buyers
-			}
-			if rots != nil {
-				r.Rotation = &store.Rotation{Campaign: in.Campaign.ID, Order: c.Ref.Key(), Strict: strict, N: rots[c.Ref.Key()].N}
-			}
+			r := h.offerTo(m, in, c, explain, auctionEvents, rots)
 			err := h.Store.Reserve(ctx, r)
 			var full *store.CapFullError
 			var stale *store.StaleError
@@ -227,6 +202,54 @@ func (h *Handler) offer(ctx context.Context, log *slog.Logger, m queue.Route, in
 		// after a short, jittered pause so contending workers spread out.
 		time.Sleep(time.Duration(rand.IntN(10*(try+1))) * time.Millisecond)
 	}
+}
+
+// decide decides the lead's candidates. Rotation counters are read only
+// where they decide — round robin, weighted, and ties among waterfall
+// priorities —: then in.Rotation holds them and the decision is taken
+// again with them; rots is nil when they were not read.
+func (h *Handler) decide(ctx context.Context, in *routing.Input) (dec routing.Decision, rots map[string]store.Rot, err error) {
+	method := in.Campaign.Distribution
+	dec = routing.Decide(*in)
+	if !strictRotation(method) && !tiedAtTop(dec.Candidates) {
+		return dec, nil, nil
+	}
+	if rots, err = h.Store.Rotations(ctx, in.Campaign.ID); err != nil {
+		return routing.Decision{}, nil, err
+	}
+	in.Rotation = make(map[string]int64, len(rots))
+	for k, r := range rots {
+		if method == config.RoundRobin {
+			in.Rotation[k] = r.Last // least recently served first
+		} else {
+			in.Rotation[k] = r.N
+		}
+	}
+	return routing.Decide(*in), rots, nil
+}
+
+// strictRotation reports whether a distribution method serves orders in
+// turn, so an offer must count on the rotation as it was read.
+func strictRotation(method string) bool {
+	return method == config.RoundRobin || method == config.Weighted
+}
+
+// offerTo is the reservation that offers the lead to candidate c: the
+// order's caps and buyer dedupe keys (reservation), the claimed bid, the
+// auction's events, a shared lead kept sold, and the rotation counted
+// when it was read.
+func (h *Handler) offerTo(m queue.Route, in routing.Input, c offerCand, explain []routing.Verdict, auctionEvents []lead.Event, rots map[string]store.Rot) store.Reservation {
+	r := h.reservation(in.Lead, m.Seq, c.Candidate, explain, in.Now)
+	r.Assignment.BidID = c.BidID
+	r.Assignment.Payout = c.Payout // the seller price of a claimed ping bid
+	r.Events = append(slices.Clone(auctionEvents), r.Events...)
+	if len(m.Bought) > 0 {
+		r.Status = lead.Sold // a shared lead stays sold while it looks for more buyers
+	}
+	if rots != nil {
+		r.Rotation = &store.Rotation{Campaign: in.Campaign.ID, Order: c.Ref.Key(), Strict: strictRotation(in.Campaign.Distribution), N: rots[c.Ref.Key()].N}
+	}
+	return r
 }
 
 func tiedAtTop(cs []routing.Candidate) bool {
