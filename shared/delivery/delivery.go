@@ -127,21 +127,9 @@ func (h *Handler) deliver(ctx context.Context, msg events.SQSMessage) (retry boo
 	// message seen before (or sent again) can find attempts there.
 	var round roundState
 	if redelivered || m.Recovered {
-		// A message seen before may be about a round already settled:
-		// check before posting the lead to the buyer again.
-		cur, err := h.Store.GetLead(ctx, m.Lead.ID, true)
-		if err != nil {
+		var settled bool
+		if round, settled, err = h.checkRound(ctx, log, m, redelivered); settled || err != nil {
 			return false, err
-		}
-		if cur.Seq != m.Seq || cur.Assignment == nil {
-			return false, h.recover(ctx, log, m, cur, redelivered)
-		}
-		round = stateOf(cur)
-		if m.Recovered && round.attempted && !round.held {
-			// The original message is alive (it has made attempts and
-			// has not held the lead): this re-sent copy is not needed.
-			log.InfoContext(ctx, "re-sent delivery message dropped: the original is being delivered")
-			return false, nil
 		}
 	}
 	now := h.Now().UTC()
@@ -150,18 +138,7 @@ func (h *Handler) deliver(ctx context.Context, msg events.SQSMessage) (retry boo
 		return false, h.release(ctx, log, m, redelivered, lead.Event{At: now, Type: lead.EventFailed, Buyer: a.Buyer, Order: a.Order,
 			Detail: "the order is no longer configured"}, "")
 	}
-	poster := h.Webhook
-	if ref.Buyer.Delivery.Type == config.DeliveryEmail {
-		poster = h.Email
-	}
-	var v webhook.Verdict
-	if poster == nil {
-		v = webhook.Verdict{Outcome: webhook.Rejected, Reason: "not_configured", Detail: ref.Buyer.Delivery.Type + " delivery is not configured in this deployment"}
-	} else {
-		v = poster.Send(ctx, &ref.Buyer.Delivery, webhook.Post{
-			Lead: &m.Lead, Price: a.Price, BidID: a.BidID, MessageID: messageID(m), Now: now, AfterUnknown: round.unknown,
-		})
-	}
+	v := h.post(ctx, ref, m, now, round.unknown)
 	done := h.Now().UTC()
 	ev := attemptEvent(done, a, v, attempt)
 	log.InfoContext(ctx, "delivery attempt", "outcome", v.Outcome, "status", v.Status, "reason", v.Reason, "unknown", v.Unknown, "latency_ms", v.Latency.Milliseconds())
@@ -181,7 +158,52 @@ func (h *Handler) deliver(ctx context.Context, msg events.SQSMessage) (retry boo
 		ev.Detail = fmt.Sprintf("gave up after %d attempts: %s", attempt, ev.Detail)
 		return false, h.release(ctx, log, m, redelivered, ev, v.Reason, extra...)
 	}
-	if err := h.Store.AppendEvents(ctx, m.Lead.ID, m.Seq, append([]lead.Event{ev}, extra...)); err != nil {
+	return h.retryLater(ctx, log, m, msg.ReceiptHandle, attempt, redelivered, append([]lead.Event{ev}, extra...))
+}
+
+// checkRound reads the lead before a message seen before (or sent again)
+// posts it: settled reports that the round is over (the message was
+// handled as stale) or that this re-sent copy is not needed; otherwise
+// round is what the timeline says of the round so far.
+func (h *Handler) checkRound(ctx context.Context, log *slog.Logger, m queue.Deliver, redelivered bool) (round roundState, settled bool, err error) {
+	cur, err := h.Store.GetLead(ctx, m.Lead.ID, true)
+	if err != nil {
+		return roundState{}, true, err
+	}
+	if cur.Seq != m.Seq || cur.Assignment == nil {
+		return roundState{}, true, h.recover(ctx, log, m, cur, redelivered)
+	}
+	round = stateOf(cur)
+	if m.Recovered && round.attempted && !round.held {
+		// The original message is alive (it has made attempts and has
+		// not held the lead): this re-sent copy is not needed.
+		log.InfoContext(ctx, "re-sent delivery message dropped: the original is being delivered")
+		return round, true, nil
+	}
+	return round, false, nil
+}
+
+// post delivers the lead to the order's buyer by webhook or email; a
+// kind of delivery this deployment has no poster for is a refusal.
+func (h *Handler) post(ctx context.Context, ref config.OrderRef, m queue.Deliver, now time.Time, afterUnknown bool) webhook.Verdict {
+	poster := h.Webhook
+	if ref.Buyer.Delivery.Type == config.DeliveryEmail {
+		poster = h.Email
+	}
+	if poster == nil {
+		return webhook.Verdict{Outcome: webhook.Rejected, Reason: "not_configured", Detail: ref.Buyer.Delivery.Type + " delivery is not configured in this deployment"}
+	}
+	a := m.Assignment
+	return poster.Send(ctx, &ref.Buyer.Delivery, webhook.Post{
+		Lead: &m.Lead, Price: a.Price, BidID: a.BidID, MessageID: messageID(m), Now: now, AfterUnknown: afterUnknown,
+	})
+}
+
+// retryLater records a transient failure's events and gives the message
+// back to the queue after the attempt's backoff; retry is false when the
+// round turned out settled meanwhile.
+func (h *Handler) retryLater(ctx context.Context, log *slog.Logger, m queue.Deliver, receipt string, attempt int, redelivered bool, evs []lead.Event) (retry bool, err error) {
+	if err := h.Store.AppendEvents(ctx, m.Lead.ID, m.Seq, evs); err != nil {
 		var stale *store.StaleError
 		if errors.As(err, &stale) {
 			return false, h.recover(ctx, log, m, stale.Current, redelivered)
@@ -189,7 +211,7 @@ func (h *Handler) deliver(ctx context.Context, msg events.SQSMessage) (retry boo
 		log.WarnContext(ctx, "record attempt", "error", err)
 	}
 	wait := backoff.Wait(attempt, h.Jitter)
-	if err := h.Queue.Delay(ctx, h.QueueURL, msg.ReceiptHandle, wait); err != nil {
+	if err := h.Queue.Delay(ctx, h.QueueURL, receipt, wait); err != nil {
 		log.WarnContext(ctx, "set backoff", "error", err)
 	}
 	log.InfoContext(ctx, "delivery will be retried", "backoff_s", wait.Seconds())
