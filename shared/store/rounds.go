@@ -149,7 +149,28 @@ func (s *Store) Reserve(ctx context.Context, r Reservation) error {
 	if r.Test {
 		r.Caps, r.BuyerDedupe, r.Rotation = nil, nil, nil
 	}
-	now := s.now()
+	a := r.Assignment
+	t, err := s.reserveTxn(r, s.now())
+	if err != nil {
+		return err
+	}
+	f, err := s.commitRound(ctx, r.LeadID, t)
+	if f == nil || errors.As(err, new(*StaleError)) {
+		if err != nil && !errors.As(err, new(*StaleError)) {
+			return fmt.Errorf("reserve lead %s for %s/%s: %w", r.LeadID, a.Buyer, a.Order, err)
+		}
+		return err
+	}
+	if refused := reserveRefusal(f, r); refused != nil {
+		return refused
+	}
+	return fmt.Errorf("reserve lead %s: %w", r.LeadID, err)
+}
+
+// reserveTxn is Reserve's transaction: the lead's next round with the
+// assignment, a unit on every cap counter (conditioned on room), the
+// buyer dedupe checks and the rotation count.
+func (s *Store) reserveTxn(r Reservation, now time.Time) (*txn, error) {
 	status := r.Status
 	if status == "" {
 		status = lead.Routing
@@ -162,13 +183,13 @@ func (s *Store) Reserve(ctx context.Context, r Reservation) error {
 	}
 	put, err := s.roundPut(r.LeadID, rd, due, nil)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	t := &txn{}
 	t.put(itemLead, put)
 	for i, c := range r.Caps {
 		if c.Budget > 0 && c.Price > c.Budget {
-			return &CapFullError{Index: i, Key: c.Key}
+			return nil, &CapFullError{Index: i, Key: c.Key}
 		}
 		t.update(capName(i), capUpdate(s.table, c))
 	}
@@ -182,28 +203,34 @@ func (s *Store) Reserve(ctx context.Context, r Reservation) error {
 		})
 	}
 	if r.Rotation != nil {
-		pk, sk := rotationKey(r.Rotation.Campaign, r.Rotation.Order)
-		u := &types.Update{
-			TableName:                 aws.String(s.table),
-			Key:                       key(pk, sk),
-			UpdateExpression:          aws.String("ADD n :one SET #last = :now"),
-			ExpressionAttributeNames:  map[string]string{"#last": "last"},
-			ExpressionAttributeValues: map[string]types.AttributeValue{":one": num(1), ":now": num(now.UnixNano())},
-		}
-		if r.Rotation.Strict {
-			u.ConditionExpression = aws.String("attribute_not_exists(n) AND :n = :zero OR n = :n")
-			u.ExpressionAttributeValues[":n"] = num(r.Rotation.N)
-			u.ExpressionAttributeValues[":zero"] = num(0)
-		}
-		t.update(itemRotation, u)
+		t.update(itemRotation, s.rotationUpdate(r.Rotation, now))
 	}
-	f, err := s.commitRound(ctx, r.LeadID, t)
-	if f == nil || errors.As(err, new(*StaleError)) {
-		if err != nil && !errors.As(err, new(*StaleError)) {
-			return fmt.Errorf("reserve lead %s for %s/%s: %w", r.LeadID, a.Buyer, a.Order, err)
-		}
-		return err
+	return t, nil
+}
+
+// rotationUpdate counts an offer on an order's rotation counter; a strict
+// rotation's only if the counter is still where it was read.
+func (s *Store) rotationUpdate(rot *Rotation, now time.Time) *types.Update {
+	pk, sk := rotationKey(rot.Campaign, rot.Order)
+	u := &types.Update{
+		TableName:                 aws.String(s.table),
+		Key:                       key(pk, sk),
+		UpdateExpression:          aws.String("ADD n :one SET #last = :now"),
+		ExpressionAttributeNames:  map[string]string{"#last": "last"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":one": num(1), ":now": num(now.UnixNano())},
 	}
+	if rot.Strict {
+		u.ConditionExpression = aws.String("attribute_not_exists(n) AND :n = :zero OR n = :n")
+		u.ExpressionAttributeValues[":n"] = num(rot.N)
+		u.ExpressionAttributeValues[":zero"] = num(0)
+	}
+	return u
+}
+
+// reserveRefusal reads a cancelled reservation's failed conditions: a
+// cap without room or a buyer dedupe key taken (*CapFullError), or the
+// rotation moved (ErrRotationMoved); nil if none of them failed.
+func reserveRefusal(f Failed, r Reservation) error {
 	for i, c := range r.Caps {
 		if _, ok := f[capName(i)]; ok {
 			return &CapFullError{Index: i, Key: c.Key}
@@ -217,7 +244,7 @@ func (s *Store) Reserve(ctx context.Context, r Reservation) error {
 	if _, ok := f[itemRotation]; ok {
 		return ErrRotationMoved
 	}
-	return fmt.Errorf("reserve lead %s: %w", r.LeadID, err)
+	return nil
 }
 
 const itemRotation = "rotation"

@@ -151,27 +151,9 @@ func (s *Store) searchCampaign(ctx context.Context, q LeadSearch, cur cursor) (*
 	batch := min(q.Limit, 100)
 	read := 0
 	for len(page.Leads) < q.Limit && read < MaxSearchReads {
-		// The next up to batch entries in time order across the shards.
-		var next []indexed
-		var from []*shardReader
-		for len(next) < batch {
-			var top *shardReader
-			for _, r := range readers {
-				if len(r.buf) == 0 && !r.done {
-					if err := s.fill(ctx, q, r, batch); err != nil {
-						return nil, err
-					}
-				}
-				if len(r.buf) > 0 && (top == nil || r.buf[0].sk > top.buf[0].sk) {
-					top = r
-				}
-			}
-			if top == nil {
-				break
-			}
-			next = append(next, top.buf[0])
-			from = append(from, top)
-			top.buf = top.buf[1:]
+		next, from, err := s.nextEntries(ctx, q, readers, batch)
+		if err != nil {
+			return nil, err
 		}
 		if len(next) == 0 {
 			break
@@ -203,8 +185,41 @@ func (s *Store) searchCampaign(ctx context.Context, q LeadSearch, cur cursor) (*
 			}
 		}
 	}
-	// A shard goes on after the last entry read from it; one with nothing
-	// left to read is done.
+	if shardsAfter(readers, &cur) {
+		page.Next = encodeCursor(cur)
+	}
+	return page, nil
+}
+
+// nextEntries takes the next up to n entries in time order, newest first,
+// across the shards, each with the shard it came from.
+func (s *Store) nextEntries(ctx context.Context, q LeadSearch, readers []*shardReader, n int) (next []indexed, from []*shardReader, err error) {
+	for len(next) < n {
+		var top *shardReader
+		for _, r := range readers {
+			if len(r.buf) == 0 && !r.done {
+				if err := s.fill(ctx, q, r, n); err != nil {
+					return nil, nil, err
+				}
+			}
+			if len(r.buf) > 0 && (top == nil || r.buf[0].sk > top.buf[0].sk) {
+				top = r
+			}
+		}
+		if top == nil {
+			break
+		}
+		next = append(next, top.buf[0])
+		from = append(from, top)
+		top.buf = top.buf[1:]
+	}
+	return next, from, nil
+}
+
+// shardsAfter sets the cursor's shards where the search stopped: a shard
+// goes on after the last entry read from it; one with nothing left to
+// read is done ("-"). It reports whether any shard has more.
+func shardsAfter(readers []*shardReader, cur *cursor) bool {
 	more := false
 	for i, r := range readers {
 		if r.done && len(r.buf) == 0 {
@@ -214,10 +229,7 @@ func (s *Store) searchCampaign(ctx context.Context, q LeadSearch, cur cursor) (*
 		cur.Shards[i] = r.after
 		more = true
 	}
-	if more {
-		page.Next = encodeCursor(cur)
-	}
-	return page, nil
+	return more
 }
 
 // fill reads the next entries of a shard into its buffer.
