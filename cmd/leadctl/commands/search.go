@@ -1,8 +1,10 @@
 package commands
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/url"
 	"strings"
 	"text/tabwriter"
@@ -42,47 +44,7 @@ with the cursor of the next; --all follows the cursors to the end.`,
 			if limit > 0 {
 				q.Set("limit", fmt.Sprint(limit))
 			}
-			w := cmd.OutOrStdout()
-			tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-			row(tw, "LEAD", "CAMPAIGN", "SOURCE", "STATUS", "CREATED", "BUYERS", "REVENUE")
-			n := 0
-			for {
-				var page struct {
-					Leads []struct {
-						LeadID    string          `json:"lead_id"`
-						Campaign  string          `json:"campaign"`
-						Source    string          `json:"source"`
-						Status    string          `json:"status"`
-						CreatedAt time.Time       `json:"created_at"`
-						Buyers    []string        `json:"buyers"`
-						Revenue   json.RawMessage `json:"revenue"`
-						Test      bool            `json:"test"`
-					} `json:"leads"`
-					NextCursor string `json:"next_cursor"`
-				}
-				if _, err := c.do(cmd.Context(), request{method: "GET", path: "/v1/admin/leads?" + q.Encode()}, &page); err != nil {
-					return err
-				}
-				for _, l := range page.Leads {
-					st := l.Status
-					if l.Test {
-						st += " (test)"
-					}
-					row(tw, l.LeadID, l.Campaign, l.Source, st, l.CreatedAt.UTC().Format(time.RFC3339), strings.Join(l.Buyers, ","), string(l.Revenue))
-				}
-				n += len(page.Leads)
-				if page.NextCursor == "" {
-					tw.Flush()
-					fmt.Fprintf(w, "%d lead(s).\n", n)
-					return nil
-				}
-				if !all {
-					tw.Flush()
-					fmt.Fprintf(w, "%d lead(s) on this page; the next: --cursor %s\n", n, page.NextCursor)
-					return nil
-				}
-				q.Set("cursor", page.NextCursor)
-			}
+			return printLeads(cmd.Context(), c, q, cmd.OutOrStdout(), all)
 		},
 	}
 	f := cmd.Flags()
@@ -98,6 +60,54 @@ with the cursor of the next; --all follows the cursors to the end.`,
 	f.StringVar(&cursor, "cursor", "", "the page after the one that printed this cursor")
 	f.BoolVar(&all, "all", false, "follow the cursors: print every page")
 	return cmd
+}
+
+// foundLeads is a page of GET /v1/admin/leads.
+type foundLeads struct {
+	Leads []struct {
+		LeadID    string          `json:"lead_id"`
+		Campaign  string          `json:"campaign"`
+		Source    string          `json:"source"`
+		Status    string          `json:"status"`
+		CreatedAt time.Time       `json:"created_at"`
+		Buyers    []string        `json:"buyers"`
+		Revenue   json.RawMessage `json:"revenue"`
+		Test      bool            `json:"test"`
+	} `json:"leads"`
+	NextCursor string `json:"next_cursor"`
+}
+
+// printLeads prints the leads the search q finds as a table: one page
+// and the cursor of the next, or with all every page.
+func printLeads(ctx context.Context, c *client, q url.Values, w io.Writer, all bool) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	row(tw, "LEAD", "CAMPAIGN", "SOURCE", "STATUS", "CREATED", "BUYERS", "REVENUE")
+	n := 0
+	for {
+		var page foundLeads
+		if _, err := c.do(ctx, request{method: "GET", path: "/v1/admin/leads?" + q.Encode()}, &page); err != nil {
+			return err
+		}
+		for _, l := range page.Leads {
+			st := l.Status
+			if l.Test {
+				st += " (test)"
+			}
+			row(tw, l.LeadID, l.Campaign, l.Source, st, l.CreatedAt.UTC().Format(time.RFC3339), strings.Join(l.Buyers, ","), string(l.Revenue))
+		}
+		n += len(page.Leads)
+		if page.NextCursor == "" {
+			tw.Flush()
+			fmt.Fprintf(w, "%d lead(s).\n", n)
+			return nil
+		}
+		if !all {
+			tw.Flush()
+			fmt.Fprintf(w, "%d lead(s) on this page; the next: --cursor %s\n", n, page.NextCursor)
+			return nil
+		}
+		q.Set("cursor", page.NextCursor)
+	}
 }
 
 // leadsReturnCmd is leadctl leads return: an operator marks a sale returned.
