@@ -3,8 +3,10 @@ package main
 import (
 	"errors"
 	"fmt"
+	"net/mail"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -169,6 +171,7 @@ func NewLeadRelayStack(scope constructs.Construct, id string, props *LeadRelaySt
 	s.DeliveryQueue, s.DeliveryDLQ = newQueuePair(stack, "Delivery", timeouts[FnDelivery])
 	s.LedgerDLQ = newDLQ(stack, "LedgerDLQ")
 
+	from := emailFrom(stack)
 	env := map[string]*string{
 		"LEADRELAY_TABLE":                 s.Table.TableName(),
 		"LEADRELAY_ROUTING_QUEUE_URL":     s.RoutingQueue.QueueUrl(),
@@ -177,12 +180,14 @@ func NewLeadRelayStack(scope constructs.Construct, id string, props *LeadRelaySt
 		"LEADRELAY_DELIVERY_DLQ_URL":      s.DeliveryDLQ.QueueUrl(),
 		"LEADRELAY_ALLOW_PRIVATE_TARGETS": jsii.String("false"),
 		"LEADRELAY_PING_SECRET_PARAM":     jsii.String(DefaultPingSecretParam),
-		"LEADRELAY_EMAIL_FROM":            jsii.String(emailFrom(stack)),
+		"LEADRELAY_EMAIL_FROM":            jsii.String(from),
 	}
 	for _, sp := range specs {
 		s.Functions[sp.name] = newFunction(stack, sp, arch, props.AssetsDir, env)
 	}
-	s.grant()
+	if err := s.grant(from); err != nil {
+		return nil, fmt.Errorf("leadrelay stack: %w", err)
+	}
 	s.connectQueues()
 	s.connectStream()
 	s.SweepSchedule = s.newSweepSchedule()
@@ -245,7 +250,7 @@ func newTable(stack awscdk.Stack, deletionProtection bool) awsdynamodb.Table {
 	// replaces the index, which CloudFormation cannot do in place
 	// (docs/deploy.md: "Upgrading").
 	table.AddGlobalSecondaryIndex(&awsdynamodb.GlobalSecondaryIndexProps{
-		IndexName:        jsii.String("gsi1"),
+		IndexName:        jsii.String(indexGSI1),
 		PartitionKey:     &awsdynamodb.Attribute{Name: jsii.String("gsi1pk"), Type: awsdynamodb.AttributeType_STRING},
 		SortKey:          &awsdynamodb.Attribute{Name: jsii.String("gsi1sk"), Type: awsdynamodb.AttributeType_STRING},
 		ProjectionType:   awsdynamodb.ProjectionType_INCLUDE,
@@ -316,17 +321,14 @@ func constructID(name string) string {
 	return string(name[0]-'a'+'A') + name[1:]
 }
 
-// grant gives each function exactly what it needs. Consuming the work queues
+// grant gives each function exactly what it needs: its partitions of the
+// table (access.go), its queues, the ping secret, SES. Consuming the work queues
 // and reading the table's stream are granted by the event source mappings
 // (connectQueues, connectStream), and so is the aggregate function's sending
 // to the LedgerDLQ.
-func (s *LeadRelayStack) grant() {
-	for name, fn := range s.Functions {
-		if name == FnPing {
-			s.Table.GrantReadData(fn) // the configuration only
-			continue
-		}
-		s.Table.GrantReadWriteData(fn)
+func (s *LeadRelayStack) grant(from string) error {
+	for _, name := range FunctionNames() {
+		s.grantTable(s.Functions[name], tableAccessOf(name))
 	}
 	s.grantPingSecret(s.Functions[FnPing], s.Functions[FnIngest])
 	ingest, router := s.Functions[FnIngest], s.Functions[FnRouter]
@@ -338,23 +340,62 @@ func (s *LeadRelayStack) grant() {
 
 	s.RoutingQueue.GrantSendMessages(delivery)
 	s.DeliveryDLQ.GrantSendMessages(delivery)
-	delivery.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Actions: jsii.Strings("ses:SendEmail"),
-		Resources: jsii.Strings(*s.FormatArn(&awscdk.ArnComponents{
-			Service:      jsii.String("ses"),
-			Resource:     jsii.String("identity"),
-			ResourceName: jsii.String("*"),
-		})),
-	}))
+	if err := s.grantSendEmail(delivery, from); err != nil {
+		return err
+	}
 
 	s.RoutingQueue.GrantSendMessages(admin)
 	s.DeliveryQueue.GrantSendMessages(admin)
 	s.RoutingDLQ.GrantConsumeMessages(admin)
 	s.DeliveryDLQ.GrantConsumeMessages(admin)
 
+	// The sweeper re-sends lost messages, and dead-letters a lead it gave
+	// up on (queue.Sender.DeadLetterRoute, DeadLetter) for an operator.
 	sweeper := s.Functions[FnSweeper]
 	s.RoutingQueue.GrantSendMessages(sweeper)
 	s.DeliveryQueue.GrantSendMessages(sweeper)
+	s.RoutingDLQ.GrantSendMessages(sweeper)
+	s.DeliveryDLQ.GrantSendMessages(sweeper)
+	return nil
+}
+
+// grantSendEmail lets fn send email from the sender address and nothing
+// else: ses:SendEmail on the address's SES identity and on its domain's
+// (SES authorizes a send against the identity that verifies the sender,
+// the address or, when only the domain is verified, the domain). The
+// deliveries name no configuration set, so none is granted.
+func (s *LeadRelayStack) grantSendEmail(fn awslambda.Function, from string) error {
+	ids, err := sesIdentities(from)
+	if err != nil {
+		return err
+	}
+	var arns []*string
+	for _, id := range ids {
+		arns = append(arns, s.FormatArn(&awscdk.ArnComponents{
+			Service:      jsii.String("ses"),
+			Resource:     jsii.String("identity"),
+			ResourceName: jsii.String(id),
+		}))
+	}
+	fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:   jsii.Strings("ses:SendEmail"),
+		Resources: &arns,
+	}))
+	return nil
+}
+
+// sesIdentities are the SES identities that may verify a sender address:
+// the address itself and its domain.
+func sesIdentities(from string) ([]string, error) {
+	addr, err := mail.ParseAddress(from)
+	if err != nil {
+		return nil, fmt.Errorf("emailFrom %q: %w", from, err)
+	}
+	at := strings.LastIndex(addr.Address, "@")
+	if at <= 0 || at == len(addr.Address)-1 || strings.ContainsAny(addr.Address, "*?") {
+		return nil, fmt.Errorf("emailFrom %q: not an email address", from)
+	}
+	return []string{addr.Address, strings.ToLower(addr.Address[at+1:])}, nil
 }
 
 // connectQueues attaches the router and delivery functions to their queues
