@@ -23,7 +23,10 @@ require (
 
 require github.com/aws/aws-sdk-go-v2/service/ssm v1.82.0
 
-require github.com/aws/aws-sdk-go-v2/service/sesv2 v1.79.8 // indirect
+require (
+	github.com/aws/aws-sdk-go-v2/service/sesv2 v1.79.8 // indirect
+	github.com/cdklabs/cdk-nag-go/cdknag/v2 v2.35.0
+)
 
 require (
 	github.com/Masterminds/semver/v3 v3.5.0 // indirect

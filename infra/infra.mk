@@ -22,6 +22,8 @@ CDK_OUT ?= cdk.out
 # Deploy settings, passed to the app as CDK context (docs/deploy.md).
 ALARM_EMAIL ?=
 DELETION_PROTECTION ?=
+# NAG=true runs cdk-nag's AwsSolutions checks in the synth (`make nag`).
+NAG ?=
 CDK_DEPLOY_FLAGS ?=
 
 LOCALSTACK_COMPOSE ?= localstack/docker-compose.yml
@@ -40,8 +42,8 @@ leadrelay_go_arch = $(if $(filter x86_64,$(call leadrelay_lambda_arch,$(1))),amd
 leadrelay_empty :=
 leadrelay_space := $(leadrelay_empty) $(leadrelay_empty)
 leadrelay_comma := ,
-LEADRELAY_CDK_CONTEXT = -c assetsDir=$(LAMBDA_DIST) $(if $(ALARM_EMAIL),-c alarmEmail=$(ALARM_EMAIL)) $(if $(DELETION_PROTECTION),-c deletionProtection=$(DELETION_PROTECTION))
-LEADRELAY_CDK_CONTEXT_JSON = {$(subst $(leadrelay_space),$(leadrelay_comma),$(strip "assetsDir":"$(LAMBDA_DIST)" $(if $(ALARM_EMAIL),"alarmEmail":"$(ALARM_EMAIL)") $(if $(DELETION_PROTECTION),"deletionProtection":"$(DELETION_PROTECTION)")))}
+LEADRELAY_CDK_CONTEXT = -c assetsDir=$(LAMBDA_DIST) $(if $(ALARM_EMAIL),-c alarmEmail=$(ALARM_EMAIL)) $(if $(DELETION_PROTECTION),-c deletionProtection=$(DELETION_PROTECTION)) $(if $(NAG),-c nag=$(NAG))
+LEADRELAY_CDK_CONTEXT_JSON = {$(subst $(leadrelay_space),$(leadrelay_comma),$(strip "assetsDir":"$(LAMBDA_DIST)" $(if $(ALARM_EMAIL),"alarmEmail":"$(ALARM_EMAIL)") $(if $(DELETION_PROTECTION),"deletionProtection":"$(DELETION_PROTECTION)") $(if $(NAG),"nag":"$(NAG)")))}
 
 # jsii prints a banner on every start under Node 20 (end of life); Node 22+ is
 # recommended, 20 still works.
@@ -62,7 +64,7 @@ define leadrelay_build_lambdas
 	done
 endef
 
-.PHONY: build-lambdas build-lambdas-host synth cdk-bootstrap deploy diff test-infra \
+.PHONY: build-lambdas build-lambdas-host synth nag cdk-bootstrap deploy diff test-infra \
 	localstack-up localstack-down localstack-deploy
 
 ## build-lambdas: the bootstrap binaries for AWS (LAMBDA_ARCH, default arm64)
@@ -78,6 +80,10 @@ synth: build-lambdas
 	$(LEADRELAY_JSII_ENV) CDK_OUTDIR=$(CDK_OUT) CDK_CONTEXT_JSON='$(LEADRELAY_CDK_CONTEXT_JSON)' \
 	  LEADRELAY_LAMBDA_ARCH=$(call leadrelay_lambda_arch,$(LAMBDA_ARCH)) go run ./infra
 	@echo "template: $(CDK_OUT)/LeadRelay.template.json"
+
+## nag: `make synth` with cdk-nag's AwsSolutions checks; fails on an unsuppressed finding
+nag: NAG = true
+nag: synth
 
 ## cdk-bootstrap: one-time CDK bootstrap of the current AWS account and region
 cdk-bootstrap:

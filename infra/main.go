@@ -15,6 +15,8 @@
 //	lambdaArch          arm64 (default) or x86_64; also LEADRELAY_LAMBDA_ARCH
 //	deletionProtection  false turns off the table's deletion protection (default true)
 //	alarmEmail          address subscribed to the DLQ alarm topic
+//	nag                 true runs cdk-nag's AwsSolutions checks (`make nag`):
+//	                    unsuppressed findings are printed and fail the synth
 package main
 
 import (
@@ -48,15 +50,24 @@ func run() error {
 	if err := checkBootstraps(s.AssetsDir, s.Arch, FunctionNames()); err != nil {
 		return err
 	}
-	if _, err := NewLeadRelayStack(app, StackName, &LeadRelayStackProps{
+	stack, err := NewLeadRelayStack(app, StackName, &LeadRelayStackProps{
 		AssetsDir:          s.AssetsDir,
 		Arch:               s.Arch,
 		DeletionProtection: s.DeletionProtection,
 		AlarmEmail:         s.AlarmEmail,
-	}); err != nil {
+	})
+	if err != nil {
 		return err
 	}
-	app.Synth(nil)
+	// cdk-nag only when asked: the infra tests run it on every change
+	// (nag_test.go), and a plain synth or deploy need not load it.
+	if s.Nag {
+		addNagChecks(stack.Stack)
+	}
+	asm := app.Synth(nil)
+	if s.Nag {
+		return reportNag(os.Stderr, nagFindings(asm))
+	}
 	return nil
 }
 

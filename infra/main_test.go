@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/jsii-runtime-go"
 )
@@ -74,24 +75,11 @@ func synth(name string, props *LeadRelayStackProps) (f *fixture, err error) {
 			err = fmt.Errorf("synth %s: %v", name, r)
 		}
 	}()
-	base := filepath.Join(testRoot, name)
-	assets := filepath.Join(base, "assets")
-	for _, fn := range FunctionNames() {
-		dir := filepath.Join(assets, fn)
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return nil, err
-		}
-		// Distinct contents give each function its own asset hash, as real binaries do.
-		if err := os.WriteFile(filepath.Join(dir, "bootstrap"), []byte("#!/bin/sh\n# fake "+fn+"\n"), 0o755); err != nil {
-			return nil, err
-		}
-	}
-	props.AssetsDir = assets
-	app := newApp(filepath.Join(base, "cdk.out"))
-	stack, err := NewLeadRelayStack(app, StackName, props)
+	_, stack, err := newTestStack(name, props)
 	if err != nil {
 		return nil, err
 	}
+	base := filepath.Join(testRoot, name)
 	tmpl := assertions.Template_FromStack(stack.Stack, nil)
 	raw, err := json.Marshal(*tmpl.ToJSON())
 	if err != nil {
@@ -106,6 +94,27 @@ func synth(name string, props *LeadRelayStackProps) (f *fixture, err error) {
 		return nil, err
 	}
 	return &fixture{stack: stack, template: tmpl, json: doc, path: path}, nil
+}
+
+// newTestStack defines a stack in its own app under testRoot/name (not
+// synthesized yet), with fake bootstrap files.
+func newTestStack(name string, props *LeadRelayStackProps) (awscdk.App, *LeadRelayStack, error) {
+	base := filepath.Join(testRoot, name)
+	assets := filepath.Join(base, "assets")
+	for _, fn := range FunctionNames() {
+		dir := filepath.Join(assets, fn)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, nil, err
+		}
+		// Distinct contents give each function its own asset hash, as real binaries do.
+		if err := os.WriteFile(filepath.Join(dir, "bootstrap"), []byte("#!/bin/sh\n# fake "+fn+"\n"), 0o755); err != nil {
+			return nil, nil, err
+		}
+	}
+	props.AssetsDir = assets
+	app := newApp(filepath.Join(base, "cdk.out"))
+	stack, err := NewLeadRelayStack(app, StackName, props)
+	return app, stack, err
 }
 
 // assert runs a jsii assertion, turning its panic into a test error.

@@ -17,6 +17,8 @@ const (
 	ctxLambdaArch         = "lambdaArch"
 	ctxDeletionProtection = "deletionProtection"
 	ctxAlarmEmail         = "alarmEmail"
+	// ctxNag runs cdk-nag's AwsSolutions checks in the synth (nag.go).
+	ctxNag = "nag"
 
 	envLambdaArch = "LEADRELAY_LAMBDA_ARCH"
 
@@ -37,6 +39,9 @@ type settings struct {
 	Arch               string // ArchARM64 or ArchX8664
 	DeletionProtection bool
 	AlarmEmail         string
+	// Nag runs cdk-nag's AwsSolutions pack over the stack and fails the
+	// synth on an unsuppressed finding.
+	Nag bool
 }
 
 // settingsFrom resolves the synth settings. lookup returns a context value
@@ -67,18 +72,10 @@ func settingsFrom(lookup func(key string) any, getenv func(string) string) (sett
 		s.Arch = arch
 	}
 
-	switch v := lookup(ctxDeletionProtection).(type) {
-	case nil:
-	case bool:
-		s.DeletionProtection = v
-	case string:
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			return settings{}, fmt.Errorf("context %s=%q: want true or false", ctxDeletionProtection, v)
+	for key, dst := range map[string]*bool{ctxDeletionProtection: &s.DeletionProtection, ctxNag: &s.Nag} {
+		if err := contextBool(lookup, key, dst); err != nil {
+			return settings{}, err
 		}
-		s.DeletionProtection = b
-	default:
-		return settings{}, fmt.Errorf("context %s: want true or false, got %T", ctxDeletionProtection, v)
 	}
 
 	if v, ok, err := contextString(lookup, ctxAlarmEmail); err != nil {
@@ -90,6 +87,25 @@ func settingsFrom(lookup func(key string) any, getenv func(string) string) (sett
 		s.AlarmEmail = v
 	}
 	return s, nil
+}
+
+// contextBool reads a boolean context value (true/false, or their strings,
+// as -c key=value gives them) into dst; unset leaves dst.
+func contextBool(lookup func(string) any, key string, dst *bool) error {
+	switch v := lookup(key).(type) {
+	case nil:
+	case bool:
+		*dst = v
+	case string:
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("context %s=%q: want true or false", key, v)
+		}
+		*dst = b
+	default:
+		return fmt.Errorf("context %s: want true or false, got %T", key, v)
+	}
+	return nil
 }
 
 // contextString reads a string context value; ok is false when it is unset or empty.

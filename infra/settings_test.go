@@ -51,6 +51,16 @@ func TestSettingsFrom(t *testing.T) {
 			want: settings{AssetsDir: "dist/lambda", Arch: ArchARM64, DeletionProtection: false},
 		},
 		{
+			name: "nag on, from the CLI or make nag",
+			ctx:  map[string]any{"nag": "true"},
+			want: settings{AssetsDir: "dist/lambda", Arch: ArchARM64, DeletionProtection: true, Nag: true},
+		},
+		{
+			name:    "bad nag",
+			ctx:     map[string]any{"nag": "yes please"},
+			wantErr: "nag",
+		},
+		{
 			name:    "unknown architecture",
 			env:     map[string]string{"LEADRELAY_LAMBDA_ARCH": "riscv64"},
 			wantErr: `"riscv64"`,

@@ -133,6 +133,10 @@ type LeadRelayStack struct {
 	AlarmTopic awssns.Topic
 	// SweepSchedule runs the sweeper every limits.SweepInterval.
 	SweepSchedule awsevents.Rule
+	// apiMethods are the API's methods by "VERB /path".
+	apiMethods map[string]awsapigateway.Method
+	// nagSuppressions are the cdk-nag suppressions added (nag.go).
+	nagSuppressions []nagSuppression
 }
 
 // NewLeadRelayStack defines the whole LeadRelay deployment: the table and its
@@ -194,6 +198,7 @@ func NewLeadRelayStack(scope constructs.Construct, id string, props *LeadRelaySt
 	s.API = s.newAPI()
 	s.AlarmTopic = s.newAlarms(props.AlarmEmail)
 	s.outputs()
+	s.suppressNag()
 	return s, nil
 }
 
@@ -294,7 +299,17 @@ func newFunction(stack awscdk.Stack, sp functionSpec, arch awslambda.Architectur
 	logGroup := awslogs.NewLogGroup(stack, jsii.String(id+"Logs"), &awslogs.LogGroupProps{
 		Retention: logRetention,
 	})
+	// The function's own role, without AWS managed policies: it may write
+	// its own log group (the AWSLambdaBasicExecutionRole policy CDK would
+	// attach lets it write every log group of the account); grant() adds
+	// the rest, and active tracing its X-Ray actions.
+	role := awsiam.NewRole(stack, jsii.String(id+"Role"), &awsiam.RoleProps{
+		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
+		Description: jsii.String("LeadRelay " + sp.name + " function"),
+	})
+	logGroup.GrantWrite(role)
 	props := &awslambda.FunctionProps{
+		Role:          role,
 		Description:   jsii.String(sp.description),
 		Runtime:       awslambda.Runtime_PROVIDED_AL2023(),
 		Handler:       jsii.String("bootstrap"),
@@ -492,6 +507,9 @@ func (s *LeadRelayStack) newAPI() awsapigateway.RestApi {
 			MetricsEnabled:       jsii.Bool(true),
 			TracingEnabled:       jsii.Bool(true),
 			DataTraceEnabled:     jsii.Bool(false), // request bodies hold PII
+			// Execution logs of errors only (integration failures, throttles,
+			// authorization): no bodies. Into executionLogs, below.
+			LoggingLevel:         awsapigateway.MethodLoggingLevel_ERROR,
 			AccessLogDestination: awsapigateway.NewLogGroupLogDestination(accessLogs),
 			AccessLogFormat: awsapigateway.AccessLogFormat_JsonWithStandardFields(&awsapigateway.JsonWithStandardFieldProps{
 				Caller: jsii.Bool(true), HttpMethod: jsii.Bool(true), Ip: jsii.Bool(true),
@@ -500,6 +518,17 @@ func (s *LeadRelayStack) newAPI() awsapigateway.RestApi {
 			}),
 		},
 	})
+
+	// API Gateway writes execution logs to a log group of this name, which
+	// it would create itself, kept forever: the stack makes it first, with
+	// the stack's retention.
+	executionLogs := awslogs.NewLogGroup(s.Stack, jsii.String("ApiExecutionLogs"), &awslogs.LogGroupProps{
+		LogGroupName: awscdk.Fn_Join(jsii.String(""), &[]*string{
+			jsii.String("API-Gateway-Execution-Logs_"), api.RestApiId(), jsii.String("/" + StageName),
+		}),
+		Retention: logRetention,
+	})
+	api.DeploymentStage().Node().AddDependency(executionLogs)
 
 	integration := func(fn awslambda.Function) awsapigateway.LambdaIntegration {
 		return awsapigateway.NewLambdaIntegration(fn, &awsapigateway.LambdaIntegrationOptions{
@@ -510,19 +539,19 @@ func (s *LeadRelayStack) newAPI() awsapigateway.RestApi {
 	ingest, ping := integration(s.Functions[FnIngest]), integration(s.Functions[FnPing])
 	open := &awsapigateway.MethodOptions{AuthorizationType: awsapigateway.AuthorizationType_NONE}
 
+	s.apiMethods = map[string]awsapigateway.Method{}
+	add := func(r awsapigateway.IResource, verb string, in awsapigateway.Integration, opts *awsapigateway.MethodOptions) {
+		s.apiMethods[verb+" "+*r.Path()] = r.AddMethod(jsii.String(verb), in, opts)
+	}
 	v1 := api.Root().AddResource(jsii.String("v1"), nil)
 	leads := v1.AddResource(jsii.String("leads"), nil)
-	leads.AddMethod(jsii.String("POST"), ingest, open)
-	leads.AddResource(jsii.String("{id}"), nil).AddMethod(jsii.String("GET"), ingest, open)
-	v1.AddResource(jsii.String("health"), nil).AddMethod(jsii.String("GET"), ingest, open)
-	v1.AddResource(jsii.String("pings"), nil).AddMethod(jsii.String("POST"), ping, open)
-	v1.AddResource(jsii.String("returns"), nil).AddMethod(jsii.String("POST"), ingest, open)
-
-	v1.AddResource(jsii.String("admin"), nil).
-		AddResource(jsii.String("{proxy+}"), nil).
-		AddMethod(jsii.String("ANY"), integration(s.Functions[FnAdmin]), &awsapigateway.MethodOptions{
-			AuthorizationType: awsapigateway.AuthorizationType_IAM,
-		})
+	add(leads, "POST", ingest, open)
+	add(leads.AddResource(jsii.String("{id}"), nil), "GET", ingest, open)
+	add(v1.AddResource(jsii.String("health"), nil), "GET", ingest, open)
+	add(v1.AddResource(jsii.String("pings"), nil), "POST", ping, open)
+	add(v1.AddResource(jsii.String("returns"), nil), "POST", ingest, open)
+	add(v1.AddResource(jsii.String("admin"), nil).AddResource(jsii.String("{proxy+}"), nil), "ANY",
+		integration(s.Functions[FnAdmin]), &awsapigateway.MethodOptions{AuthorizationType: awsapigateway.AuthorizationType_IAM})
 	return api
 }
 
@@ -533,6 +562,8 @@ func (s *LeadRelayStack) newAPI() awsapigateway.RestApi {
 func (s *LeadRelayStack) newAlarms(email string) awssns.Topic {
 	topic := awssns.NewTopic(s.Stack, jsii.String("AlarmTopic"), &awssns.TopicProps{
 		DisplayName: jsii.String("LeadRelay alarms"),
+		// CloudWatch publishes over TLS; so must everyone else.
+		EnforceSSL: jsii.Bool(true),
 	})
 	if email != "" {
 		topic.AddSubscription(awssnssubscriptions.NewEmailSubscription(jsii.String(email), nil))

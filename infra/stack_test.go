@@ -193,6 +193,21 @@ func TestFunctions(t *testing.T) {
 		if lg == nil || number(t, props(lg)["RetentionInDays"]) != 30 {
 			t.Errorf("%s: log group %v, want one with 30 days retention", id, logging["LogGroup"])
 		}
+		// Its own role, no AWS managed policy: it writes its own log group
+		// and no other.
+		roleID := refID(p["Role"])
+		if role := f.resources("AWS::IAM::Role")[roleID]; role == nil || props(role)["ManagedPolicyArns"] != nil {
+			t.Errorf("%s: role %s with managed policies %v, want none", id, roleID, props(role)["ManagedPolicyArns"])
+		}
+		g := f.roleGrants(t)[roleID]
+		for _, a := range []string{"logs:CreateLogStream", "logs:PutLogEvents"} {
+			if rs := g.resourcesFor(a); !slices.Equal(rs, []string{refID(logging["LogGroup"])}) {
+				t.Errorf("%s: %s on %v, want its own log group only", id, a, rs)
+			}
+		}
+		if len(g["logs:CreateLogGroup"]) > 0 {
+			t.Errorf("%s: may create log groups", id)
+		}
 		code, _ := p["Code"].(map[string]any)
 		if code["S3Key"] == nil {
 			t.Errorf("%s: code %v, want an S3 asset", id, code)
@@ -333,9 +348,25 @@ func TestAPI(t *testing.T) {
 				"ResourcePath":         "/*",
 				"ThrottlingRateLimit":  assertions.Match_AnyValue(),
 				"ThrottlingBurstLimit": assertions.Match_AnyValue(),
+				"LoggingLevel":         "ERROR",
+				"DataTraceEnabled":     false,
 			}))),
 		})
 	})
+	// API Gateway's execution log group exists before the stage logs to
+	// it, with the stack's retention.
+	execID, execLogs := f.onlyResource(t, "AWS::Logs::LogGroup", "ApiExecutionLogs")
+	apiID, _ := f.onlyResource(t, "AWS::ApiGateway::RestApi", "Api")
+	if got := resourceKey(props(execLogs)["LogGroupName"]); got != "API-Gateway-Execution-Logs_"+apiID+"/"+StageName {
+		t.Errorf("execution log group name %q", got)
+	}
+	if number(t, props(execLogs)["RetentionInDays"]) != 30 {
+		t.Errorf("execution log group retention %v, want 30", props(execLogs)["RetentionInDays"])
+	}
+	_, stage := f.onlyResource(t, "AWS::ApiGateway::Stage", "ApiDeploymentStage")
+	if !slices.Contains(asList(stage["DependsOn"]), any(execID)) {
+		t.Errorf("stage depends on %v, want %s among them", stage["DependsOn"], execID)
+	}
 	// API Gateway may invoke each function only from this API; EventBridge
 	// only the sweeper, only from its schedule.
 	sweeper, _ := f.onlyResource(t, "AWS::Lambda::Function", "SweeperFunction")
@@ -392,6 +423,16 @@ func TestAlarms(t *testing.T) {
 	if len(alarms) != len(dlqs) {
 		t.Errorf("got %d alarms, want %d", len(alarms), len(dlqs))
 	}
+	// Publishing takes TLS.
+	assert(t, "TLS-only topic", func() {
+		f.template.HasResourceProperties(jsii.String("AWS::SNS::TopicPolicy"), obj{
+			"Topics": list(obj{"Ref": topicID}),
+			"PolicyDocument": obj{"Statement": assertions.Match_ArrayWith(list(assertions.Match_ObjectLike(&obj{
+				"Effect":    "Deny",
+				"Condition": obj{"Bool": obj{"aws:SecureTransport": "false"}},
+			})))},
+		})
+	})
 	assert(t, "email subscription", func() {
 		f.template.HasResourceProperties(jsii.String("AWS::SNS::Subscription"), obj{
 			"Protocol": "email",
