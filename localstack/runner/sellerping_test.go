@@ -1,7 +1,9 @@
 package runner
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -212,13 +214,19 @@ func TestSellerPingClaimRefusals(t *testing.T) {
 	if r := e.claimLead("quick", tok, leadFields("4158927303", "CA", "94103"), false); r.Status != 409 || !strings.Contains(strings.Join(errorFields(r), ","), "campaign") {
 		t.Fatalf("other campaign: %d %v", r.Status, r.Body)
 	}
-	// Tampered: the payload altered (a higher seller price), MAC kept.
-	payload, mac, _ := strings.Cut(tok, ".")
-	forged := strings.Replace(payload, payload[len(payload)/2:len(payload)/2+1], "A", 1)
-	if forged == payload {
-		forged = strings.Replace(payload, payload[len(payload)/2:len(payload)/2+1], "B", 1)
+	// Tampered: one character of the sealed token changed, the token cut,
+	// junk. The token opens only whole.
+	mid := len(tok) / 2
+	flip := "A"
+	if tok[mid:mid+1] == "A" {
+		flip = "B"
 	}
-	for _, bad := range []string{forged + "." + mac, payload + "." + mac[:len(mac)-2] + "AA", "not-a-token", payload} {
+	forged := tok[:mid] + flip + tok[mid+1:]
+	// Opaque: nothing of the buyers or prices can be read from it.
+	if raw, err := base64.RawURLEncoding.DecodeString(tok); err != nil || bytes.Contains(raw, []byte("/home")) || bytes.Contains(raw, []byte(`"sp"`)) {
+		t.Fatalf("the ping_id is not opaque: %v %q", err, raw)
+	}
+	for _, bad := range []string{forged, tok[:len(tok)-3], tok + "." + tok, "not-a-token"} {
 		r := e.claimLead("home", bad, leadFields("4158927303", "CA", "94103"), false)
 		if r.Status != 401 || code(r) != "invalid_ping" {
 			t.Fatalf("forged %q: %d %v", bad, r.Status, r.Body)

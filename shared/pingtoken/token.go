@@ -1,7 +1,10 @@
-// Package pingtoken is the ping_id: a signed, expiring token that carries
+// Package pingtoken is the ping_id: a sealed, expiring token that carries
 // a seller's ping whole (campaign, source, the pinged non-PII fields, the
 // bids with their buyer and seller prices), so a lead can claim its bids
-// without a stored ping. It signs and verifies tokens (token.go), names a
+// without a stored ping. The token is encrypted and authenticated
+// (AES-256-GCM under a key derived from the ping secret): a seller can
+// neither read the agency's buyers, their bids and its margin from it, nor
+// change it. It seals and opens tokens (token.go), names a
 // token for its one claim (ClaimID), checks a posted lead's claim against
 // its token (claim.go), and loads the signing secret (secret.go). It makes
 // no request of its own: the ping handler issues tokens, ingest checks
@@ -9,7 +12,10 @@
 package pingtoken
 
 import (
-	"crypto/hmac"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hkdf"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
@@ -22,15 +28,16 @@ import (
 
 // Token errors.
 var (
-	// ErrInvalid: the token is malformed, or its MAC does not verify
-	// (forged or tampered).
+	// ErrInvalid: the token is malformed, or does not open under the
+	// secret (forged or tampered).
 	ErrInvalid = errors.New("invalid ping token")
 	// ErrExpired: the token verifies but its bids are no longer valid.
 	ErrExpired = errors.New("ping token expired")
 )
 
-// tokenVersion is the payload's format; a token of another version is invalid.
-const tokenVersion = 1
+// tokenVersion is the payload's format; a token of another version is
+// invalid. Version 1 was signed but readable.
+const tokenVersion = 2
 
 // Token is what a ping_id carries. It is signed whole, so a claim needs
 // no stored ping: the campaign, the source, the pinged non-PII fields
@@ -83,39 +90,64 @@ func CanonicalFields(fields map[string]any) (map[string]json.RawMessage, error) 
 	return out, nil
 }
 
-// Sign encodes and signs a token: base64url(payload) "." base64url(MAC),
-// the MAC being HMAC-SHA256 over the encoded payload with secret.
+// tokenKey is the AES-256 key of ping_ids: derived from the ping secret,
+// so the secret itself never encrypts anything directly.
+func tokenKey(secret []byte) ([]byte, error) {
+	return hkdf.Key(sha256.New, secret, nil, "leadrelay ping_id v2", 32)
+}
+
+// aead is the token cipher for a secret.
+func aead(secret []byte) (cipher.AEAD, error) {
+	key, err := tokenKey(secret)
+	if err != nil {
+		return nil, fmt.Errorf("derive the ping_id key: %w", err)
+	}
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, fmt.Errorf("ping_id cipher: %w", err)
+	}
+	return cipher.NewGCM(block)
+}
+
+// additional binds a token's ciphertext to its purpose.
+var additional = []byte("ping_id")
+
+// Sign seals a token: base64url(nonce ‖ AES-256-GCM(payload)), the
+// payload being the token's JSON. Nothing in it is readable without the
+// secret, and any change to it makes it fail to open.
 func Sign(secret []byte, t *Token) (string, error) {
 	t.V = tokenVersion
 	raw, err := json.Marshal(t) // map keys sorted: canonical
 	if err != nil {
 		return "", fmt.Errorf("encode ping token: %w", err)
 	}
-	payload := base64.RawURLEncoding.EncodeToString(raw)
-	return payload + "." + base64.RawURLEncoding.EncodeToString(mac(secret, payload)), nil
+	g, err := aead(secret)
+	if err != nil {
+		return "", err
+	}
+	nonce := make([]byte, g.NonceSize(), g.NonceSize()+len(raw)+g.Overhead())
+	_, _ = rand.Read(nonce) // crypto/rand.Read never fails (Go 1.24+)
+	return base64.RawURLEncoding.EncodeToString(g.Seal(nonce, nonce, raw, additional)), nil
 }
 
-func mac(secret []byte, payload string) []byte {
-	m := hmac.New(sha256.New, secret)
-	m.Write([]byte(payload))
-	return m.Sum(nil)
-}
-
-// Verify checks a token's MAC, decodes it and checks its expiry against
-// now. It returns ErrInvalid or ErrExpired (with the decoded token).
+// Verify opens a token, decodes it and checks its expiry against now. It
+// returns ErrInvalid or ErrExpired (with the decoded token).
 func Verify(secret []byte, token string, now time.Time) (*Token, error) {
 	if len(secret) == 0 {
 		return nil, fmt.Errorf("%w: no ping secret is configured", ErrInvalid)
 	}
-	payload, sig, ok := strings.Cut(token, ".")
-	if !ok {
+	sealed, err := base64.RawURLEncoding.DecodeString(token)
+	if err != nil {
 		return nil, ErrInvalid
 	}
-	got, err := base64.RawURLEncoding.DecodeString(sig)
-	if err != nil || !hmac.Equal(got, mac(secret, payload)) {
+	g, err := aead(secret)
+	if err != nil {
+		return nil, err
+	}
+	if len(sealed) < g.NonceSize()+g.Overhead() {
 		return nil, ErrInvalid
 	}
-	raw, err := base64.RawURLEncoding.DecodeString(payload)
+	raw, err := g.Open(nil, sealed[:g.NonceSize()], sealed[g.NonceSize():], additional)
 	if err != nil {
 		return nil, ErrInvalid
 	}
@@ -129,12 +161,11 @@ func Verify(secret []byte, token string, now time.Time) (*Token, error) {
 	return &t, nil
 }
 
-// ClaimID names a token for its one claim: the hex of its MAC, unique per
-// token (the payload carries the ping's own id).
+// ClaimID names a token for its one claim: the hex SHA-256 of the token,
+// unique per token (each is sealed under a fresh nonce).
 func ClaimID(token string) string {
-	_, sig, _ := strings.Cut(token, ".")
-	b, _ := base64.RawURLEncoding.DecodeString(sig)
-	return fmt.Sprintf("%x", b)
+	sum := sha256.Sum256([]byte(token))
+	return fmt.Sprintf("%x", sum[:])
 }
 
 // Shown picks the token's bids a seller is shown: the best one for an

@@ -30,12 +30,36 @@ func TestTokenVerifiesAndRefusesTampering(t *testing.T) {
 	if _, err := Verify([]byte("another-secret-of-32-bytes-long!"), tok, now); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("other secret: %v", err)
 	}
-	_, mac, _ := strings.Cut(tok, ".")
-	raw, _ := json.Marshal(map[string]any{"v": 1, "id": "p1", "c": "home", "s": "src", "f": map[string]any{"state": "CA"},
+	// A readable token of the old format, any changed byte, a cut, junk.
+	raw, _ := json.Marshal(map[string]any{"v": 2, "id": "p1", "c": "home", "s": "src", "f": map[string]any{"state": "CA"},
 		"e": now.Add(time.Hour).UnixMilli(), "b": []any{map[string]any{"o": "a/home", "p": 4005, "sp": 4005}}})
-	for _, bad := range []string{encode(raw) + "." + mac, "x." + mac, tok + "x", ""} {
+	sealed, _ := base64.RawURLEncoding.DecodeString(tok)
+	flipped := append([]byte(nil), sealed...)
+	flipped[len(flipped)/2] ^= 1
+	for _, bad := range []string{encode(raw), encode(raw) + ".AAAA", encode(flipped), tok[:len(tok)-4], tok + "x", "", "not-a-token"} {
 		if _, err := Verify(secret, bad, now); !errors.Is(err, ErrInvalid) {
 			t.Fatalf("tampered %q: %v", bad, err)
+		}
+	}
+}
+
+// A ping_id tells its seller nothing: no buyer, bid, price or margin can
+// be read from it, and two tokens of the same ping differ.
+func TestTokenIsOpaque(t *testing.T) {
+	tk := &Token{ID: "p1", Campaign: "home", Source: "src", Fields: map[string]json.RawMessage{"state": json.RawMessage(`"CA"`)},
+		Expires: time.Now().Add(time.Minute).UnixMilli(), Bids: []Bid{{Order: "acme-insurance/home", Price: 4005, Seller: 3204}}}
+	a, _ := Sign(secret, tk)
+	b, _ := Sign(secret, tk)
+	if a == b || ClaimID(a) == ClaimID(b) {
+		t.Fatal("two tokens of one ping are the same, or share their claim")
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, secretText := range []string{"acme", "4005", "3204", "home", `"o"`, `"sp"`} {
+		if strings.Contains(string(raw), secretText) || strings.Contains(a, secretText) {
+			t.Fatalf("the ping_id shows %q", secretText)
 		}
 	}
 }

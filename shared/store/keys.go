@@ -34,7 +34,7 @@ import (
 //	ledger aggregate    LEDGER#<YYYY-MM-DD>                       <dimension>#<id>
 //	ledger checkpoint   CKPT#ledger                               <stream shard id>
 //	sweeper cursor      SWEEP                                     CURSOR
-//	ping claim          PINGCLAIM#<claim id: hex MAC of ping_id>  PINGCLAIM
+//	ping claim          PINGCLAIM#<claim id: sha256 of ping_id>   PINGCLAIM
 //
 // A lead is a partition of immutable items (rounds.go): round 0 holds what
 // the source posted; every state change puts the next round, conditioned
