@@ -52,11 +52,14 @@ lint-openapi: tools
 
 ## bench: the hot paths' benchmarks, then what a lead sold to its first
 ## buyer costs: AWS requests, DynamoDB write units, dollars per million
-## (measured on the emulator, which it starts when needed)
+## (measured on the emulator, which it starts when needed), then each
+## function's cold start: bootstrap size for arm64, package init time, AWS
+## requests before the first event (infra/coldstart; docs/deploy.md)
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./shared/...
 	@$(EMULATOR_ENV) ./localstack/with-emulator.sh $(GO) test -count=1 -run '^TestRequestsAndCostPerSoldLead$$' -v ./localstack/runner/ \
 		| sed -n '/a lead sold to its first buyer/,/target:/p' | sed 's/^        //'
+	@$(GO) run ./infra/coldstart $(LAMBDA_FUNCTIONS)
 
 clean:
 	rm -rf dist cdk.out
