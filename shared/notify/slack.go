@@ -7,10 +7,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"time"
+
+	"github.com/leadrelay/leadrelay/shared/webhook"
 )
 
 // Timeout bounds one notification.
@@ -32,12 +35,13 @@ func (s *Slack) Post(ctx context.Context, url, text string) error {
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
-		return fmt.Errorf("Slack request: %w", err)
+		return errors.New("Slack request: the webhook URL does not parse")
 	}
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := s.Client.Do(req)
 	if err != nil {
-		return fmt.Errorf("post to Slack: %w", err)
+		// An incoming webhook's path is its secret: errors show the host.
+		return fmt.Errorf("post to Slack: %w", webhook.Redacted(err, true))
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))

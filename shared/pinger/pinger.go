@@ -37,7 +37,7 @@ type HTTP struct {
 func (h *HTTP) Ping(ctx context.Context, b auction.Bidder, body []byte) (auction.Answer, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.Ref.Order.PingURL, bytes.NewReader(body))
 	if err != nil {
-		return auction.Answer{}, fmt.Errorf("ping request: %w", err)
+		return auction.Answer{}, fmt.Errorf("ping request: %w", webhook.Redacted(err, false))
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", webhook.UserAgent)
@@ -46,7 +46,8 @@ func (h *HTTP) Ping(ctx context.Context, b auction.Bidder, body []byte) (auction
 	}
 	resp, err := h.Client.Do(req)
 	if err != nil {
-		return auction.Answer{}, fmt.Errorf("ping %s: %w", b.Ref.Key(), err)
+		// The ping URL's query may hold a key: the error goes to the timeline.
+		return auction.Answer{}, fmt.Errorf("ping %s: %w", b.Ref.Key(), webhook.Redacted(err, false))
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, MaxAnswer))

@@ -76,7 +76,7 @@ func (s *Sender) Notify(ctx context.Context, l *lead.Lead, status lead.Status, p
 		return
 	}
 	if err := s.post(ctx, src, l.ID+"."+string(status), now, body); err != nil {
-		log.WarnContext(ctx, "postback failed", "url", src.PostbackURL, "error", err)
+		log.WarnContext(ctx, "postback failed", "url", webhook.ShownURL(src.PostbackURL), "error", webhook.Redacted(err, false))
 		return
 	}
 	log.InfoContext(ctx, "postback sent", "payout", payout.Decimal())

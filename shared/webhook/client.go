@@ -18,12 +18,15 @@ import (
 // NewClient returns the HTTP client for posting to buyers. It never
 // follows redirects (a 3xx is the buyer's answer), ignores proxy settings
 // in the environment (a proxy would hide the real target from the guard),
-// and keeps connections alive for reuse. Unless allowPrivate, it refuses
-// at dial time, on the resolved address, to connect to loopback, private,
-// link-local (169.254.169.254 included), unspecified, multicast, CGNAT and
-// other reserved addresses, so no DNS answer can point it inside; such a
-// request fails with an error wrapping ErrRefusedTarget. allowPrivate is
-// for the local runner and tests, whose buyers listen on localhost.
+// and keeps connections alive for reuse. Unless allowPrivate, it sends
+// only https (a lead's PII never crosses the internet in clear), and it
+// refuses at dial time, on the resolved address, to connect to loopback,
+// private, link-local (169.254.169.254 included), unspecified, multicast,
+// CGNAT and other reserved addresses, and to IPv6 forms that carry an IPv4
+// address (IPv4-compatible, 6to4, Teredo, NAT64), so no DNS answer can
+// point it inside; such a request fails with an error wrapping
+// ErrRefusedTarget. allowPrivate is for the local runner and tests, whose
+// buyers listen on http://localhost.
 //
 // Per-request deadlines come from the request's context (Send applies the
 // buyer's timeout).
@@ -42,12 +45,29 @@ func NewClient(allowPrivate bool) *http.Client {
 		TLSHandshakeTimeout:   10 * time.Second,
 		ExpectContinueTimeout: time.Second,
 	}
+	var rt http.RoundTripper = t
+	if !allowPrivate {
+		rt = httpsOnly{t}
+	}
 	return &http.Client{
-		Transport: t,
+		Transport: rt,
 		CheckRedirect: func(*http.Request, []*http.Request) error {
 			return http.ErrUseLastResponse
 		},
 	}
+}
+
+// httpsOnly refuses a request that is not https.
+type httpsOnly struct{ next http.RoundTripper }
+
+func (h httpsOnly) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.URL.Scheme != "https" {
+		if req.Body != nil {
+			req.Body.Close()
+		}
+		return nil, fmt.Errorf("%w: %s is not https", ErrRefusedTarget, req.URL.Scheme)
+	}
+	return h.next.RoundTrip(req)
 }
 
 // control is the dialer's Control hook: it runs after name resolution,
@@ -80,6 +100,12 @@ var refusedPrefixes = []struct {
 	{netip.MustParsePrefix("240.0.0.0/4"), "reserved"},
 	{netip.MustParsePrefix("::/128"), "unspecified"},
 	{netip.MustParsePrefix("::1/128"), "loopback"},
+	// IPv6 forms that carry an IPv4 address, which a host may route to it.
+	{netip.MustParsePrefix("::/96"), "IPv4-compatible (deprecated)"},
+	{netip.MustParsePrefix("2002::/16"), "6to4"},
+	{netip.MustParsePrefix("2001::/32"), "Teredo"},
+	{netip.MustParsePrefix("64:ff9b:1::/48"), "local-use NAT64"},
+	{netip.MustParsePrefix("100::/64"), "discard-only"},
 	{netip.MustParsePrefix("fc00::/7"), "private"},
 	{netip.MustParsePrefix("fe80::/10"), "link-local"},
 	{netip.MustParsePrefix("ff00::/8"), "multicast"},

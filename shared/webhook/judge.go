@@ -146,10 +146,9 @@ func describe(err error) string {
 	if !errors.As(err, &ue) {
 		return err.Error()
 	}
-	target := "the buyer"
-	if u, perr := url.Parse(ue.URL); perr == nil {
-		u.User, u.RawQuery, u.Fragment = nil, "", ""
-		target = u.String()
+	target := ShownURL(ue.URL)
+	if target == "" {
+		target = "the buyer"
 	}
 	return fmt.Sprintf("%s %s: %v", ue.Op, target, ue.Err)
 }

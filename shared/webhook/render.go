@@ -124,9 +124,15 @@ func renderBody(rd *config.Delivery, p Post, u *url.URL) (content, error) {
 		b.ctype = contentXML
 		b.data, err = renderXML(rd, p, items)
 	case config.FormatGet:
+		// The lead's values, then the buyer URL's own parameters: a
+		// field of the same name (a non-strict campaign passes any
+		// through) never overrides them (aff_id=AGENCY stays).
 		b.method = http.MethodGet
-		b.query = u.Query()
+		b.query = url.Values{}
 		addValues(b.query, p, items)
+		for k, v := range u.Query() {
+			b.query[k] = v
+		}
 	default:
 		return content{}, fmt.Errorf("webhook: unknown format %q", rd.Format)
 	}

@@ -505,3 +505,27 @@ func TestPresets(t *testing.T) {
 		})
 	}
 }
+
+// A get post's lead fields never override the buyer URL's own query
+// parameters, whatever a non-strict campaign lets a source pass through.
+func TestGetNeverOverridesTheBuyersOwnParameters(t *testing.T) {
+	d := delivery(config.FormatGet)
+	d.URL = "https://buyer.example.com/in?aff_id=AGENCY&sub=1"
+	l := testLead()
+	l.Fields["aff_id"] = "ATTACKER"
+	l.Fields["sub"] = "2"
+	req, err := Render(d, testPost(l))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := req.URL.Query()
+	if got := q["aff_id"]; len(got) != 1 || got[0] != "AGENCY" {
+		t.Fatalf("aff_id = %v, want only the buyer's AGENCY", got)
+	}
+	if got := q["sub"]; len(got) != 1 || got[0] != "1" {
+		t.Fatalf("sub = %v", got)
+	}
+	if q.Get("first_name") != "Ana" || q.Get("lead_id") != "L1" {
+		t.Fatalf("the lead's own values are lost: %v", q)
+	}
+}

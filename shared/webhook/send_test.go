@@ -308,6 +308,9 @@ func TestGuardControl(t *testing.T) {
 		"169.254.169.254:80", "100.64.0.1:80", "100.127.255.255:80", "0.0.0.0:80", "224.0.0.1:80", "255.255.255.255:80",
 		"[::1]:80", "[::]:80", "[fd00:ec2::254]:80", "[fc00::1]:80", "[fe80::1]:80", "[ff02::1]:80",
 		"[::ffff:127.0.0.1]:80", "[::ffff:10.0.0.1]:80", "[64:ff9b::a9fe:a9fe]:80", "[fe80::1%eth0]:80", "not-an-address",
+		// IPv6 forms that carry an IPv4 address.
+		"[::127.0.0.1]:80", "[::a9fe:a9fe]:80", "[2002:7f00:1::1]:80", "[2002:a9fe:a9fe::1]:443", "[64:ff9b:1::a9fe:a9fe]:80",
+		"[2001:0:4136:e378:8000:63bf:3fff:fdd2]:443", "[100::1]:80",
 	}
 	allowed := []string{"8.8.8.8:443", "1.1.1.1:80", "172.32.0.1:443", "100.128.0.1:80", "[2606:4700::1111]:443", "[64:ff9b::808:808]:443"}
 	for _, a := range refused {
@@ -327,8 +330,42 @@ func TestGuardControl(t *testing.T) {
 
 func TestNewClientSettings(t *testing.T) {
 	c := NewClient(false)
-	tr := c.Transport.(*http.Transport)
+	tr := c.Transport.(httpsOnly).next.(*http.Transport)
 	if tr.Proxy != nil || tr.DisableKeepAlives || c.CheckRedirect == nil {
 		t.Fatalf("transport %+v", tr)
+	}
+}
+
+// Without private targets, only https goes out: a lead's PII never
+// crosses the internet in clear.
+func TestGuardedClientSendsOnlyHTTPS(t *testing.T) {
+	for _, u := range []string{"http://buyer.example/leads", "ftp://buyer.example/"} {
+		req, _ := http.NewRequest(http.MethodPost, u, strings.NewReader("{}"))
+		if _, err := NewClient(false).Do(req); !errors.Is(err, ErrRefusedTarget) {
+			t.Errorf("%s: %v; want refused", u, err)
+		}
+	}
+	d := delivery("json")
+	d.URL = "http://buyer.example/leads?key=secret"
+	v := (&Sender{Client: NewClient(false)}).Send(context.Background(), d, testPost(testLead()))
+	if v.Outcome != Rejected || v.Reason != ReasonRefusedTarget || strings.Contains(v.Detail, "secret") {
+		t.Fatalf("verdict %+v", v)
+	}
+}
+
+func TestShownURLsKeepNoSecret(t *testing.T) {
+	raw := "https://user:pw@buyer.example/leads/in?api_key=s3cret&aff=1#frag"
+	if got := ShownURL(raw); got != "https://buyer.example/leads/in" {
+		t.Fatalf("ShownURL = %q", got)
+	}
+	if got := ShownHost("https://hooks.slack.com/services/T0/B0/XXXX"); got != "https://hooks.slack.com" {
+		t.Fatalf("ShownHost = %q", got)
+	}
+	_, err := http.Get("http://127.0.0.1:1/x?token=s3cret")
+	if msg := Redacted(err, false).Error(); strings.Contains(msg, "s3cret") || !strings.Contains(msg, "127.0.0.1:1/x") {
+		t.Fatalf("redacted error %q", msg)
+	}
+	if msg := Redacted(err, true).Error(); strings.Contains(msg, "/x") {
+		t.Fatalf("host-only error %q", msg)
 	}
 }
