@@ -490,6 +490,32 @@ func (s *LeadRelayStack) newSweepSchedule() awsevents.Rule {
 // integration; the handlers validate requests and answer 4xx themselves, so
 // there is no API Gateway request validator. Source and buyer routes carry
 // their own API keys; the admin routes need SigV4 (AWS_IAM).
+// Requests a second the API takes: the stage as a whole, and each route
+// (method and path, as API Gateway names them in a stage's method
+// settings). Bursts are twice the rate.
+const stageRateLimit = 2000
+
+var routeRateLimits = map[string]float64{
+	"/v1/leads/POST":       1000,
+	"/v1/leads/{id}/GET":   200,
+	"/v1/pings/POST":       500,
+	"/v1/returns/POST":     50,
+	"/v1/health/GET":       10,
+	"/v1/admin/{proxy+}/*": 25,
+}
+
+// routeThrottles are the stage's method settings: each route's limit.
+func routeThrottles() *map[string]*awsapigateway.MethodDeploymentOptions {
+	out := map[string]*awsapigateway.MethodDeploymentOptions{}
+	for route, rate := range routeRateLimits {
+		out[route] = &awsapigateway.MethodDeploymentOptions{
+			ThrottlingRateLimit:  jsii.Number(rate),
+			ThrottlingBurstLimit: jsii.Number(2 * rate),
+		}
+	}
+	return &out
+}
+
 func (s *LeadRelayStack) newAPI() awsapigateway.RestApi {
 	accessLogs := awslogs.NewLogGroup(s.Stack, jsii.String("ApiAccessLogs"), &awslogs.LogGroupProps{
 		Retention: logRetention,
@@ -501,9 +527,15 @@ func (s *LeadRelayStack) newAPI() awsapigateway.RestApi {
 		// Access logging needs the account-level CloudWatch role.
 		CloudWatchRole: jsii.Bool(true),
 		DeployOptions: &awsapigateway.StageOptions{
-			StageName:            jsii.String(StageName),
-			ThrottlingRateLimit:  jsii.Number(100),
-			ThrottlingBurstLimit: jsii.Number(200),
+			StageName: jsii.String(StageName),
+			// The stage's limit, and each route's own (routeThrottles): the
+			// admin API, status polls, returns and pings each have a limit of
+			// their own, so none of them can starve the leads, nor the
+			// leads them. Per source, ingest and ping limit each source's
+			// requests themselves (docs/deploy.md).
+			ThrottlingRateLimit:  jsii.Number(stageRateLimit),
+			ThrottlingBurstLimit: jsii.Number(2 * stageRateLimit),
+			MethodOptions:        routeThrottles(),
 			MetricsEnabled:       jsii.Bool(true),
 			TracingEnabled:       jsii.Bool(true),
 			DataTraceEnabled:     jsii.Bool(false), // request bodies hold PII
