@@ -5,6 +5,7 @@
 package app
 
 import (
+	"context"
 	"log/slog"
 	"math/rand/v2"
 	"time"
@@ -87,7 +88,7 @@ func (a *App) Ingest() *ingest.Handler {
 	return &ingest.Handler{
 		Store: a.Store, Queue: a.Queue, Configs: a.Configs, Now: a.Now, Log: a.Log,
 		NewID:      func() string { return uuid.Must(uuid.NewV7()).String() },
-		PingSecret: a.PingSecret,
+		PingSecret: func(context.Context) ([]byte, error) { return a.PingSecret, nil },
 	}
 }
 

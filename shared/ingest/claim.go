@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"context"
 	"net/http"
 	"time"
 
@@ -16,8 +17,9 @@ const EventPingClaimed = "ping_claimed"
 // claim checks a posted lead's ping_id (docs/pingpost.md): nil, nil when
 // the lead claims no ping; otherwise the bids it claims, or the answer
 // that refuses it. The claim itself (once per ping_id) is written with the
-// lead (store.PutLead).
-func (h *Handler) claim(env envelope, camp *config.Campaign, src *config.Source, fields map[string]any) (*pingtoken.Claim, *httpapi.Response) {
+// lead (store.PutLead). A secret that cannot be read answers 503: the
+// source may post the lead again.
+func (h *Handler) claim(ctx context.Context, env envelope, camp *config.Campaign, src *config.Source, fields map[string]any) (*pingtoken.Claim, *httpapi.Response) {
 	if env.PingID == "" {
 		if len(env.BidIDs) > 0 {
 			r := httpapi.Fields(http.StatusBadRequest, "validation_failed", "bid_ids need a ping_id",
@@ -26,7 +28,16 @@ func (h *Handler) claim(env envelope, camp *config.Campaign, src *config.Source,
 		}
 		return nil, nil
 	}
-	c, cerr := pingtoken.Check(h.PingSecret, pingtoken.ClaimInput{
+	var secret []byte
+	if h.PingSecret != nil {
+		var err error
+		if secret, err = h.PingSecret(ctx); err != nil {
+			h.Log.ErrorContext(ctx, "read the ping secret", "error", err)
+			r := httpapi.Error(http.StatusServiceUnavailable, "unavailable", "ping claims cannot be checked now; retry")
+			return nil, &r
+		}
+	}
+	c, cerr := pingtoken.Check(secret, pingtoken.ClaimInput{
 		Token: env.PingID, BidIDs: env.BidIDs, Campaign: camp, Source: src.ID,
 		Fields: fields, Test: env.Test, Now: h.Now(),
 	})

@@ -67,8 +67,11 @@ type Handler struct {
 	Now     func() time.Time
 	NewID   func() string
 	Log     *slog.Logger
-	// PingSecret verifies the ping_ids leads claim (claim.go).
-	PingSecret []byte
+	// PingSecret returns the secret that verifies the ping_ids leads
+	// claim (claim.go). It is asked only when a lead claims a ping, so a
+	// secret kept elsewhere (SSM) is read on the first claim, not at cold
+	// start; an error answers that lead 503.
+	PingSecret func(context.Context) ([]byte, error)
 
 	once sync.Once
 	mux  httpapi.Mux
@@ -135,7 +138,7 @@ func (h *Handler) post(ctx context.Context, req httpapi.Request) httpapi.Respons
 		h.Log.ErrorContext(ctx, "load configuration", "error", err)
 		return httpapi.Error(http.StatusServiceUnavailable, "unavailable", "configuration unavailable; retry")
 	}
-	p, refused := h.readLead(ix, req)
+	p, refused := h.readLead(ctx, ix, req)
 	if refused != nil {
 		return *refused
 	}
@@ -161,7 +164,7 @@ func (h *Handler) post(ctx context.Context, req httpapi.Request) httpapi.Respons
 // readLead authenticates a posted lead's source and checks the lead, in
 // the order the answers are documented: the body, its envelope, the
 // campaign, the Idempotency-Key, the redirect, the fields, the ping claim.
-func (h *Handler) readLead(ix *config.Index, req httpapi.Request) (posted, *httpapi.Response) {
+func (h *Handler) readLead(ctx context.Context, ix *config.Index, req httpapi.Request) (posted, *httpapi.Response) {
 	var p posted
 	var refused *httpapi.Response
 	if p.src, refused = auth.Source(ix, req); refused != nil {
@@ -182,7 +185,7 @@ func (h *Handler) readLead(ix *config.Index, req httpapi.Request) (posted, *http
 	if p.fields, refused = validFields(p.camp, p.env.Fields); refused != nil {
 		return posted{}, refused
 	}
-	if p.claim, refused = h.claim(p.env, p.camp, p.src, p.fields); refused != nil {
+	if p.claim, refused = h.claim(ctx, p.env, p.camp, p.src, p.fields); refused != nil {
 		return posted{}, refused
 	}
 	return p, nil
