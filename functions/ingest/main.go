@@ -9,7 +9,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 
-	"github.com/leadrelay/leadrelay/shared/app"
+	"github.com/leadrelay/leadrelay/shared/app/ingestapp"
 	"github.com/leadrelay/leadrelay/shared/settings"
 )
 
@@ -20,10 +20,5 @@ func main() {
 		log.Error("load AWS configuration", "error", err)
 		os.Exit(1)
 	}
-	a := app.New(settings.MustFromEnv(), cfg, log)
-	if err := a.LoadPingSecret(context.Background(), cfg); err != nil {
-		// Leads still flow; only posts that claim a ping_id are refused.
-		log.Warn("no ping secret: leads with a ping_id will be refused", "error", err)
-	}
-	lambda.Start(a.Ingest().Handle)
+	lambda.Start(ingestapp.New(settings.MustFromEnv(), cfg, log).Handle)
 }

@@ -10,22 +10,16 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 
-	"github.com/leadrelay/leadrelay/shared/app"
+	"github.com/leadrelay/leadrelay/shared/app/pingapp"
 	"github.com/leadrelay/leadrelay/shared/settings"
 )
 
 func main() {
 	log := slog.New(slog.NewJSONHandler(os.Stdout, nil)).With("function", "ping")
-	ctx := context.Background()
-	cfg, err := awsconfig.LoadDefaultConfig(ctx)
+	cfg, err := awsconfig.LoadDefaultConfig(context.Background())
 	if err != nil {
 		log.Error("load AWS configuration", "error", err)
 		os.Exit(1)
 	}
-	a := app.New(settings.MustFromEnv(), cfg, log)
-	if err := a.LoadPingSecret(ctx, cfg); err != nil {
-		log.Error("load ping secret", "error", err)
-		os.Exit(1)
-	}
-	lambda.Start(a.Ping().Handle)
+	lambda.Start(pingapp.New(settings.MustFromEnv(), cfg, log).Handle)
 }

@@ -9,7 +9,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 
-	"github.com/leadrelay/leadrelay/shared/app"
+	"github.com/leadrelay/leadrelay/shared/app/sweeperapp"
 	"github.com/leadrelay/leadrelay/shared/settings"
 )
 
@@ -20,6 +20,5 @@ func main() {
 		log.Error("load AWS configuration", "error", err)
 		os.Exit(1)
 	}
-	a := app.New(settings.MustFromEnv(), cfg, log)
-	lambda.Start(a.Sweeper().Handle)
+	lambda.Start(sweeperapp.New(settings.MustFromEnv(), cfg, log).Handle)
 }

@@ -150,7 +150,7 @@ func Start(ctx context.Context, o Options) (*Runner, error) {
 		s.PingSecret = pingSecret() // ping.go: a random one for this run
 	}
 	a := app.New(s, o.AWS, o.Log)
-	if err := a.LoadPingSecret(ctx, o.AWS); err != nil {
+	if _, err := a.PingSecret.Get(ctx); err != nil { // read at start here: a bad secret stops the run
 		ln.Close()
 		return nil, err
 	}

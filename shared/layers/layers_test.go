@@ -85,9 +85,11 @@ var table = []layer{
 	},
 	{
 		// Settings from the environment, and the one place that builds
-		// the handlers with their adapters and AWS clients.
+		// the handlers with their adapters and AWS clients (shared/app,
+		// with a package per function under it so that each function
+		// links only what it serves).
 		name: "wiring",
-		pkgs: []string{"shared/settings", "shared/app"},
+		pkgs: []string{"shared/settings", "shared/app/..."},
 		may:  []string{"domain", "api", "adapter", "handler", "wiring"},
 	},
 	{

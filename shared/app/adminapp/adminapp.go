@@ -1,0 +1,32 @@
+// Package adminapp wires the admin function: the operators' API. It links
+// DynamoDB and SQS (redrive).
+package adminapp
+
+import (
+	"log/slog"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/leadrelay/leadrelay/shared/admin"
+	"github.com/leadrelay/leadrelay/shared/app/base"
+	"github.com/leadrelay/leadrelay/shared/app/queues"
+	"github.com/leadrelay/leadrelay/shared/queue"
+	"github.com/leadrelay/leadrelay/shared/settings"
+)
+
+// New is the admin function's handler, built from its settings and AWS
+// configuration without calling AWS. On AWS, IAM guards it: no token.
+func New(s settings.Settings, cfg aws.Config, log *slog.Logger) *admin.Handler {
+	sq, q := queues.New(s, cfg)
+	return Handler(base.New(s, cfg, log), sq, q, "")
+}
+
+// Handler is the admin handler over clients built elsewhere; token guards
+// it where IAM does not (the local runner).
+func Handler(b *base.Base, sq *sqs.Client, q *queue.Sender, token string) *admin.Handler {
+	return &admin.Handler{
+		Store: b.Store, Queue: q, Now: b.Now, Token: token, Changed: b.Configs.Invalidate, Log: b.Log,
+		Redriver: queue.NewRedriver(sq, q.URLs()), Ledger: b.Store,
+	}
+}
