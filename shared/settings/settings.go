@@ -28,7 +28,7 @@ type Settings struct {
 	ConfigTTL time.Duration
 	// PingSecret signs ping_ids (LEADRELAY_PING_SECRET, local runs); on
 	// AWS PingSecretParam names the SSM SecureString parameter holding it
-	// (LEADRELAY_PING_SECRET_PARAM), read once at cold start.
+	// (LEADRELAY_PING_SECRET_PARAM), read on first use (shared/app/secret).
 	PingSecret      string
 	PingSecretParam string
 }
