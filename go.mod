@@ -23,6 +23,8 @@ require (
 
 require github.com/aws/aws-sdk-go-v2/service/ssm v1.82.0
 
+require github.com/aws/aws-sdk-go-v2/service/kms v1.62.6 // indirect
+
 require (
 	github.com/aws/aws-sdk-go-v2/service/sesv2 v1.79.8 // indirect
 	github.com/cdklabs/cdk-nag-go/cdknag/v2 v2.35.0

@@ -532,7 +532,8 @@ func functionDeps() map[string]handlerDeps {
 // the queues: HTTP clients (buyers, sellers' postbacks, Slack) and SES
 // (TestSendEmailScope). A postback sender reads the configuration through
 // the function's own configuration cache.
-var noTableOrQueue = map[string]bool{"Pinger": true, "Postbacks": true, "Webhook": true, "Slack": true, "Email": true}
+var noTableOrQueue = map[string]bool{"Pinger": true, "Postbacks": true, "Webhook": true, "Slack": true, "Email": true,
+	"Secrets": true} // the configuration's secrets: KMS (stack.go grants it), not the table
 
 // access is what one function's dependencies did.
 type access struct {

@@ -249,9 +249,19 @@ func TestLeastPrivilege(t *testing.T) {
 	}
 	for name, g := range map[string]grants{"ping": ping, "ingest": ingest, "router": router, "delivery": deliveryFn, "admin": admin, "aggregate": aggregate, "sweeper": sweeper} {
 		rs := g.resourcesFor("ssm:GetParameter")
-		want := name == "ping" || name == "ingest"
-		if got := len(rs) == 1 && strings.HasSuffix(rs[0], ":parameter"+DefaultPingSecretParam); got != want || (!want && len(rs) > 0) {
-			t.Errorf("%s ssm:GetParameter on %v, want the ping secret only: %v", name, rs, want)
+		switch name {
+		case "ping", "ingest": // the ping secret, only
+			if len(rs) != 1 || !strings.HasSuffix(rs[0], ":parameter"+DefaultPingSecretParam) {
+				t.Errorf("%s ssm:GetParameter on %v, want the ping secret only", name, rs)
+			}
+		case "router", "delivery": // the configuration's secret references, only
+			if len(rs) != 1 || !strings.HasSuffix(rs[0], ":parameter/"+SecretParamPrefix+"*") {
+				t.Errorf("%s ssm:GetParameter on %v, want the parameters under /%s only", name, rs, SecretParamPrefix)
+			}
+		default:
+			if len(rs) > 0 {
+				t.Errorf("%s ssm:GetParameter on %v, want none", name, rs)
+			}
 		}
 	}
 }
@@ -480,6 +490,11 @@ var wildcardReasons = []struct {
 		func(w wildcard) bool {
 			return w.effect == "Deny" && (w.field == "Principal" || w.field == "Action") &&
 				(w.value == "*" || w.value == "sqs:*" || w.value == "sns:*" || w.value == "sns:Publish")
+		}},
+	{"the configuration's secret fields reference SSM parameters (ssm:/leadrelay/...) that operators name: router and delivery read those under /leadrelay/ only",
+		func(w wildcard) bool {
+			return w.field == "Resource" && strings.HasSuffix(w.value, ":parameter/"+SecretParamPrefix+"*") &&
+				slices.Equal(w.actions, []string{"ssm:GetParameter"})
 		}},
 	{"ANY /v1/admin/{proxy+}: API Gateway may invoke admin for any method (*) on any admin path (*) of this API's stage",
 		func(w wildcard) bool {

@@ -87,7 +87,15 @@ func (s *LeadRelayStack) suppressNag() {
 		}
 		suppress(fn.Role(), true, "AwsSolutions-IAM5", reason, "Resource::*")
 	}
+	for _, name := range []string{FnRouter, FnDelivery} {
+		suppress(s.Functions[name].Role(), true, "AwsSolutions-IAM5", reasonSecretParams,
+			"Resource::arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:parameter/"+SecretParamPrefix+"*")
+	}
 }
+
+// reasonSecretParams: the configuration's secret fields may reference any
+// SSM parameter under /leadrelay/ (ssm:/leadrelay/…), named by operators.
+const reasonSecretParams = "The configuration's secret fields may reference SSM SecureString parameters (ssm:/leadrelay/...) that operators name; router and delivery read them, only under /leadrelay/."
 
 // nagFinding is one unsuppressed cdk-nag finding.
 type nagFinding struct {

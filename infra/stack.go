@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambdaeventsources"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
@@ -42,6 +43,10 @@ const (
 	// FnSweeper re-sends, every minute, the messages of leads that were lost.
 	FnSweeper = "sweeper"
 )
+
+// SecretParamPrefix is where the ssm: references of the configuration's
+// secrets live: the functions may read the parameters under it.
+const SecretParamPrefix = "leadrelay/"
 
 // DefaultPingSecretParam is the SSM SecureString parameter holding the
 // secret that signs ping_ids; operators create it before deploying
@@ -72,15 +77,19 @@ type functionSpec struct {
 	// reservedConcurrency, when above 0, caps the function's concurrent
 	// executions (and reserves them).
 	reservedConcurrency int
+	// openSecrets: the function opens the configuration's secrets (KMS)
+	// and resolves its ssm: references through the Parameters and
+	// Secrets extension (a layer), not an SSM client of its own.
+	openSecrets bool
 }
 
 func functionSpecs() []functionSpec {
 	return []functionSpec{
 		{name: FnIngest, timeout: limits.IngestFunctionTimeout,
 			description: "LeadRelay ingest: REST API for sources and buyers (leads, returns, health)"},
-		{name: FnRouter, timeout: limits.RouterFunctionTimeout,
+		{name: FnRouter, timeout: limits.RouterFunctionTimeout, openSecrets: true,
 			description: "LeadRelay router: picks buyers and reserves caps for leads on the routing queue"},
-		{name: FnDelivery, timeout: limits.DeliveryFunctionTimeout,
+		{name: FnDelivery, timeout: limits.DeliveryFunctionTimeout, openSecrets: true,
 			description: "LeadRelay delivery: posts leads to buyers from the delivery queue"},
 		{name: FnAdmin, timeout: limits.AdminFunctionTimeout,
 			description: "LeadRelay admin: operator API (configuration, lead timelines, P&L, DLQ redrive)"},
@@ -127,7 +136,9 @@ type LeadRelayStack struct {
 	// LedgerDLQ receives the description (shard, sequence numbers) of a
 	// batch of the table's stream that the aggregate function failed on
 	// until its retries ran out.
-	LedgerDLQ  awssqs.Queue
+	LedgerDLQ awssqs.Queue
+	// SecretsKey seals the configuration's secrets (package secrets).
+	SecretsKey awskms.Key
 	Functions  map[string]awslambda.Function
 	API        awsapigateway.RestApi
 	AlarmTopic awssns.Topic
@@ -174,6 +185,13 @@ func NewLeadRelayStack(scope constructs.Construct, id string, props *LeadRelaySt
 	s.RoutingQueue, s.RoutingDLQ = newQueuePair(stack, "Routing", timeouts[FnRouter])
 	s.DeliveryQueue, s.DeliveryDLQ = newQueuePair(stack, "Delivery", timeouts[FnDelivery])
 	s.LedgerDLQ = newDLQ(stack, "LedgerDLQ")
+	// The configuration's secrets are sealed under data keys of this key
+	// (package secrets): stored, they are never in clear.
+	s.SecretsKey = awskms.NewKey(stack, jsii.String("SecretsKey"), &awskms.KeyProps{
+		Description:       jsii.String("LeadRelay: seals the configuration's secrets (webhook secrets, credentials, postback secrets, Slack URLs)"),
+		EnableKeyRotation: jsii.Bool(true),
+		RemovalPolicy:     awscdk.RemovalPolicy_RETAIN,
+	})
 
 	from := emailFrom(stack)
 	env := map[string]*string{
@@ -185,6 +203,7 @@ func NewLeadRelayStack(scope constructs.Construct, id string, props *LeadRelaySt
 		"LEADRELAY_ALLOW_PRIVATE_TARGETS": jsii.String("false"),
 		"LEADRELAY_PING_SECRET_PARAM":     jsii.String(DefaultPingSecretParam),
 		"LEADRELAY_EMAIL_FROM":            jsii.String(from),
+		"LEADRELAY_SECRETS_KEY_ID":        s.SecretsKey.KeyArn(),
 	}
 	for _, sp := range specs {
 		s.Functions[sp.name] = newFunction(stack, sp, arch, props.AssetsDir, env)
@@ -325,6 +344,10 @@ func newFunction(stack awscdk.Stack, sp functionSpec, arch awslambda.Architectur
 	if sp.reservedConcurrency > 0 {
 		props.ReservedConcurrentExecutions = jsii.Number(float64(sp.reservedConcurrency))
 	}
+	if sp.openSecrets {
+		props.ParamsAndSecrets = awslambda.ParamsAndSecretsLayerVersion_FromVersion(awslambda.ParamsAndSecretsVersions_V1_0_103,
+			&awslambda.ParamsAndSecretsOptions{ParameterStoreTtl: awscdk.Duration_Minutes(jsii.Number(5))})
+	}
 	return awslambda.NewFunction(stack, jsii.String(id+"Function"), props)
 }
 
@@ -357,6 +380,21 @@ func (s *LeadRelayStack) grant(from string) error {
 	s.DeliveryDLQ.GrantSendMessages(delivery)
 	if err := s.grantSendEmail(delivery, from); err != nil {
 		return err
+	}
+
+	// Secrets: admin seals them (a data key, and opening the stored ones
+	// to tell a value put again from a new one); router and delivery open
+	// them, and read the ssm: references under /leadrelay/ (through the
+	// extension, with their own role).
+	s.SecretsKey.Grant(admin, jsii.String("kms:GenerateDataKey"), jsii.String("kms:Decrypt"))
+	for _, fn := range []awslambda.Function{router, delivery} {
+		s.SecretsKey.GrantDecrypt(fn)
+		fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Actions: jsii.Strings("ssm:GetParameter"),
+			Resources: jsii.Strings(*s.FormatArn(&awscdk.ArnComponents{
+				Service: jsii.String("ssm"), Resource: jsii.String("parameter"), ResourceName: jsii.String(SecretParamPrefix + "*"),
+			})),
+		}))
 	}
 
 	s.RoutingQueue.GrantSendMessages(admin)

@@ -5,9 +5,11 @@ import (
 	"encoding/hex"
 )
 
-// pingSecret is a random secret that signs ping_ids for this run, when
-// neither LEADRELAY_PING_SECRET nor LEADRELAY_PING_SECRET_PARAM is set (set
-// LEADRELAY_PING_SECRET for ping_ids that survive a restart). It goes
+// pingSecret is 32 random bytes in hex: the secret that signs ping_ids
+// for this run when neither LEADRELAY_PING_SECRET nor
+// LEADRELAY_PING_SECRET_PARAM is set (set LEADRELAY_PING_SECRET for
+// ping_ids that survive a restart), and the local key that seals the
+// configuration's secrets unless LEADRELAY_SECRETS_KEY is set. Both go
 // through the functions' own loading, with its checks.
 func pingSecret() string {
 	b := make([]byte, 32)

@@ -34,6 +34,7 @@ import (
 	"github.com/leadrelay/leadrelay/shared/config"
 	"github.com/leadrelay/leadrelay/shared/httpapi"
 	"github.com/leadrelay/leadrelay/shared/queue"
+	"github.com/leadrelay/leadrelay/shared/secrets"
 	"github.com/leadrelay/leadrelay/shared/settings"
 	"github.com/leadrelay/leadrelay/shared/store"
 	"github.com/leadrelay/leadrelay/shared/sweeper"
@@ -149,6 +150,12 @@ func Start(ctx context.Context, o Options) (*Runner, error) {
 	if s.PingSecret == "" && s.PingSecretParam == "" {
 		s.PingSecret = pingSecret() // ping.go: a random one for this run
 	}
+	if s.SecretsKeyID == "" && s.SecretsKey == "" {
+		// The configuration's secrets are sealed under a local key: a
+		// random one for this run unless LEADRELAY_SECRETS_KEY sets it
+		// (the demo configuration is applied again at every start).
+		s.SecretsKey = pingSecret()
+	}
 	a := app.New(s, o.AWS, o.Log)
 	if _, err := a.PingSecret.Get(ctx); err != nil { // read at start here: a bad secret stops the run
 		ln.Close()
@@ -249,6 +256,17 @@ func applyFile(ctx context.Context, a *app.App, path, addr string) error {
 	})
 	c, err := config.Parse([]byte(doc))
 	if err != nil {
+		return fmt.Errorf("configuration %s: %w", path, err)
+	}
+	// Stored as the admin API stores it: its secrets sealed.
+	cur, err := a.Store.LoadConfig(ctx)
+	if err != nil {
+		return fmt.Errorf("apply configuration %s: %w", path, err)
+	}
+	if err := config.KeepSecrets(c, cur); err != nil {
+		return fmt.Errorf("configuration %s: %w", path, err)
+	}
+	if err := secrets.Seal(ctx, c, cur, a.Secrets); err != nil {
 		return fmt.Errorf("configuration %s: %w", path, err)
 	}
 	if _, _, err := a.Store.SaveConfig(ctx, c, -1); err != nil {

@@ -21,6 +21,7 @@ import (
 	"github.com/leadrelay/leadrelay/shared/lead"
 	"github.com/leadrelay/leadrelay/shared/queue"
 	"github.com/leadrelay/leadrelay/shared/returns"
+	"github.com/leadrelay/leadrelay/shared/secrets"
 	"github.com/leadrelay/leadrelay/shared/store"
 )
 
@@ -61,6 +62,10 @@ type Handler struct {
 	Redriver Redriver
 	// Ledger answers the P&L and takes ad spend (reports.go).
 	Ledger Ledger
+	// Secrets seals the configuration's secret values before they are
+	// stored (package secrets). Without it a document with a secret value
+	// is refused.
+	Secrets secrets.Keeper
 
 	once sync.Once
 	mux  httpapi.Mux
@@ -123,6 +128,7 @@ func (h *Handler) getConfig(ctx context.Context, req httpapi.Request) httpapi.Re
 		return httpapi.Error(http.StatusServiceUnavailable, "unavailable", "retry")
 	}
 	etag := strconv.Quote(strconv.FormatInt(c.Version, 10))
+	c = config.ShowSecrets(c) // write-only: "(set)" in place of each value
 	if strings.Contains(httpapi.Header(req, "Accept"), "yaml") {
 		body, err := c.YAML()
 		if err != nil {

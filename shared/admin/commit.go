@@ -2,7 +2,6 @@ package admin
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/leadrelay/leadrelay/shared/config"
 	"github.com/leadrelay/leadrelay/shared/httpapi"
+	"github.com/leadrelay/leadrelay/shared/secrets"
 	"github.com/leadrelay/leadrelay/shared/store"
 )
 
@@ -68,6 +68,9 @@ func (h *Handler) commit(ctx context.Context, req httpapi.Request, expect int64,
 		if err != nil {
 			return cur.Version, false, err
 		}
+		if err := h.sealSecrets(ctx, next, cur); err != nil {
+			return cur.Version, false, err
+		}
 		plan := config.Diff(cur, next)
 		rec := store.AuditRecord{Actor: h.actor(req), Action: action, Target: target, Changes: plan.Changes}
 		ver, changed, err := h.Store.ApplyConfig(ctx, cur, next, rec)
@@ -93,6 +96,19 @@ func (h *Handler) commit(ctx context.Context, req httpapi.Request, expect int64,
 		}
 		return ver, changed, nil
 	}
+}
+
+// sealSecrets readies next's secrets to be stored over cur: a "(set)"
+// keeps cur's value, a reference stays, a value is sealed (one equal to
+// cur's keeps cur's sealed form, so the same document changes nothing).
+func (h *Handler) sealSecrets(ctx context.Context, next, cur *config.Config) error {
+	if err := config.KeepSecrets(next, cur); err != nil {
+		return err
+	}
+	if err := secrets.Seal(ctx, next, cur, h.Secrets); err != nil {
+		return fmt.Errorf("seal the configuration's secrets: %w", err)
+	}
+	return nil
 }
 
 // applyWhole stores a whole parsed document (PUT /v1/admin/config).
@@ -154,17 +170,7 @@ func (h *Handler) actor(req httpapi.Request) string {
 }
 
 // clone deep-copies a configuration.
-func clone(c *config.Config) (*config.Config, error) {
-	raw, err := json.Marshal(c)
-	if err != nil {
-		return nil, fmt.Errorf("copy config: %w", err)
-	}
-	var out config.Config
-	if err := json.Unmarshal(raw, &out); err != nil {
-		return nil, fmt.Errorf("copy config: %w", err)
-	}
-	return &out, nil
-}
+func clone(c *config.Config) (*config.Config, error) { return c.Clone(), nil }
 
 func etag(version int64) string { return strconv.Quote(strconv.FormatInt(version, 10)) }
 

@@ -149,11 +149,12 @@ type one[T any] struct {
 func (e one[T]) target() string { return e.col.kind + "/" + e.col.target + e.id }
 
 func (e one[T]) get(ctx context.Context, h *Handler) httpapi.Response {
-	cur, err := h.Store.LoadConfig(ctx)
+	stored, err := h.Store.LoadConfig(ctx)
 	if err != nil {
 		h.Log.ErrorContext(ctx, "load config", "error", err)
 		return httpapi.Error(http.StatusServiceUnavailable, "unavailable", "retry")
 	}
+	cur := config.ShowSecrets(stored) // write-only: "(set)" in place of each value
 	list, i, _, rf := e.col.find(cur, e.id)
 	if rf == nil && i < 0 {
 		rf = e.col.notFound(e.id)

@@ -36,6 +36,11 @@ func (h *Handler) plan(ctx context.Context, req httpapi.Request) httpapi.Respons
 		h.Log.ErrorContext(ctx, "load config", "error", err)
 		return httpapi.Error(http.StatusServiceUnavailable, "unavailable", "retry")
 	}
+	// As applying would: kept, referenced and unchanged secrets are no
+	// change (and the plan shows none of them).
+	if err := h.sealSecrets(ctx, next, cur); err != nil {
+		return h.answerCommit(ctx, err)
+	}
 	r := httpapi.JSON(http.StatusOK, config.Diff(cur, next))
 	r.Headers["ETag"] = etag(cur.Version)
 	return r

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/leadrelay/leadrelay/shared/admin"
 	"github.com/leadrelay/leadrelay/shared/aggregate"
@@ -27,13 +28,16 @@ import (
 	"github.com/leadrelay/leadrelay/shared/app/pingapp"
 	"github.com/leadrelay/leadrelay/shared/app/queues"
 	"github.com/leadrelay/leadrelay/shared/app/routerapp"
+	"github.com/leadrelay/leadrelay/shared/app/sealing"
 	"github.com/leadrelay/leadrelay/shared/app/secret"
 	"github.com/leadrelay/leadrelay/shared/app/sweeperapp"
 	"github.com/leadrelay/leadrelay/shared/breaker"
 	"github.com/leadrelay/leadrelay/shared/delivery"
 	"github.com/leadrelay/leadrelay/shared/ingest"
+	"github.com/leadrelay/leadrelay/shared/paramstore"
 	"github.com/leadrelay/leadrelay/shared/queue"
 	"github.com/leadrelay/leadrelay/shared/router"
+	"github.com/leadrelay/leadrelay/shared/secrets"
 	"github.com/leadrelay/leadrelay/shared/settings"
 	"github.com/leadrelay/leadrelay/shared/sweeper"
 )
@@ -51,6 +55,9 @@ type App struct {
 	SES *sesv2.Client
 	// PingSecret signs and verifies ping_ids, read on first use.
 	PingSecret *secret.Cached
+	// Secrets seals the configuration's secret values (admin) and opens
+	// them for the handlers that use them (sealing).
+	Secrets secrets.Keeper
 }
 
 // New builds the clients from an AWS configuration (which honours
@@ -58,7 +65,11 @@ type App struct {
 func New(s settings.Settings, cfg aws.Config, log *slog.Logger) *App {
 	b := base.New(s, cfg, log)
 	sq, q := queues.New(s, cfg)
-	return &App{Base: b, SQS: sq, Queue: q, Breakers: b.Breakers(), SES: deliveryapp.SES(cfg), PingSecret: secret.Ping(s, cfg)}
+	k := sealing.Keeper(s, cfg)
+	// One process serves every handler: the configuration they share is
+	// opened, references read with the SSM client (no extension locally).
+	sealing.Open(b, k, paramstore.Reader{API: ssm.NewFromConfig(cfg)})
+	return &App{Base: b, SQS: sq, Queue: q, Breakers: b.Breakers(), SES: deliveryapp.SES(cfg), PingSecret: secret.Ping(s, cfg), Secrets: k}
 }
 
 // Ingest is the ingest function's handler.
@@ -75,7 +86,7 @@ func (a *App) Delivery() *delivery.Handler {
 // Admin is the admin function's handler; token guards it where IAM does
 // not (the local runner).
 func (a *App) Admin(token string) *admin.Handler {
-	return adminapp.Handler(a.Base, a.SQS, a.Queue, token)
+	return adminapp.Handler(a.Base, a.SQS, a.Queue, a.Secrets, token)
 }
 
 // Ping is the ping function's handler (POST /v1/pings).

@@ -40,10 +40,12 @@ var linked = map[string]struct {
 	handler  string
 	phones   bool
 }{
-	"ingest":    {[]string{"dynamodb", "sqs", "ssm"}, "ingest", true},
-	"router":    {[]string{"dynamodb", "sqs"}, "router", false},
-	"delivery":  {[]string{"dynamodb", "sesv2", "sqs"}, "delivery", false},
-	"admin":     {[]string{"dynamodb", "sqs"}, "admin", true},
+	"ingest": {[]string{"dynamodb", "sqs", "ssm"}, "ingest", true},
+	// kms: the configuration's sealed secrets (admin seals them; router
+	// and delivery open them for postbacks, signing, auth and Slack).
+	"router":    {[]string{"dynamodb", "kms", "sqs"}, "router", false},
+	"delivery":  {[]string{"dynamodb", "kms", "sesv2", "sqs"}, "delivery", false},
+	"admin":     {[]string{"dynamodb", "kms", "sqs"}, "admin", true},
 	"ping":      {[]string{"dynamodb", "ssm"}, "ping", true},
 	"aggregate": {[]string{"dynamodb"}, "aggregate", false},
 	"sweeper":   {[]string{"dynamodb", "sqs"}, "sweeper", false},

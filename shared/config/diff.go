@@ -3,6 +3,7 @@ package config
 import (
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"reflect"
 	"slices"
 	"sort"
@@ -133,8 +134,15 @@ func diffList(p *Plan, kind string, before, after []entry) {
 		b := flat(prev)
 		if fields := fieldChanges(b, a); len(fields) > 0 {
 			for i := range fields {
-				if secretPath(fields[i].Path) {
-					fields[i].Before, fields[i].After = redactValue(fields[i].Before), redactValue(fields[i].After)
+				f := &fields[i]
+				switch {
+				case secretPath(f.Path):
+					f.Before, f.After = redactValue(f.Before), redactValue(f.After)
+				case urlPath(f.Path):
+					f.Before, f.After = urlValue(f.Before), urlValue(f.After)
+					if f.Before == f.After {
+						f.After = fmt.Sprint(f.After) + " (query changed)"
+					}
 				}
 			}
 			p.Changes = append(p.Changes, Change{Kind: kind, ID: e.id, Action: ActionChange, Fields: fields, Before: encode(b), After: encode(a)})
@@ -165,9 +173,37 @@ func flat(v any) map[string]any {
 	return m
 }
 
-// secretKeys name values never shown: webhook secrets, credentials, and
-// every header a delivery sends (they often carry a token).
-var secretKeys = []string{"secret", "previous_secret", "password", "token", "key"}
+// secretKeys name values never shown: webhook secrets, credentials, a
+// source's postback secret, a Slack incoming webhook (its URL is its
+// secret), and every header a delivery sends (they often carry a token).
+var secretKeys = []string{"secret", "previous_secret", "password", "token", "key", "postback_secret", "slack_url"}
+
+// urlKeys name URLs, whose query may carry a key: shown without it.
+var urlKeys = []string{"url", "ping_url", "postback_url"}
+
+func urlPath(path string) bool {
+	segs := strings.Split(path, ".")
+	return slices.Contains(urlKeys, segs[len(segs)-1])
+}
+
+// urlValue is a URL as a plan shows it: without user info, query or
+// fragment ("?…" says a query was there).
+func urlValue(v any) any {
+	s, ok := v.(string)
+	if !ok || s == "" {
+		return v
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return Redacted
+	}
+	hadQuery := u.RawQuery != "" || u.ForceQuery
+	u.User, u.RawQuery, u.ForceQuery, u.Fragment, u.RawFragment = nil, "", false, "", ""
+	if hadQuery {
+		return u.String() + "?…"
+	}
+	return u.String()
+}
 
 func secretPath(path string) bool {
 	segs := strings.Split(path, ".")
@@ -188,6 +224,10 @@ func redact(v any, parent string) {
 		for k, x := range t {
 			if _, isString := x.(string); isString && (slices.Contains(secretKeys, k) || parent == "headers") {
 				t[k] = redactValue(x)
+				continue
+			}
+			if _, isString := x.(string); isString && slices.Contains(urlKeys, k) {
+				t[k] = urlValue(x)
 				continue
 			}
 			redact(x, k)

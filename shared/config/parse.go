@@ -180,3 +180,18 @@ func (c *Config) JSON() ([]byte, error) { return json.Marshal(c) }
 
 // YAML encodes the configuration as YAML.
 func (c *Config) YAML() ([]byte, error) { return yaml.Marshal(c) }
+
+// Clone deep-copies a configuration (its version included).
+func (c *Config) Clone() *Config {
+	raw, err := json.Marshal(c)
+	if err != nil {
+		// The configuration's types all encode: an error is a programming error.
+		panic(fmt.Sprintf("copy config: %v", err))
+	}
+	var out Config
+	if err := json.Unmarshal(raw, &out); err != nil {
+		panic(fmt.Sprintf("copy config: %v", err))
+	}
+	out.Version = c.Version
+	return &out
+}

@@ -201,11 +201,18 @@ func (c *Config) validate() []Problem {
 		k.timezone(p+".timezone", b.Timezone)
 		k.keyHash(p+".api_key_sha256", b.APIKeySHA256, false, keys, "buyer "+b.ID)
 		k.delivery(p+".delivery", b.Delivery)
-		k.url(p+".notify.slack_url", b.Notify.SlackURL, false)
+		if !isSecretToken(b.Notify.SlackURL) {
+			k.url(p+".notify.slack_url", b.Notify.SlackURL, false)
+		}
 		k.caps(p+".caps", b.Caps)
 		orderIDs := map[string]bool{}
 		for j := range b.Orders {
 			k.order(fmt.Sprintf("%s.orders[%d]", p, j), &b.Orders[j], campaigns, orderIDs)
+		}
+	}
+	for _, sec := range Secrets(c) {
+		if v := *sec.Value; IsSecretRef(v) && (!strings.HasPrefix(v, SecretRefPrefix+"/") || strings.ContainsAny(v, " \t\n")) {
+			k.add(sec.Path, CodeInvalid, "an ssm: reference names an SSM parameter by its full path: ssm:/path/name")
 		}
 	}
 	return k.probs

@@ -66,7 +66,7 @@ var table = []layer{
 		name: "adapter",
 		pkgs: []string{
 			"shared/store", "shared/queue", "shared/email", "shared/notify", "shared/webhook",
-			"shared/postback", "shared/pinger", "shared/paramstore",
+			"shared/postback", "shared/pinger", "shared/paramstore", "shared/secrets",
 		},
 		may: []string{"domain", "adapter"},
 	},

@@ -4,6 +4,7 @@
 package settings
 
 import (
+	"encoding/hex"
 	"fmt"
 	"os"
 	"strconv"
@@ -31,6 +32,12 @@ type Settings struct {
 	// (LEADRELAY_PING_SECRET_PARAM), read on first use (shared/app/secret).
 	PingSecret      string
 	PingSecretParam string
+	// SecretsKeyID is the KMS key that seals the configuration's secrets
+	// on AWS (LEADRELAY_SECRETS_KEY_ID); SecretsKey, a local AES-256 key
+	// in hex, seals them where there is no KMS (LEADRELAY_SECRETS_KEY:
+	// the local runner).
+	SecretsKeyID string
+	SecretsKey   string
 }
 
 // DefaultEmailFrom is the sender of email deliveries unless
@@ -52,12 +59,19 @@ func FromEnv(getenv func(string) string) (Settings, error) {
 		PingSecret:       getenv("LEADRELAY_PING_SECRET"),
 		PingSecretParam:  getenv("LEADRELAY_PING_SECRET_PARAM"),
 		EmailFrom:        getenv("LEADRELAY_EMAIL_FROM"),
+		SecretsKeyID:     getenv("LEADRELAY_SECRETS_KEY_ID"),
+		SecretsKey:       getenv("LEADRELAY_SECRETS_KEY"),
 	}
 	if s.Table == "" {
 		s.Table = "leadrelay"
 	}
 	if s.EmailFrom == "" {
 		s.EmailFrom = DefaultEmailFrom
+	}
+	if k := s.SecretsKey; k != "" {
+		if b, err := hex.DecodeString(k); err != nil || len(b) != 32 {
+			return s, fmt.Errorf("LEADRELAY_SECRETS_KEY: want 64 hex digits (an AES-256 key)")
+		}
 	}
 	if v := getenv("LEADRELAY_ALLOW_PRIVATE_TARGETS"); v != "" {
 		b, err := strconv.ParseBool(v)

@@ -135,9 +135,21 @@ type ConfigCache struct {
 	now   func() time.Time
 	log   *slog.Logger
 
+	// open replaces the stored document's secrets with their values
+	// (sealed ones opened, references resolved): see OpenSecretsWith.
+	open func(context.Context, *config.Config) error
+
 	mu     sync.Mutex
 	ix     *config.Index
 	loaded time.Time
+}
+
+// OpenSecretsWith makes the cache hand out the configuration with its
+// secrets' values (package secrets): the stored document holds them
+// sealed or as references. Without it the document is handed out as
+// stored.
+func (c *ConfigCache) OpenSecretsWith(open func(context.Context, *config.Config) error) {
+	c.open = open
 }
 
 // NewConfigCache returns a cache over the store's configuration.
@@ -155,6 +167,11 @@ func (c *ConfigCache) Get(ctx context.Context) (*config.Index, error) {
 		return c.ix, nil
 	}
 	cfg, err := c.store.LoadConfig(ctx)
+	if err == nil && c.open != nil {
+		if err = c.open(ctx, cfg); err != nil {
+			err = fmt.Errorf("open the configuration's secrets: %w", err)
+		}
+	}
 	if err != nil {
 		if c.ix != nil {
 			c.log.WarnContext(ctx, "config reload failed; keeping the previous version", "error", err, "version", c.ix.Config.Version)

@@ -11,7 +11,9 @@ import (
 	"github.com/leadrelay/leadrelay/shared/admin"
 	"github.com/leadrelay/leadrelay/shared/app/base"
 	"github.com/leadrelay/leadrelay/shared/app/queues"
+	"github.com/leadrelay/leadrelay/shared/app/sealing"
 	"github.com/leadrelay/leadrelay/shared/queue"
+	"github.com/leadrelay/leadrelay/shared/secrets"
 	"github.com/leadrelay/leadrelay/shared/settings"
 )
 
@@ -19,14 +21,14 @@ import (
 // configuration without calling AWS. On AWS, IAM guards it: no token.
 func New(s settings.Settings, cfg aws.Config, log *slog.Logger) *admin.Handler {
 	sq, q := queues.New(s, cfg)
-	return Handler(base.New(s, cfg, log), sq, q, "")
+	return Handler(base.New(s, cfg, log), sq, q, sealing.Keeper(s, cfg), "")
 }
 
 // Handler is the admin handler over clients built elsewhere; token guards
 // it where IAM does not (the local runner).
-func Handler(b *base.Base, sq *sqs.Client, q *queue.Sender, token string) *admin.Handler {
+func Handler(b *base.Base, sq *sqs.Client, q *queue.Sender, k secrets.Keeper, token string) *admin.Handler {
 	return &admin.Handler{
 		Store: b.Store, Queue: q, Now: b.Now, Token: token, Changed: b.Configs.Invalidate, Log: b.Log,
-		Redriver: queue.NewRedriver(sq, q.URLs()), Ledger: b.Store,
+		Redriver: queue.NewRedriver(sq, q.URLs()), Ledger: b.Store, Secrets: k,
 	}
 }

@@ -14,11 +14,13 @@ import (
 
 	"github.com/leadrelay/leadrelay/shared/app/base"
 	"github.com/leadrelay/leadrelay/shared/app/queues"
+	"github.com/leadrelay/leadrelay/shared/app/sealing"
 	"github.com/leadrelay/leadrelay/shared/breaker"
 	"github.com/leadrelay/leadrelay/shared/delivery"
 	"github.com/leadrelay/leadrelay/shared/email"
 	"github.com/leadrelay/leadrelay/shared/notify"
 	"github.com/leadrelay/leadrelay/shared/queue"
+	"github.com/leadrelay/leadrelay/shared/secrets"
 	"github.com/leadrelay/leadrelay/shared/settings"
 	"github.com/leadrelay/leadrelay/shared/webhook"
 )
@@ -27,6 +29,7 @@ import (
 // AWS configuration without calling AWS.
 func New(s settings.Settings, cfg aws.Config, log *slog.Logger) *delivery.Handler {
 	b := base.New(s, cfg, log)
+	sealing.Open(b, sealing.Keeper(s, cfg), secrets.Extension{}) // signing, auth, Slack, postbacks
 	_, q := queues.New(s, cfg)
 	return Handler(b, q, b.Breakers(), SES(cfg))
 }

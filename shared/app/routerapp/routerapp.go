@@ -10,10 +10,12 @@ import (
 
 	"github.com/leadrelay/leadrelay/shared/app/base"
 	"github.com/leadrelay/leadrelay/shared/app/queues"
+	"github.com/leadrelay/leadrelay/shared/app/sealing"
 	"github.com/leadrelay/leadrelay/shared/breaker"
 	"github.com/leadrelay/leadrelay/shared/pinger"
 	"github.com/leadrelay/leadrelay/shared/queue"
 	"github.com/leadrelay/leadrelay/shared/router"
+	"github.com/leadrelay/leadrelay/shared/secrets"
 	"github.com/leadrelay/leadrelay/shared/settings"
 	"github.com/leadrelay/leadrelay/shared/webhook"
 )
@@ -22,6 +24,7 @@ import (
 // configuration without calling AWS.
 func New(s settings.Settings, cfg aws.Config, log *slog.Logger) *router.Handler {
 	b := base.New(s, cfg, log)
+	sealing.Open(b, sealing.Keeper(s, cfg), secrets.Extension{}) // postback secrets
 	_, q := queues.New(s, cfg)
 	return Handler(b, q, b.Breakers())
 }
