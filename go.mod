@@ -23,10 +23,13 @@ require (
 
 require github.com/aws/aws-sdk-go-v2/service/ssm v1.82.0
 
-require github.com/aws/aws-sdk-go-v2/service/kms v1.62.6 // indirect
+require (
+	github.com/aws/aws-sdk-go-v2/service/kms v1.62.6
+	github.com/kr/pretty v0.3.1 // indirect
+)
 
 require (
-	github.com/aws/aws-sdk-go-v2/service/sesv2 v1.79.8 // indirect
+	github.com/aws/aws-sdk-go-v2/service/sesv2 v1.79.8
 	github.com/cdklabs/cdk-nag-go/cdknag/v2 v2.35.0
 )
 
