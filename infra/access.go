@@ -106,12 +106,14 @@ type tableAccess struct {
 func tableAccessOf(fn string) tableAccess {
 	switch fn {
 	case FnPing:
-		// The configuration (cache), and the breakers to leave out buyers
+		// The configuration (cache), the breakers to leave out buyers
 		// whose breaker is open (breaker.ExcludeQuoting reads them, claims
-		// nothing). Read-only; no lead.
+		// nothing), and the sources' rate windows it counts pings in. No
+		// lead.
 		return tableAccess{table: []keyGrant{
-			{ddbGetItem, []string{pkConfig}}, // LoadConfig
-			{ddbQuery, []string{pkBreaker}},  // Breakers
+			{ddbGetItem, []string{pkConfig}},  // LoadConfig
+			{ddbQuery, []string{pkBreaker}},   // Breakers
+			{ddbUpdateItem, []string{pkRate}}, // Limits: TakeRate
 		}}
 	case FnIngest:
 		return tableAccess{table: []keyGrant{
@@ -120,7 +122,7 @@ func tableAccessOf(fn string) tableAccess {
 			// PutLead (round 0, idempotency, value overflow, dedupe, ping
 			// claim), CountDuplicate, Return.
 			{ddbPutItem, []string{pkLead, pkIdempotency, pkFind, pkDedupe, pkPingClaim, pkDuplicate}},
-			{ddbUpdateItem, []string{pkValue, pkRate}}, // PutLead: contacts, rate window
+			{ddbUpdateItem, []string{pkValue, pkRate}}, // PutLead: contacts; Limits: TakeRate
 			// PutLead of a test lead: checks, claims nothing.
 			{ddbConditionCheckItem, []string{pkValue, pkDedupe, pkPingClaim}},
 		}}

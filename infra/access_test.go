@@ -28,6 +28,7 @@ import (
 	"github.com/leadrelay/leadrelay/shared/lead"
 	"github.com/leadrelay/leadrelay/shared/ping"
 	"github.com/leadrelay/leadrelay/shared/queue"
+	"github.com/leadrelay/leadrelay/shared/ratelimit"
 	"github.com/leadrelay/leadrelay/shared/returns"
 	"github.com/leadrelay/leadrelay/shared/router"
 	"github.com/leadrelay/leadrelay/shared/store"
@@ -330,7 +331,6 @@ func newLead(test bool) store.NewLead {
 		Record:      accessRecord(test),
 		Dedupe:      []store.DedupeKey{{Field: "phone", Value: accessPhone, Window: time.Hour}, {Field: "zip", Value: "94105", Window: time.Hour}},
 		Idempotency: &store.Idempotency{Key: "k", Response: []byte("{}"), TTL: time.Hour},
-		RateLimit:   10,
 		Claim:       &store.PingClaim{ID: "c", Expires: accessNow.Add(time.Minute)},
 		Contacts:    []store.Contact{{Field: "phone", Kind: "phone", Value: accessPhone}},
 	}
@@ -494,6 +494,14 @@ var (
 			_ = e.queue.Delay(ctx, testQueueURLs.Delivery, "r", time.Minute)
 		}},
 	}
+	// A source's rate: a lease of its window, then (the count spent) a
+	// single request.
+	limitsScenarios = map[string][]scenario{
+		"Allow": {func(ctx context.Context, e *accessEnv) {
+			l := &ratelimit.Limiter{Counter: e.store, Now: func() time.Time { return accessNow }}
+			_, _ = l.Allow(ctx, ratelimit.Leads+":fb", 10)
+		}},
+	}
 	redriverScenarios = map[string][]scenario{
 		"Redrive": {func(ctx context.Context, e *accessEnv) {
 			_, _ = e.redriver.Redrive(ctx, queue.NameRouting, 1)
@@ -513,7 +521,7 @@ type handlerDeps struct {
 func functionDeps() map[string]handlerDeps {
 	return map[string]handlerDeps{
 		FnIngest: {reflect.TypeFor[ingest.Handler](), map[string]map[string][]scenario{
-			"Store": storeScenarios, "Queue": queueScenarios, "Configs": configsScenarios}},
+			"Store": storeScenarios, "Queue": queueScenarios, "Configs": configsScenarios, "Limits": limitsScenarios}},
 		FnRouter: {reflect.TypeFor[router.Handler](), map[string]map[string][]scenario{
 			"Store": storeScenarios, "Queue": queueScenarios, "Configs": configsScenarios, "Breakers": breakersScenarios}},
 		FnDelivery: {reflect.TypeFor[delivery.Handler](), map[string]map[string][]scenario{
@@ -521,7 +529,7 @@ func functionDeps() map[string]handlerDeps {
 		FnAdmin: {reflect.TypeFor[admin.Handler](), map[string]map[string][]scenario{
 			"Store": storeScenarios, "Queue": queueScenarios, "Redriver": redriverScenarios, "Ledger": storeScenarios}},
 		FnPing: {reflect.TypeFor[ping.Handler](), map[string]map[string][]scenario{
-			"Configs": configsScenarios, "Breakers": breakersScenarios}},
+			"Configs": configsScenarios, "Breakers": breakersScenarios, "Limits": limitsScenarios}},
 		FnAggregate: {reflect.TypeFor[aggregate.Handler](), map[string]map[string][]scenario{"Store": storeScenarios}},
 		FnSweeper: {reflect.TypeFor[sweeper.Handler](), map[string]map[string][]scenario{
 			"Store": storeScenarios, "Queue": queueScenarios, "Configs": configsScenarios}},

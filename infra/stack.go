@@ -534,9 +534,9 @@ func (s *LeadRelayStack) newSweepSchedule() awsevents.Rule {
 const stageRateLimit = 2000
 
 var routeRateLimits = map[string]float64{
-	"/v1/leads/POST":       1000,
+	"/v1/leads/POST":       limits.LeadsRouteRate,
 	"/v1/leads/{id}/GET":   200,
-	"/v1/pings/POST":       500,
+	"/v1/pings/POST":       limits.PingsRouteRate,
 	"/v1/returns/POST":     50,
 	"/v1/health/GET":       10,
 	"/v1/admin/{proxy+}/*": 25,

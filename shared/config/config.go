@@ -20,10 +20,12 @@ type Config struct {
 	Version int64 `yaml:"version,omitempty" json:"version,omitempty"`
 	// Timezone is the agency's IANA zone: ledger days (the P&L) are
 	// counted in it (default UTC).
-	Timezone  string     `yaml:"timezone,omitempty" json:"timezone,omitempty"`
-	Campaigns []Campaign `yaml:"campaigns" json:"campaigns"`
-	Sources   []Source   `yaml:"sources" json:"sources"`
-	Buyers    []Buyer    `yaml:"buyers" json:"buyers"`
+	Timezone string `yaml:"timezone,omitempty" json:"timezone,omitempty"`
+	// RateLimits are the per-source rates of sources that set none.
+	RateLimits RateLimits `yaml:"rate_limits,omitempty" json:"rate_limits,omitempty"`
+	Campaigns  []Campaign `yaml:"campaigns" json:"campaigns"`
+	Sources    []Source   `yaml:"sources" json:"sources"`
+	Buyers     []Buyer    `yaml:"buyers" json:"buyers"`
 }
 
 // Field types a campaign can declare.
@@ -110,6 +112,14 @@ type PingResponse struct {
 	BidID *Rule `yaml:"bid_id,omitempty" json:"bid_id,omitempty"`
 }
 
+// RateLimits are the agency's per-source rates, requests a second, for
+// the sources that set none of their own (0: limits.DefaultLeadRate and
+// limits.DefaultPingRate). Every source has a rate: there is no "none".
+type RateLimits struct {
+	Leads int `yaml:"leads,omitempty" json:"leads,omitempty"`
+	Pings int `yaml:"pings,omitempty" json:"pings,omitempty"`
+}
+
 // Source is a seller of leads: a traffic source with its API key.
 type Source struct {
 	ID        string   `yaml:"id" json:"id"`
@@ -118,9 +128,14 @@ type Source struct {
 	// itself is never stored.
 	APIKeySHA256 string `yaml:"api_key_sha256" json:"api_key_sha256"`
 	Payout       Payout `yaml:"payout,omitempty" json:"payout,omitempty"`
-	// RateLimit caps the leads a source may post per second (0: no limit).
-	RateLimit int    `yaml:"rate_limit,omitempty" json:"rate_limit,omitempty"`
-	Status    string `yaml:"status,omitempty" json:"status,omitempty"`
+	// RateLimit caps the leads a source may post a second, every post
+	// counted: accepted, refused or duplicate (0: the agency's
+	// rate_limits.leads; package ratelimit counts them).
+	RateLimit int `yaml:"rate_limit,omitempty" json:"rate_limit,omitempty"`
+	// PingRateLimit caps the pings a source may send a second (0: the
+	// agency's rate_limits.pings).
+	PingRateLimit int    `yaml:"ping_rate_limit,omitempty" json:"ping_rate_limit,omitempty"`
+	Status        string `yaml:"status,omitempty" json:"status,omitempty"`
 	// Clawback takes the payout of a returned sale back from the source.
 	Clawback bool `yaml:"clawback,omitempty" json:"clawback,omitempty"`
 	// PostbackURL is called (best effort) when a lead of the source is

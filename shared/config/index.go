@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 	"slices"
 	"time"
+
+	"github.com/leadrelay/leadrelay/shared/limits"
 )
 
 // OrderRef is one order with its buyer.
@@ -95,6 +97,26 @@ func (ix *Index) Location(name string) *time.Location {
 
 // Campaign returns the campaign with the id, or nil.
 func (ix *Index) Campaign(id string) *Campaign { return ix.campaigns[id] }
+
+// LeadRate is the leads the source may post a second: its own rate, or
+// the agency's default.
+func (ix *Index) LeadRate(s *Source) int {
+	return firstRate(s.RateLimit, ix.Config.RateLimits.Leads, limits.DefaultLeadRate)
+}
+
+// PingRate is the pings the source may send a second.
+func (ix *Index) PingRate(s *Source) int {
+	return firstRate(s.PingRateLimit, ix.Config.RateLimits.Pings, limits.DefaultPingRate)
+}
+
+func firstRate(rates ...int) int {
+	for _, r := range rates {
+		if r > 0 {
+			return r
+		}
+	}
+	return 0
+}
 
 // Source returns the source with the id, or nil.
 func (ix *Index) Source(id string) *Source { return ix.sources[id] }

@@ -147,6 +147,17 @@ func (k *checker) caps(path string, c Caps) {
 	}
 }
 
+// rate checks a per-source rate: 0 (the default) up to the API's own
+// limit for the route it counts.
+func (k *checker) rate(path string, rate, most int, route string) {
+	switch {
+	case rate < 0:
+		k.add(path, CodeInvalid, "a rate must not be negative (0: the default)")
+	case rate > most:
+		k.add(path, CodeInvalid, "a rate of at most %d a second: the API takes no more than that on %s", most, route)
+	}
+}
+
 func (c *Config) validate() []Problem {
 	k := &checker{}
 	campaigns := map[string]*Campaign{}
@@ -160,6 +171,8 @@ func (c *Config) validate() []Problem {
 	}
 	k.money(c)
 	k.pingMargins(c)
+	k.rate("rate_limits.leads", c.RateLimits.Leads, limits.LeadsRouteRate, "POST /v1/leads")
+	k.rate("rate_limits.pings", c.RateLimits.Pings, limits.PingsRouteRate, "POST /v1/pings")
 	keys := map[string]string{}
 	seen = map[string]bool{}
 	for i := range c.Sources {
@@ -188,9 +201,8 @@ func (c *Config) validate() []Problem {
 		default:
 			k.add(p+".payout.type", CodeInvalid, "payout type %q: want fixed or revshare", s.Payout.Type)
 		}
-		if s.RateLimit < 0 {
-			k.add(p+".rate_limit", CodeInvalid, "rate limit must not be negative")
-		}
+		k.rate(p+".rate_limit", s.RateLimit, limits.LeadsRouteRate, "POST /v1/leads")
+		k.rate(p+".ping_rate_limit", s.PingRateLimit, limits.PingsRouteRate, "POST /v1/pings")
 	}
 	seen = map[string]bool{}
 	for i := range c.Buyers {

@@ -24,6 +24,7 @@ import (
 	"github.com/leadrelay/leadrelay/shared/money"
 	"github.com/leadrelay/leadrelay/shared/pingtoken"
 	"github.com/leadrelay/leadrelay/shared/queue"
+	"github.com/leadrelay/leadrelay/shared/ratelimit"
 	"github.com/leadrelay/leadrelay/shared/returns"
 	"github.com/leadrelay/leadrelay/shared/store"
 	"github.com/leadrelay/leadrelay/shared/validate"
@@ -64,9 +65,12 @@ type Handler struct {
 	Store   Store
 	Queue   Queue
 	Configs Configs
-	Now     func() time.Time
-	NewID   func() string
-	Log     *slog.Logger
+	// Limits holds each source to its rate (nil: no limit): every post of
+	// an authenticated source is counted, before its body is read.
+	Limits ratelimit.Allower
+	Now    func() time.Time
+	NewID  func() string
+	Log    *slog.Logger
 	// PingSecret returns the secret that verifies the ping_ids leads
 	// claim (claim.go). It is asked only when a lead claims a ping, so a
 	// secret kept elsewhere (SSM) is read on the first claim, not at cold
@@ -170,6 +174,9 @@ func (h *Handler) readLead(ctx context.Context, ix *config.Index, req httpapi.Re
 	if p.src, refused = auth.Source(ix, req); refused != nil {
 		return posted{}, refused
 	}
+	if refused = ratelimit.Admit(ctx, h.Limits, h.Log, p.src.ID, ratelimit.Leads, ix.LeadRate(p.src)); refused != nil {
+		return posted{}, refused
+	}
 	if p.env, refused = readEnvelope(req); refused != nil {
 		return posted{}, refused
 	}
@@ -268,7 +275,7 @@ func validFields(camp *config.Campaign, raw map[string]any) (map[string]any, *ht
 }
 
 // newLead is what accepting the posted lead at now writes (its round 0,
-// dedupe keys, contacts, idempotency record, rate count and ping claim),
+// dedupe keys, contacts, idempotency record and ping claim),
 // the routing message that follows, and the answer to the source.
 func (h *Handler) newLead(p posted, now time.Time) (store.NewLead, queue.Route, []byte) {
 	l := lead.Lead{
@@ -281,7 +288,6 @@ func (h *Handler) newLead(p posted, now time.Time) (store.NewLead, queue.Route, 
 			Lead: l, Status: lead.Received, Updated: now,
 			Events: []lead.Event{{At: now, Type: lead.EventReceived, Detail: "accepted from source " + p.src.ID, Data: testMark(l.Test)}},
 		},
-		RateLimit: p.src.RateLimit,
 	}
 	if p.idemKey != "" {
 		in.Idempotency = &store.Idempotency{Key: p.idemKey, Response: resp, TTL: IdempotencyTTL}
@@ -304,7 +310,7 @@ func (h *Handler) newLead(p posted, now time.Time) (store.NewLead, queue.Route, 
 
 // notWritten answers a lead the store did not write: the first answer
 // again for a repeated Idempotency-Key, or the refusal (suppressed,
-// duplicate, ping claimed, rate limited), or 503.
+// duplicate, ping claimed), or 503.
 func (h *Handler) notWritten(ctx context.Context, log *slog.Logger, err error, p posted, l lead.Lead, now time.Time) httpapi.Response {
 	var replay *store.ReplayError
 	var dup *store.DuplicateError
@@ -330,10 +336,6 @@ func (h *Handler) notWritten(ctx context.Context, log *slog.Logger, err error, p
 	case errors.Is(err, store.ErrPingClaimed):
 		log.InfoContext(ctx, "ping already claimed")
 		return httpapi.Error(http.StatusConflict, "ping_claimed", "this ping_id was already claimed by another lead")
-	case errors.Is(err, store.ErrRateLimited):
-		r := httpapi.Error(http.StatusTooManyRequests, "rate_limited", "source %s is over its rate of %d leads a second", p.src.ID, p.src.RateLimit)
-		r.Headers["Retry-After"] = "1"
-		return r
 	}
 	log.ErrorContext(ctx, "write lead", "error", err)
 	return httpapi.Error(http.StatusServiceUnavailable, "unavailable", "the lead could not be stored; retry (with the same Idempotency-Key)")

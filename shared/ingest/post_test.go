@@ -13,6 +13,7 @@ import (
 	"github.com/leadrelay/leadrelay/shared/httpapi"
 	"github.com/leadrelay/leadrelay/shared/lead"
 	"github.com/leadrelay/leadrelay/shared/queue"
+	"github.com/leadrelay/leadrelay/shared/ratelimit"
 	"github.com/leadrelay/leadrelay/shared/store"
 )
 
@@ -131,7 +132,6 @@ func TestPostAnswersTheStoresRefusals(t *testing.T) {
 	}{
 		{&store.DuplicateError{Field: "phone", Of: "L0"}, 409, "duplicate"},
 		{&store.SuppressedError{Field: "email", Kind: store.ContactEmail, List: "dnc"}, 403, "suppressed"},
-		{store.ErrRateLimited, 429, "rate_limited"},
 		{store.ErrPingClaimed, 409, "ping_claimed"},
 		{store.ErrBusy, 503, "unavailable"},
 	}
@@ -177,5 +177,62 @@ func TestBadInputWritesNothing(t *testing.T) {
 	r, _ := h.Handle(t.Context(), req)
 	if r.StatusCode != 400 || errorCode(t, r) != "validation_failed" || len(st.put) != 0 || len(q.routed) != 0 {
 		t.Fatalf("bad lead: %d %s; %d writes, %d routed", r.StatusCode, r.Body, len(st.put), len(q.routed))
+	}
+}
+
+// limits counts what it is asked and refuses past most.
+type limits struct {
+	asked []string
+	rates []int
+	most  int
+	err   error
+}
+
+func (l *limits) Allow(_ context.Context, what string, rate int) (ratelimit.Decision, error) {
+	l.asked = append(l.asked, what)
+	l.rates = append(l.rates, rate)
+	if len(l.asked) > l.most {
+		return ratelimit.Decision{RetryAfter: 4 * time.Second}, l.err
+	}
+	return ratelimit.Decision{Allowed: true}, l.err
+}
+
+func TestEveryPostCountsAgainstTheSourcesRate(t *testing.T) {
+	h, st, q, _ := postFixture(t)
+	lim := &limits{most: 3}
+	h.Limits = lim
+	// A valid lead, an invalid one and a duplicate all count.
+	if r := postLead(t, h, nil); r.StatusCode != 202 {
+		t.Fatalf("first: %d %s", r.StatusCode, r.Body)
+	}
+	bad, err := h.Handle(t.Context(), httpapi.Request{HTTPMethod: "POST", Path: "/v1/leads", Body: `{"campaign":`,
+		Headers: map[string]string{"Content-Type": "application/json", "X-API-Key": "test-source-key"}})
+	if err != nil || bad.StatusCode != 400 {
+		t.Fatalf("invalid: %d %v", bad.StatusCode, err)
+	}
+	st.err = &store.DuplicateError{Field: "phone", Of: "L0"}
+	if r := postLead(t, h, nil); r.StatusCode != 409 {
+		t.Fatalf("duplicate: %d", r.StatusCode)
+	}
+	st.err = nil
+	written, routed := len(st.put), len(q.routed)
+	r := postLead(t, h, nil)
+	if r.StatusCode != 429 || errorCode(t, r) != "rate_limited" || r.Headers["Retry-After"] != "4" {
+		t.Fatalf("over the rate: %d %v %s", r.StatusCode, r.Headers, r.Body)
+	}
+	if len(st.put) != written || len(q.routed) != routed {
+		t.Fatal("a refused post wrote or queued")
+	}
+	if len(lim.asked) != 4 || lim.asked[0] != "leads:src" || lim.rates[0] != 50 { // the default rate
+		t.Fatalf("counted %v at %v", lim.asked, lim.rates)
+	}
+	// A bad key is not counted against anyone (API Gateway limits those).
+	if r := postLead(t, h, map[string]string{"X-API-Key": "nope"}); r.StatusCode != 401 || len(lim.asked) != 4 {
+		t.Fatalf("bad key: %d, %d counted", r.StatusCode, len(lim.asked))
+	}
+	// A failing count lets the lead through.
+	lim.most, lim.err = 100, errors.New("throttled")
+	if r := postLead(t, h, nil); r.StatusCode != 202 {
+		t.Fatalf("count failed: %d", r.StatusCode)
 	}
 }

@@ -73,3 +73,20 @@ const MaxDeliveryTimeout = 30 * time.Second
 // for a cold start, the configuration read and the answer; the router's
 // auction waits at most ping.timeout, well inside the router's 30 s.
 const MaxPingTimeout = min(PingFunctionTimeout, RouterFunctionTimeout) * 4 / 5
+
+// Requests a second API Gateway takes on the sources' routes (infra/stack.go
+// deploys these as the routes' throttles). A source's own rate limit
+// (shared/ratelimit) is at most its route's: a higher one could never be
+// reached.
+const (
+	LeadsRouteRate = 1000 // POST /v1/leads
+	PingsRouteRate = 500  // POST /v1/pings
+)
+
+// Default per-source rates (requests a second), for a source whose
+// configuration and agency set none. A ping fans out to every eligible
+// buyer, so pings get less.
+const (
+	DefaultLeadRate = 50
+	DefaultPingRate = 20
+)

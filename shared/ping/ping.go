@@ -27,6 +27,7 @@ import (
 	"github.com/leadrelay/leadrelay/shared/lead"
 	"github.com/leadrelay/leadrelay/shared/money"
 	"github.com/leadrelay/leadrelay/shared/pingtoken"
+	"github.com/leadrelay/leadrelay/shared/ratelimit"
 	"github.com/leadrelay/leadrelay/shared/routing"
 	"github.com/leadrelay/leadrelay/shared/validate"
 )
@@ -64,6 +65,9 @@ type Handler struct {
 		ExcludeQuoting(ctx context.Context, orders []config.OrderRef) map[string]string
 	}
 	Configs Configs
+	// Limits holds each source to its ping rate (nil: no limit): every
+	// ping of an authenticated source is counted, before it is read.
+	Limits ratelimit.Allower
 	// Pinger asks the buyers' ping URLs for bids.
 	Pinger auction.Pinger
 	// Secret signs the ping_ids (pingtoken.LoadSecret loads it).
@@ -117,6 +121,9 @@ func (h *Handler) ping(ctx context.Context, req httpapi.Request) httpapi.Respons
 	}
 	src, refused := auth.Source(ix, req)
 	if refused != nil {
+		return *refused
+	}
+	if refused := ratelimit.Admit(ctx, h.Limits, h.Log, src.ID, ratelimit.Pings, ix.PingRate(src)); refused != nil {
 		return *refused
 	}
 	body, refused := httpapi.BodyWithin(req, MaxBody, "a ping")

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/leadrelay/leadrelay/shared/httpapi"
 	"github.com/leadrelay/leadrelay/shared/money"
 	"github.com/leadrelay/leadrelay/shared/pingtoken"
+	"github.com/leadrelay/leadrelay/shared/ratelimit"
 )
 
 var secret = []byte("0123456789abcdef0123456789abcdef")
@@ -165,4 +167,52 @@ func BenchmarkPing20(b *testing.B) {
 			b.Fatal(resp.Body)
 		}
 	}
+}
+
+// counting allows the first most requests, then refuses.
+type counting struct {
+	asked []string
+	rates []int
+	most  int
+}
+
+func (c *counting) Allow(_ context.Context, what string, rate int) (ratelimit.Decision, error) {
+	c.asked, c.rates = append(c.asked, what), append(c.rates, rate)
+	if len(c.asked) > c.most {
+		return ratelimit.Decision{RetryAfter: 2 * time.Second}, nil
+	}
+	return ratelimit.Decision{Allowed: true}, nil
+}
+
+// Every ping of a source counts, an invalid one too, at the source's
+// ping rate; over it the answer is 429 and no buyer is pinged.
+func TestPingsCountAgainstTheSourcesPingRate(t *testing.T) {
+	ix := benchConfig(t, 2)
+	ix.Config.RateLimits.Pings = 7 // the agency's default
+	h := handler(ix, time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
+	lim := &counting{most: 2}
+	h.Limits = lim
+	p := &countingPinger{}
+	h.Pinger = p
+	if r, _ := h.Handle(t.Context(), pingReq(`{"campaign":"home","fields":{"state":"CA"}}`)); r.StatusCode != 200 {
+		t.Fatalf("first: %d %s", r.StatusCode, r.Body)
+	}
+	if r, _ := h.Handle(t.Context(), pingReq(`{"campaign":`)); r.StatusCode != 400 {
+		t.Fatalf("invalid: %d", r.StatusCode)
+	}
+	pinged := p.n.Load()
+	r, _ := h.Handle(t.Context(), pingReq(`{"campaign":"home","fields":{"state":"CA"}}`))
+	if r.StatusCode != 429 || r.Headers["Retry-After"] != "2" || !strings.Contains(r.Body, `"code":"rate_limited"`) || p.n.Load() != pinged {
+		t.Fatalf("over the rate: %d %v %s (%d pings sent)", r.StatusCode, r.Headers, r.Body, p.n.Load()-pinged)
+	}
+	if strings.Join(lim.asked, ",") != "pings:src,pings:src,pings:src" || lim.rates[0] != 7 {
+		t.Fatalf("counted %v at %v", lim.asked, lim.rates)
+	}
+}
+
+type countingPinger struct{ n atomic.Int32 }
+
+func (c *countingPinger) Ping(ctx context.Context, b auction.Bidder, body []byte) (auction.Answer, error) {
+	c.n.Add(1)
+	return instant{}.Ping(ctx, b, body)
 }

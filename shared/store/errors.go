@@ -29,9 +29,6 @@ type ReplayError struct {
 
 func (e *ReplayError) Error() string { return "idempotency key already used by lead " + e.LeadID }
 
-// ErrRateLimited reports a source over its per-second rate.
-var ErrRateLimited = errors.New("source rate limit reached")
-
 // StaleError reports a message about a routing round the lead has moved on
 // from (a redelivered or duplicate message). Current is the lead as stored.
 type StaleError struct {

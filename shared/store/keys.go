@@ -24,7 +24,7 @@ import (
 //	campaign dedupe     DEDUPE#<campaign>#<field>#<sha256(value)> DEDUPE
 //	duplicate refused   DUP#<lead id>                             DUP
 //	idempotency         IDEM#<source>#<sha256(key)>               IDEM
-//	rate window         RATE#<source>#<unix second>#<shard>       RATE
+//	rate window         RATE#<kind>:<source>#<window start, unix> RATE
 //	cap counter         CAP#<scope>#<period>#<bucket>             CAP
 //	buyer dedupe        BUYERDEDUPE#<buyer>#<field>#<sha256>      BUYERDEDUPE
 //	rotation counter    ROT#<campaign>                            <buyer/order>
@@ -145,9 +145,10 @@ func idempotencyKey(source, key string) (string, string) {
 	return "IDEM#" + source + "#" + hash(key), "IDEM"
 }
 
-// rateKey names one shard of a source's count for one second (rate.go).
-func rateKey(source string, at time.Time, shard int) (string, string) {
-	return fmt.Sprintf("RATE#%s#%d#%d", source, at.Unix(), shard), "RATE"
+// rateKey names the count of a rate window (rate.go): key is what is
+// counted ("leads:<source>", "pings:<source>"), window the window's start.
+func rateKey(key string, window time.Time) (string, string) {
+	return fmt.Sprintf("RATE#%s#%d", key, window.Unix()), "RATE"
 }
 
 // CapKey names a cap counter: scope ("order:acme/auto"), period and bucket.

@@ -34,8 +34,6 @@ type NewLead struct {
 	Record      *lead.Record
 	Dedupe      []DedupeKey
 	Idempotency *Idempotency
-	// RateLimit is the source's leads per second (0: none; rate.go).
-	RateLimit int
 	// Claim is the ping the lead claims (pingclaim.go): claimed once.
 	Claim *PingClaim
 	// Contacts are the lead's phone numbers and email addresses
@@ -49,16 +47,15 @@ type NewLead struct {
 const (
 	itemLead = "lead"
 	itemIdem = "idempotency"
-	itemRate = "rate"
 	itemPing = "ping"
 )
 
 // PutLead writes a new lead (its round 0) with its dedupe claims,
-// idempotency record, contact values and rate count, all or nothing. It
-// returns *ReplayError when the idempotency key was used before,
-// *DuplicateError when a dedupe key is taken, *SuppressedError when a
-// contact is on a suppression list, ErrPingClaimed, and ErrRateLimited
-// when the source is over its rate.
+// idempotency record and contact values, all or nothing. It returns
+// *ReplayError when the idempotency key was used before, *DuplicateError
+// when a dedupe key is taken, *SuppressedError when a contact is on a
+// suppression list, and ErrPingClaimed. (A source's rate is counted
+// before, on every post: package ratelimit.)
 func (s *Store) PutLead(ctx context.Context, in NewLead) error {
 	now := s.now()
 	rec := in.Record
@@ -123,9 +120,6 @@ func refusal(f Failed, in NewLead, contacts *contactClaims, now time.Time) error
 			_ = attributevalue.UnmarshalMap(old, &o)
 			return &DuplicateError{Field: d.Field, Of: o.LeadID}
 		}
-	}
-	if _, ok := f[itemRate]; ok {
-		return ErrRateLimited
 	}
 	return nil
 }
@@ -192,9 +186,6 @@ func (s *Store) newLeadTxn(ctx context.Context, in NewLead, now time.Time, overf
 	}
 	if in.Claim != nil {
 		t.add(itemPing, s.claimItem(rec, in.Claim, now))
-	}
-	if in.RateLimit > 0 {
-		t.update(itemRate, s.rateUpdate(rec.Source, in.RateLimit, now))
 	}
 	return t, contacts, nil
 }

@@ -1,47 +1,39 @@
 package store
 
 import (
-	"math/rand/v2"
+	"context"
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
 
-// A source's rate limit counts its leads of each second on
-// rateShards(limit) items, never one: a lead takes a unit of one shard
-// picked at random, whose own limit is its share of the source's. The sum
-// of the shares is the limit exactly, so the source is never let through
-// faster; near the limit a lead may be refused while another shard still
-// has room (a full shard refuses, 429 with Retry-After: 1). Each shard
-// takes at most perRateShard leads a second, so the items stay far from
-// DynamoDB's per-item rates and rarely collide.
-const perRateShard = 10
-
-func rateShards(limit int) int { return max(1, (limit+perRateShard-1)/perRateShard) }
-
-// rateShare is shard i's share of limit over n shards.
-func rateShare(limit, n, i int) int {
-	share := limit / n
-	if i < limit%n {
-		share++
-	}
-	return share
-}
-
-// rateUpdate takes a unit of a random shard of the source's count for the
-// second of now, on the condition that the shard has room.
-func (s *Store) rateUpdate(source string, limit int, now time.Time) *types.Update {
-	n := rateShards(limit)
-	i := rand.IntN(n)
-	pk, sk := rateKey(source, now, i)
-	return &types.Update{
+// TakeRate adds units to the count of what's rate window (the window
+// starting at window, lasting length) if the count stays within limit, and
+// reports whether it did. Package ratelimit takes a window's units in
+// leases of many units, so a source's window item is written a few times
+// a window by each function instance, never once a request: no item is
+// hot, and there is no transaction to collide with.
+func (s *Store) TakeRate(ctx context.Context, what string, window time.Time, length time.Duration, units, limit int) (bool, error) {
+	pk, sk := rateKey(what, window)
+	_, err := s.updateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:           aws.String(s.table),
 		Key:                 key(pk, sk),
-		UpdateExpression:    aws.String("ADD n :one SET expires_at = :exp"),
-		ConditionExpression: aws.String("attribute_not_exists(n) OR n < :limit"),
+		UpdateExpression:    aws.String("ADD n :units SET expires_at = :exp"),
+		ConditionExpression: aws.String("attribute_not_exists(n) OR n <= :most"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":one": num(1), ":limit": num(int64(rateShare(limit, n, i))), ":exp": expiry(now.Add(time.Minute)),
+			":units": num(int64(units)), ":most": num(int64(limit - units)),
+			":exp": expiry(window.Add(length + time.Minute)),
 		},
+	})
+	if errors.As(err, new(*types.ConditionalCheckFailedException)) {
+		return false, nil
 	}
+	if err != nil {
+		return false, fmt.Errorf("take %d of rate window %s: %w", units, pk, err)
+	}
+	return true, nil
 }

@@ -138,22 +138,6 @@ func TestFailuresAreReadByName(t *testing.T) {
 	}
 }
 
-func TestRateSharesSumToTheLimit(t *testing.T) {
-	for _, limit := range []int{1, 9, 10, 11, 25, 50, 99, 100, 1000} {
-		n, sum := rateShards(limit), 0
-		for i := range n {
-			share := rateShare(limit, n, i)
-			if share < 1 || share > perRateShard {
-				t.Fatalf("limit %d: shard %d of %d takes %d", limit, i, n, share)
-			}
-			sum += share
-		}
-		if sum != limit {
-			t.Fatalf("limit %d: shares sum to %d", limit, sum)
-		}
-	}
-}
-
 func TestContactClaimsMergeValuesAndDedupe(t *testing.T) {
 	cc := claimContacts([]Contact{
 		{Field: "email", Kind: ContactEmail, Value: "a@example.com"},
@@ -233,7 +217,6 @@ func TestNewLeadTransactionNamesItsParts(t *testing.T) {
 		Record:      rec,
 		Dedupe:      []DedupeKey{{Field: "phone", Value: "+14155550100", Window: time.Hour}, {Field: "ssn", Value: "123", Window: time.Hour}},
 		Idempotency: &Idempotency{Key: "k", Response: []byte("{}"), TTL: time.Hour},
-		RateLimit:   25,
 		Contacts:    []Contact{{Field: "phone", Kind: ContactPhone, Value: "+14155550100"}, {Field: "email", Kind: ContactEmail, Value: "a@example.com"}},
 	}
 	tx, _, err := s.newLeadTxn(t.Context(), in, s.now(), nil)
@@ -242,7 +225,7 @@ func TestNewLeadTransactionNamesItsParts(t *testing.T) {
 	}
 	names := strings.Join(tx.names, " ")
 	pk, _ := valueKey(ContactPhone, "+14155550100")
-	for _, want := range []string{itemLead, itemIdem, "contact:" + pk, dedupeName("ssn"), itemRate} {
+	for _, want := range []string{itemLead, itemIdem, "contact:" + pk, dedupeName("ssn")} {
 		if !strings.Contains(names, want) {
 			t.Errorf("no %q among %s", want, names)
 		}
@@ -250,7 +233,7 @@ func TestNewLeadTransactionNamesItsParts(t *testing.T) {
 	if strings.Contains(names, dedupeName("phone")) {
 		t.Error("the phone's dedupe key is claimed on its value's item, not an item of its own")
 	}
-	if len(tx.items) != 6 { // lead, idempotency, 2 values, ssn dedupe, rate
+	if len(tx.items) != 5 { // lead, idempotency, 2 values, ssn dedupe
 		t.Fatalf("%d items: %s", len(tx.items), names)
 	}
 	// The phone's value item claims the dedupe window and lists the lead.
@@ -267,7 +250,7 @@ func TestNewLeadTransactionNamesItsParts(t *testing.T) {
 		}
 	}
 	// A test lead writes nothing but itself: its values are checked.
-	rec.Test, in.Idempotency, in.RateLimit = true, nil, 0
+	rec.Test, in.Idempotency = true, nil
 	tx, _, _ = s.newLeadTxn(t.Context(), in, s.now(), nil)
 	for i, it := range tx.items {
 		if tx.names[i] != itemLead && it.ConditionCheck == nil {

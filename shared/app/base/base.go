@@ -15,6 +15,7 @@ import (
 
 	"github.com/leadrelay/leadrelay/shared/breaker"
 	"github.com/leadrelay/leadrelay/shared/postback"
+	"github.com/leadrelay/leadrelay/shared/ratelimit"
 	"github.com/leadrelay/leadrelay/shared/settings"
 	"github.com/leadrelay/leadrelay/shared/store"
 	"github.com/leadrelay/leadrelay/shared/webhook"
@@ -26,8 +27,11 @@ type Base struct {
 	DynamoDB *dynamodb.Client
 	Store    *store.Store
 	Configs  *store.ConfigCache
-	Log      *slog.Logger
-	Now      func() time.Time
+	// Limits holds the sources to their rates (ingest and ping): one per
+	// process, its leases shared by the handlers of the process.
+	Limits *ratelimit.Limiter
+	Log    *slog.Logger
+	Now    func() time.Time
 }
 
 // New builds the DynamoDB client from an AWS configuration (which honours
@@ -40,7 +44,8 @@ func New(s settings.Settings, cfg aws.Config, log *slog.Logger) *Base {
 	st := store.New(ddb, s.Table, time.Now)
 	configs := store.NewConfigCache(st, s.ConfigTTL, log)
 	st.CountLedgerIn(configs.LedgerLocation) // ledger days in the agency's timezone
-	return &Base{Settings: s, DynamoDB: ddb, Store: st, Configs: configs, Log: log, Now: time.Now}
+	limits := &ratelimit.Limiter{Counter: st, Now: time.Now}
+	return &Base{Settings: s, DynamoDB: ddb, Store: st, Configs: configs, Limits: limits, Log: log, Now: time.Now}
 }
 
 // Breakers are the buyers' circuit breakers, kept in the table. The

@@ -27,7 +27,7 @@ func New(s settings.Settings, cfg aws.Config, log *slog.Logger) *ingest.Handler 
 // runner shares them between handlers).
 func Handler(b *base.Base, q *queue.Sender, pingSecret *secret.Cached) *ingest.Handler {
 	return &ingest.Handler{
-		Store: b.Store, Queue: q, Configs: b.Configs, Now: b.Now, Log: b.Log,
+		Store: b.Store, Queue: q, Configs: b.Configs, Limits: b.Limits, Now: b.Now, Log: b.Log,
 		NewID: base.NewID, PingSecret: pingSecret.Get,
 	}
 }

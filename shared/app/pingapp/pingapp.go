@@ -45,7 +45,7 @@ type Handler struct {
 func NewHandler(b *base.Base, breakers *breaker.Breakers, pingSecret *secret.Cached) *Handler {
 	return &Handler{secret: pingSecret, log: b.Log, build: func(s []byte) *ping.Handler {
 		return &ping.Handler{
-			Configs: b.Configs, Secret: s, Now: b.Now, Log: b.Log, Breakers: breakers,
+			Configs: b.Configs, Limits: b.Limits, Secret: s, Now: b.Now, Log: b.Log, Breakers: breakers,
 			Pinger: &pinger.HTTP{Client: webhook.NewClient(b.Settings.AllowPrivateTargets)},
 			NewID:  base.NewID,
 		}
