@@ -3,8 +3,11 @@ package runner
 import (
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/leadrelay/leadrelay/shared/config"
 )
@@ -120,4 +123,94 @@ func TestAttackerIsRefusedAndWritesNothing(t *testing.T) {
 		t.Fatalf("rotate: %d %v", r.Status, r.Body)
 	}
 	expect("revoked key", e.do("GET", "/v1/leads/"+sold, "", "", withKey("key-rival")), http.StatusUnauthorized, "unauthorized")
+}
+
+// rateFlood posts n times at once and counts the answers by status; since
+// is when the flood began, windows how many 10 s rate windows it spanned.
+func rateFlood(e *env, n int, send func(i int) response) (byStatus map[int]int, windows int, refusal response) {
+	start := time.Now()
+	byStatus = map[int]int{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := send(i)
+			mu.Lock()
+			defer mu.Unlock()
+			byStatus[r.Status]++
+			if r.Status == http.StatusTooManyRequests {
+				refusal = r
+			}
+		}()
+	}
+	wg.Wait()
+	windows = int(time.Now().Unix()/10-start.Unix()/10) + 1
+	return byStatus, windows, refusal
+}
+
+// A source flooding leads or pings is held to its own rate: every request
+// counts, invalid ones too, the rest get 429 rate_limited with a
+// Retry-After, write nothing, and another source goes on unhindered.
+func TestFloodIsHeldToTheSourcesRate(t *testing.T) {
+	b := newBuyer(t)
+	yaml := strings.Replace(attackerYAML(b.srv.URL), "  - id: src\n", "  - id: src\n    rate_limit: 1\n", 1)
+	e := start(t, yaml, nil)
+	before := e.itemCount()
+	const n = 40
+	got, windows, refusal := rateFlood(e, n, func(i int) response {
+		// Invalid: no state. Counted all the same.
+		return e.do("POST", "/v1/leads", "application/json", fmt.Sprintf(`{"campaign":"auto","fields":{"phone":%q}}`, phone(100+i)), map[string]string{"X-API-Key": sourceKey})
+	})
+	t.Logf("lead flood: %v over %d window(s)", got, windows)
+	allowed := 10 * windows // rate 1 a second: 10 a 10 s window
+	if got[http.StatusBadRequest] > allowed || got[http.StatusTooManyRequests] < n-allowed || got[http.StatusBadRequest]+got[http.StatusTooManyRequests] != n {
+		t.Fatalf("flood over %d window(s): %v; want at most %d answered", windows, got, allowed)
+	}
+	checkRefusal(t, refusal)
+	if after := e.itemCount(); after != before {
+		t.Fatalf("the flood wrote %d item(s) besides its rate counts", after-before)
+	}
+	if r := e.do("POST", "/v1/leads", "application/json", fmt.Sprintf(`{"campaign":"auto","fields":{"phone":%q,"state":"CA"}}`, phone(200)), map[string]string{"X-API-Key": "key-rival"}); r.Status != http.StatusAccepted {
+		t.Fatalf("another source: %d %v", r.Status, r.Body)
+	}
+
+	// Pings: their own rate, one fan-out each.
+	bs := threeBidders(t, false)
+	yaml = strings.Replace(sellerYAML(bs.srv.URL, 3), "  - id: src\n", "  - id: src\n    ping_rate_limit: 1\n", 1)
+	e = start(t, yaml, nil)
+	got, windows, refusal = rateFlood(e, n, func(int) response {
+		return e.doJSON("POST", "/v1/pings", map[string]any{"campaign": "home", "fields": map[string]any{"state": "CA"}})
+	})
+	allowed = 10 * windows
+	if got[http.StatusOK] > allowed || got[http.StatusTooManyRequests] < n-allowed || got[http.StatusOK]+got[http.StatusTooManyRequests] != n {
+		t.Fatalf("ping flood over %d window(s): %v; want at most %d answered", windows, got, allowed)
+	}
+	checkRefusal(t, refusal)
+	bs.mu.Lock()
+	pings := 0
+	for _, bodies := range bs.pings {
+		pings += len(bodies)
+	}
+	bs.mu.Unlock()
+	if pings > 3*allowed {
+		t.Fatalf("the bidders got %d pings for at most %d answered", pings, allowed)
+	}
+	// Leads are counted apart from pings.
+	if r := e.doJSON("POST", "/v1/leads", map[string]any{"campaign": "home", "fields": leadFields(phone(300), "CA", "94105")}); r.Status != http.StatusAccepted {
+		t.Fatalf("a lead after the ping flood: %d %v", r.Status, r.Body)
+	}
+}
+
+func checkRefusal(t *testing.T, r response) {
+	t.Helper()
+	errBody, _ := r.Body["error"].(map[string]any)
+	if errBody["code"] != "rate_limited" {
+		t.Fatalf("refusal: %d %v", r.Status, r.Body)
+	}
+	secs, err := strconv.Atoi(r.Header.Get("Retry-After"))
+	if err != nil || secs < 1 || secs > 10 {
+		t.Fatalf("Retry-After %q", r.Header.Get("Retry-After"))
+	}
 }

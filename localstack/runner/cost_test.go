@@ -53,6 +53,9 @@ func (m *meter) reset() (ops, wcu, items map[string]int) {
 func (m *meter) add(stack *middleware.Stack) error {
 	if err := stack.Finalize.Add(middleware.FinalizeMiddlewareFunc("count-tries", func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
 		op := middleware.GetOperationName(ctx)
+		if rateCount(ctx) {
+			op = opRate
+		}
 		if op != "ReceiveMessage" && op != "DeleteMessageBatch" { // the event source mapping's, not ours
 			m.mu.Lock()
 			m.ops[op]++
@@ -63,6 +66,9 @@ func (m *meter) add(stack *middleware.Stack) error {
 		return err
 	}
 	return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("count-units", func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+		if u, ok := in.Parameters.(*dynamodb.UpdateItemInput); ok && what(u.Key) == "rate" {
+			ctx = context.WithValue(ctx, rateCountKey{}, true)
+		}
 		out, md, err := next.HandleInitialize(ctx, in)
 		if err == nil {
 			m.units(ctx, in.Parameters)
@@ -70,6 +76,15 @@ func (m *meter) add(stack *middleware.Stack) error {
 		return out, md, err
 	}), middleware.After)
 }
+
+// opRate names the writes of sources' rate leases (shared/ratelimit) among
+// the operations: they are not made per lead, and are counted per lead
+// over many.
+const opRate = "UpdateItem(rate)"
+
+type rateCountKey struct{}
+
+func rateCount(ctx context.Context) bool { v, _ := ctx.Value(rateCountKey{}).(bool); return v }
 
 // what names the kind of item a key is, for the breakdown.
 func what(k map[string]types.AttributeValue) string {
@@ -210,8 +225,12 @@ func TestRequestsAndCostPerSoldLead(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	ops, wcu, items := work.reset()
-	// GetLead polls by the test are Queries; the handlers make none.
+	// GetLead polls by the test are Queries; the handlers make none. A
+	// rate lease may be taken or not for this lead: leases are counted
+	// over the hundred leads below.
 	delete(ops, "Query")
+	delete(ops, opRate)
+	delete(wcu, "rate")
 	total := 0
 	for _, n := range ops {
 		total += n
@@ -227,9 +246,11 @@ func TestRequestsAndCostPerSoldLead(t *testing.T) {
 		t.Errorf("a lead item of %d bytes: over 1 KB", items["lead"])
 	}
 
-	// The aggregate function's writes, over a hundred leads.
+	// The aggregate function's writes, and the rate leases, over a
+	// hundred leads.
 	e.settle()
 	bg.reset()
+	work.reset()
 	var ids []string
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -252,8 +273,13 @@ func TestRequestsAndCostPerSoldLead(t *testing.T) {
 	e.settle()
 	_, bgWCU, _ := bg.reset()
 	aggWCU := float64(bgWCU["ledger"]+bgWCU["ckpt"]) / float64(len(ids))
+	workOps, workWCU, _ := work.reset()
+	rateReqs, rateWCU := float64(workOps[opRate])/float64(len(ids)), float64(workWCU["rate"])/float64(len(ids))
+	if rateReqs == 0 || rateReqs > 0.25 {
+		t.Errorf("%.2f rate-lease writes a lead over %d leads: want some, and a fraction of one", rateReqs, len(ids))
+	}
 
-	dynamo := (float64(leadWCU) + aggWCU) * priceWriteUnit // reads: none on the hot path
+	dynamo := (float64(leadWCU) + aggWCU + rateWCU) * priceWriteUnit // reads: none on the hot path
 	sqs := (float64(ops["SendMessage"]) + modelSQSReceiveCalls) * priceSQS
 	lambda := modelLambdaCalls*priceLambdaCalls + (modelIngestGBs+modelRouterGBs+modelDeliveryGBs)*priceLambdaGBs
 	totalUSD := dynamo + priceRESTAPI + sqs + lambda
@@ -265,6 +291,7 @@ func TestRequestsAndCostPerSoldLead(t *testing.T) {
   AWS requests (every try): %d  %v
   DynamoDB write units: %d on the lead's path, %.2f for the aggregate function (over %d leads)
 %s
+    rate     %.2f WCU, %.2f requests a lead (the source's rate leases, over the same leads)
   dollars per million leads at list prices (us-east-1):
     DynamoDB   %6.2f  (%.2f WCU x $%.3f)
     API GW     %6.2f  (REST API, $%.2f per million)
@@ -272,14 +299,15 @@ func TestRequestsAndCostPerSoldLead(t *testing.T) {
     Lambda     %6.2f  (%.1f invocations, %.4f GB-s, arm64)
     total      %6.2f  (target: at most 14.00)`,
 		total, ops, leadWCU, aggWCU, len(ids), strings.Join(lines, "\n"),
-		dynamo, float64(leadWCU)+aggWCU, priceWriteUnit, priceRESTAPI, priceRESTAPI,
+		rateWCU, rateReqs,
+		dynamo, float64(leadWCU)+aggWCU+rateWCU, priceWriteUnit, priceRESTAPI, priceRESTAPI,
 		sqs, ops["SendMessage"], modelBatch, priceSQS,
 		lambda, modelLambdaCalls, modelIngestGBs+modelRouterGBs+modelDeliveryGBs, totalUSD)
 	t.Log("\n" + report)
 	if totalUSD > 14 {
 		t.Errorf("$%.2f per million leads, over the $14 target", totalUSD)
 	}
-	if out, err := json.Marshal(map[string]any{"requests": total, "wcu": float64(leadWCU) + aggWCU, "usd_per_million": totalUSD}); err == nil {
+	if out, err := json.Marshal(map[string]any{"requests": total, "rate_requests": rateReqs, "wcu": float64(leadWCU) + aggWCU + rateWCU, "usd_per_million": totalUSD}); err == nil {
 		t.Logf("figures: %s", out)
 	}
 }
