@@ -51,9 +51,10 @@ var table = []layer{
 	{
 		// The public HTTP API's wire format behind API Gateway (requests,
 		// answers, the one error shape, the router of paths) and who is
-		// calling (API keys): what every handler that answers HTTP shares.
+		// calling (API keys), and how often it may (per-source rates): what
+		// every handler that answers HTTP shares.
 		name:   "api",
-		pkgs:   []string{"shared/httpapi", "shared/auth"},
+		pkgs:   []string{"shared/httpapi", "shared/auth", "shared/ratelimit"},
 		may:    []string{"domain", "api"},
 		banned: []string{awsSDK},
 	},
