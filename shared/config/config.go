@@ -23,9 +23,12 @@ type Config struct {
 	Timezone string `yaml:"timezone,omitempty" json:"timezone,omitempty"`
 	// RateLimits are the per-source rates of sources that set none.
 	RateLimits RateLimits `yaml:"rate_limits,omitempty" json:"rate_limits,omitempty"`
-	Campaigns  []Campaign `yaml:"campaigns" json:"campaigns"`
-	Sources    []Source   `yaml:"sources" json:"sources"`
-	Buyers     []Buyer    `yaml:"buyers" json:"buyers"`
+	// Feedback holds the loops that pause sources and demote orders by
+	// their outcomes.
+	Feedback  Feedback   `yaml:"feedback,omitempty" json:"feedback,omitempty"`
+	Campaigns []Campaign `yaml:"campaigns" json:"campaigns"`
+	Sources   []Source   `yaml:"sources" json:"sources"`
+	Buyers    []Buyer    `yaml:"buyers" json:"buyers"`
 }
 
 // Field types a campaign can declare.
@@ -68,6 +71,7 @@ type Campaign struct {
 	// ReturnReasons are the reasons a buyer may give for a return
 	// (default DefaultReturnReasons).
 	ReturnReasons []string `yaml:"return_reasons,omitempty" json:"return_reasons,omitempty"`
+	Scoring       Scoring  `yaml:"scoring,omitempty" json:"scoring,omitempty"`
 }
 
 // Field is one field of a campaign's schema.
@@ -144,6 +148,17 @@ type Source struct {
 	PostbackSecret string `yaml:"postback_secret,omitempty" json:"postback_secret,omitempty"`
 	// PingMargin replaces the campaign's ping.margin for this source.
 	PingMargin *Margin `yaml:"ping_margin,omitempty" json:"ping_margin,omitempty"`
+	// RejectBelow refuses (400 low_score) a lead of this source whose
+	// rule score (its signals) is under it; 0 accepts every lead, scored.
+	RejectBelow int `yaml:"reject_below,omitempty" json:"reject_below,omitempty"`
+	// PausedBy is "feedback" when the feedback loop paused the source (it
+	// restores only what it paused); an operator's resume clears it.
+	PausedBy string `yaml:"paused_by,omitempty" json:"paused_by,omitempty"`
+	// PausedSubIDs are the source's sub-ids the feedback loop paused:
+	// their leads are refused (403 sub_id_paused).
+	PausedSubIDs []string `yaml:"paused_sub_ids,omitempty" json:"paused_sub_ids,omitempty"`
+	// FeedbackExempt keeps the feedback loop's hands off the source.
+	FeedbackExempt bool `yaml:"feedback_exempt,omitempty" json:"feedback_exempt,omitempty"`
 }
 
 // Payout types.
@@ -200,18 +215,43 @@ type Order struct {
 	MinBid money.Amount `yaml:"min_bid,omitempty" json:"min_bid,omitempty"`
 	// BidAdjustment multiplies the order's bids for ranking only (0.8 for
 	// a buyer whose leads often come back); the price paid is the bid.
-	BidAdjustment float64   `yaml:"bid_adjustment,omitempty" json:"bid_adjustment,omitempty"`
-	Priority      int       `yaml:"priority,omitempty" json:"priority,omitempty"`
-	Weight        int       `yaml:"weight,omitempty" json:"weight,omitempty"`
-	Filters       []Filter  `yaml:"filters,omitempty" json:"filters,omitempty"`
-	Schedule      *Schedule `yaml:"schedule,omitempty" json:"schedule,omitempty"`
-	Caps          Caps      `yaml:"caps,omitempty" json:"caps,omitempty"`
+	BidAdjustment float64 `yaml:"bid_adjustment,omitempty" json:"bid_adjustment,omitempty"`
+	// ScoreAdjustments replace BidAdjustment for leads scored at least
+	// their min_score (the highest one reached applies): a buyer's bid can
+	// count for more on the leads it values.
+	ScoreAdjustments []ScoreAdjustment `yaml:"score_adjustments,omitempty" json:"score_adjustments,omitempty"`
+	// MinScore makes a lead scored under it ineligible for the order.
+	MinScore int       `yaml:"min_score,omitempty" json:"min_score,omitempty"`
+	Priority int       `yaml:"priority,omitempty" json:"priority,omitempty"`
+	Weight   int       `yaml:"weight,omitempty" json:"weight,omitempty"`
+	Filters  []Filter  `yaml:"filters,omitempty" json:"filters,omitempty"`
+	Schedule *Schedule `yaml:"schedule,omitempty" json:"schedule,omitempty"`
+	Caps     Caps      `yaml:"caps,omitempty" json:"caps,omitempty"`
 	// Dedupe refuses a lead whose listed fields (phone, email) this buyer
 	// already bought within the window, whatever the campaign dedupe says.
 	Dedupe *Dedupe `yaml:"dedupe,omitempty" json:"dedupe,omitempty"`
 	// ReturnWindow is how long after the sale the buyer may return the lead.
 	ReturnWindow Duration `yaml:"return_window,omitempty" json:"return_window,omitempty"`
 	Status       string   `yaml:"status,omitempty" json:"status,omitempty"`
+	// Demoted holds the priority and weight the feedback loop lowered, to
+	// be put back when the order's acceptance recovers.
+	Demoted *Demotion `yaml:"demoted,omitempty" json:"demoted,omitempty"`
+	// FeedbackExempt keeps the feedback loop's hands off the order.
+	FeedbackExempt bool `yaml:"feedback_exempt,omitempty" json:"feedback_exempt,omitempty"`
+}
+
+// ScoreAdjustment multiplies an order's bids by Factor, for ranking, on
+// leads scored MinScore or more.
+type ScoreAdjustment struct {
+	MinScore int     `yaml:"min_score" json:"min_score"`
+	Factor   float64 `yaml:"factor" json:"factor"`
+}
+
+// Demotion is what an order's priority and weight were before the feedback
+// loop demoted it.
+type Demotion struct {
+	Priority int `yaml:"priority" json:"priority"`
+	Weight   int `yaml:"weight" json:"weight"`
 }
 
 // Filter operators.
