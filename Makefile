@@ -5,7 +5,7 @@ GO ?= go
 EMULATOR_ENV := AWS_ENDPOINT_URL=$${AWS_ENDPOINT_URL:-http://127.0.0.1:4566} AWS_REGION=$${AWS_REGION:-us-east-1} \
 	AWS_ACCESS_KEY_ID=$${AWS_ACCESS_KEY_ID:-test} AWS_SECRET_ACCESS_KEY=$${AWS_SECRET_ACCESS_KEY:-test}
 
-.PHONY: run test unit vet bench fmt tools clean fuzz
+.PHONY: run test unit vet bench fmt tools clean fuzz disposable-domains eval
 
 ## run: the whole platform on the emulator with the demo configuration
 run:
@@ -62,7 +62,20 @@ bench:
 		| sed -n '/a lead sold to its first buyer/,/target:/p' | sed 's/^        //'
 	@$(GO) run ./infra/coldstart $(LAMBDA_FUNCTIONS)
 
+## eval: lead scoring on a synthetic market whose ground truth is known:
+## the model's, the blended score's and the rule score's AUC against the
+## best possible, and what min_score and the source feedback loop earn
+## (cmd/scoreeval; docs/scoring.md). EVAL_FLAGS="-seed 2 -leads 40000"
+eval:
+	$(GO) run ./cmd/scoreeval $(EVAL_FLAGS)
+
 clean:
 	rm -rf dist cdk.out
+
+## disposable-domains: refresh shared/scoring/data/disposable_domains.txt
+## (and its README and LICENSE) from the npm package
+## disposable-email-domains, at its latest dist-tag or DISPOSABLE_VERSION
+disposable-domains:
+	./shared/scoring/data/refresh.sh $(DISPOSABLE_VERSION)
 
 -include infra/infra.mk
