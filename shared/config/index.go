@@ -49,6 +49,11 @@ func NewIndex(c *Config) *Index {
 	ix.location(c.Timezone)
 	for i := range c.Campaigns {
 		ix.campaigns[c.Campaigns[i].ID] = &c.Campaigns[i]
+		if len(c.Campaigns[i].stateFields()) > 0 {
+			for _, z := range stateZones { // a lead's hour is read in its state's zone
+				ix.location(z)
+			}
+		}
 	}
 	for i := range c.Sources {
 		s := &c.Sources[i]

@@ -50,6 +50,7 @@ func Secrets(c *Config) []Secret {
 			out = append(out, Secret{Path: path, Value: v})
 		}
 	}
+	add("feedback.slack_url", &c.Feedback.SlackURL)
 	for i := range c.Sources {
 		s := &c.Sources[i]
 		add(fmt.Sprintf("sources[%s].postback_secret", s.ID), &s.PostbackSecret)

@@ -60,6 +60,9 @@ func (c *Config) applyDefaults() {
 		if s.Status == "" {
 			s.Status = StatusActive
 		}
+		if s.Status == StatusActive {
+			s.PausedBy = "" // resumed: by an operator, or by the loop itself
+		}
 	}
 	for i := range c.Buyers {
 		b := &c.Buyers[i]
@@ -168,7 +171,9 @@ func (c *Config) validate() []Problem {
 		k.id(p+".id", cp.ID, seen, "campaign")
 		campaigns[cp.ID] = cp
 		k.campaign(p, cp)
+		k.scoring(p, cp)
 	}
+	k.feedback(c.Feedback)
 	k.money(c)
 	k.pingMargins(c)
 	k.rate("rate_limits.leads", c.RateLimits.Leads, limits.LeadsRouteRate, "POST /v1/leads")
@@ -203,6 +208,7 @@ func (c *Config) validate() []Problem {
 		}
 		k.rate(p+".rate_limit", s.RateLimit, limits.LeadsRouteRate, "POST /v1/leads")
 		k.rate(p+".ping_rate_limit", s.PingRateLimit, limits.PingsRouteRate, "POST /v1/pings")
+		k.sourceLoopState(p, s)
 	}
 	seen = map[string]bool{}
 	for i := range c.Buyers {
@@ -323,6 +329,17 @@ func (k *checker) order(p string, o *Order, campaigns map[string]*Campaign, ids 
 	}
 	k.id(p+".id", o.ID, ids, "order")
 	k.status(p+".status", o.Status)
+	k.score(p+".min_score", o.MinScore)
+	for i, a := range o.ScoreAdjustments {
+		ap := fmt.Sprintf("%s.score_adjustments[%d]", p, i)
+		k.score(ap+".min_score", a.MinScore)
+		if a.Factor <= 0 || a.Factor > 10 {
+			k.add(ap+".factor", CodeInvalid, "factor must be above 0 and at most 10")
+		}
+	}
+	if d := o.Demoted; d != nil && (d.Priority < 0 || d.Weight < 0) {
+		k.add(p+".demoted", CodeInvalid, "demoted holds the order's priority and weight before the feedback loop lowered them: not negative")
+	}
 	k.url(p+".ping_url", o.PingURL, false)
 	if o.Price < 0 {
 		k.add(p+".price", CodeInvalid, "price must not be negative")

@@ -123,6 +123,8 @@ const (
 	EventRecovered = "recovered" // a lost queue message was sent again
 	EventStranded  = "stranded"  // messages sent again did not move the lead: in a DLQ for an operator
 	EventWatched   = "watched"   // the sweeper will look at a slow round again when it is due
+	EventScored    = "scored"    // the lead was scored; Data has the signals and model terms
+	EventReported  = "reported"  // a buyer reported what became of the lead (POST /v1/outcomes)
 	// EventBreakerOpened: this lead's failure paused its buyer (circuit
 	// breaker); EventBreakerClosed: this lead's delivery resumed it.
 	EventBreakerOpened = "breaker_opened"
@@ -138,8 +140,13 @@ type Record struct {
 	Seq        int         `json:"seq" dynamodbav:"seq"`
 	Assignment *Assignment `json:"assignment,omitempty" dynamodbav:"assignment,omitempty"`
 	// Tried are the orders ("buyer/order") the lead was offered to.
-	Tried   []string  `json:"tried,omitempty" dynamodbav:"tried,omitempty"`
-	Sales   []Sale    `json:"sales,omitempty" dynamodbav:"sales,omitempty"`
+	Tried []string `json:"tried,omitempty" dynamodbav:"tried,omitempty"`
+	// ScoreDetail is what made the lead's Score (kept with the lead, not
+	// carried in its messages).
+	ScoreDetail *ScoreDetail `json:"score_detail,omitempty" dynamodbav:"score_detail,omitempty"`
+	Sales       []Sale       `json:"sales,omitempty" dynamodbav:"sales,omitempty"`
+	// Reports are what the buyers reported of the lead after buying it.
+	Reports []Report  `json:"reports,omitempty" dynamodbav:"reports,omitempty"`
 	Events  []Event   `json:"events,omitempty" dynamodbav:"events,omitempty"`
 	Updated time.Time `json:"updated_at" dynamodbav:"updated_at"`
 	// Due is when the current round's message must have moved the lead on

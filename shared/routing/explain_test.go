@@ -224,3 +224,27 @@ buyers:
 		}
 	}
 }
+
+// An order's min_score keeps leads scored under it away, and says so.
+func TestMinScore(t *testing.T) {
+	now := mustTime(t, "2026-12-01T15:00:00Z")
+	f := newFixture(t, config.Campaign{},
+		config.Buyer{ID: "picky", Orders: []config.Order{{Price: 4000, MinScore: 60, Priority: 1}}},
+		config.Buyer{ID: "any", Orders: []config.Order{{Price: 1000, Priority: 2}}},
+	)
+	for _, tc := range []struct {
+		score int
+		want  string
+	}{{59, "any/auto"}, {60, "picky/auto"}, {95, "picky/auto"}} {
+		d := Decide(f.input(&lead.Lead{Score: tc.score, Fields: map[string]any{}}, now))
+		if len(d.Candidates) == 0 || d.Candidates[0].Ref.Key() != tc.want {
+			t.Fatalf("score %d: candidates %+v, want %s first", tc.score, d.Candidates, tc.want)
+		}
+		if tc.score < 60 {
+			v := d.Explain[0]
+			if v.Order != "picky/auto" || v.Reason != ReasonLowScore || v.Detail != "the lead scored 59, under the order's min_score 60" {
+				t.Fatalf("verdict %+v", v)
+			}
+		}
+	}
+}

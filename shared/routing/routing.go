@@ -23,6 +23,7 @@ const (
 	ReasonFilterFailed   = "filter_failed"
 	ReasonScheduleClosed = "schedule_closed"
 	ReasonHoliday        = "holiday"
+	ReasonLowScore       = "low_score"
 	// ReasonExcluded stands for an Exclude entry without a code.
 	ReasonExcluded = "excluded"
 )
@@ -299,6 +300,9 @@ func (d *decider) check(ref config.OrderRef, key string, verdict int) (reason, d
 	}
 	if in.Bought[ref.Buyer.ID] {
 		return ReasonAlreadyBought, fmt.Sprintf("buyer %s already bought this lead", ref.Buyer.ID)
+	}
+	if m := ref.Order.MinScore; m > 0 && d.lead.Score < m {
+		return ReasonLowScore, fmt.Sprintf("the lead scored %d, under the order's min_score %d", d.lead.Score, m)
 	}
 	if s := ref.Order.Schedule; s != nil {
 		if reason, detail := d.schedule(s, ref.Buyer); reason != "" {

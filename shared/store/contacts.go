@@ -20,6 +20,9 @@ import (
 const (
 	ContactPhone = "phone"
 	ContactEmail = "email"
+	// ContactIP is a consumer's IP address: counted for velocity and
+	// findable, never a suppression list's.
+	ContactIP = "ip"
 )
 
 // Contact is one phone number or email address of a lead, or of a
@@ -79,8 +82,9 @@ func (e *SuppressedError) Error() string {
 // contactValue is one distinct value among a new lead's contacts.
 type contactValue struct {
 	Contact
-	name   string      // its item's name in the transaction
-	dedupe []DedupeKey // the dedupe keys claimed on it
+	name    string      // its item's name in the transaction
+	dedupe  []DedupeKey // the dedupe keys claimed on it
+	expired []string    // velocity buckets to remove
 }
 
 // contactClaims are a new lead's distinct contact values: a value held by
@@ -112,6 +116,19 @@ func claimContacts(contacts []Contact, dedupe []DedupeKey) *contactClaims {
 		}
 	}
 	return cc
+}
+
+// expire notes the velocity buckets the lead's read found expired, to be
+// removed with its update.
+func (cc *contactClaims) expire(recent []Recent) {
+	for _, r := range recent {
+		pk, _ := valueKey(r.Kind, r.Value)
+		for _, v := range cc.values {
+			if v.name == "contact:"+pk {
+				v.expired = append(v.expired, r.expired...)
+			}
+		}
+	}
 }
 
 // claims reports whether the dedupe key on field is claimed on a contact
@@ -155,6 +172,7 @@ func (cc *contactClaims) add(t *txn, s *Store, rec *lead.Record, now time.Time, 
 			continue
 		}
 		upd := expression.Set(expression.Name("kind"), expression.Value(v.Kind))
+		upd = countVelocity(upd, rec.Source, now, v.expired)
 		for _, d := range v.dedupe {
 			upd = upd.Set(expression.NameNoDotSplit(claimLeadAttr(rec.Campaign, d.Field)), expression.Value(rec.ID)).
 				Set(expression.NameNoDotSplit(claimExpiryAttr(rec.Campaign, d.Field)), expression.Value(now.Add(d.Window).Unix()))

@@ -7,6 +7,8 @@ import (
 	"hash/fnv"
 	"strings"
 	"time"
+
+	"github.com/leadrelay/leadrelay/shared/lead"
 )
 
 // The table layout. Every item has a partition key "pk" and a sort key
@@ -35,6 +37,8 @@ import (
 //	ledger checkpoint   CKPT#ledger                               <stream shard id>
 //	sweeper cursor      SWEEP                                     CURSOR
 //	ping claim          PINGCLAIM#<claim id: sha256 of ping_id>   PINGCLAIM
+//	lead, outcome       LEAD#<id>                                 X#OUT#<buyer>#<event>
+//	scoring model       MODEL#<campaign>                          V#<version, 10 digits>
 //
 // A lead is a partition of immutable items (rounds.go): round 0 holds what
 // the source posted; every state change puts the next round, conditioned
@@ -57,6 +61,8 @@ const (
 	attrExpires = "expires_at"
 	// attrLedger holds an item's ledger entries (ledger.go).
 	attrLedger = LedgerAttribute
+	// attrScoreDetail holds a lead's score detail on its round 0.
+	attrScoreDetail = "score_detail"
 
 	// GSI1 is the sparse index of leads by time: each campaign's leads by
 	// creation (round 0 items), and rounds waiting for a message by the
@@ -145,6 +151,19 @@ func idempotencyKey(source, key string) (string, string) {
 	return "IDEM#" + source + "#" + hash(key), "IDEM"
 }
 
+// modelKey names a version of a campaign's scoring model (models.go).
+func modelKey(campaign string, version int) (string, string) {
+	return modelPartition(campaign), fmt.Sprintf("V#%010d", version)
+}
+
+func modelPartition(campaign string) string { return "MODEL#" + campaign }
+
+// outcomeKey names a buyer's report of what became of a lead it bought
+// (outcomes.go): one item per buyer and event.
+func outcomeKey(id, buyer, event string) (string, string) {
+	return leadPartition(id), "X#OUT#" + buyer + "#" + event
+}
+
 // rateKey names the count of a rate window (rate.go): key is what is
 // counted ("leads:<source>", "pings:<source>"), window the window's start.
 func rateKey(key string, window time.Time) (string, string) {
@@ -189,7 +208,55 @@ const (
 	// DimBuyerSource counts a buyer's sales and returns per source: id
 	// BuyerSourceID(buyer, source).
 	DimBuyerSource = "buyer_source"
+	// DimScoreBand counts a campaign's leads by score band (ScoreBand).
+	DimScoreBand = "score_band"
+	// DimSubID counts a source's leads per sub-id: id SubIDKey(source, sub).
+	DimSubID = "sub_id"
+	// DimOrder counts each buyer order's offers, sales and returns: id
+	// "<buyer>/<order>".
+	DimOrder = "order"
 )
+
+// ScoreBand is the ledger id of a score's band: "00-19", "20-39",
+// "40-59", "60-79", "80-100".
+func ScoreBand(score int) string {
+	switch {
+	case score >= 80:
+		return "80-100"
+	case score < 0:
+		return "00-19"
+	}
+	lo := score / 20 * 20
+	return fmt.Sprintf("%02d-%02d", lo, lo+19)
+}
+
+// SubIDKey is the ledger id of a source's sub-id ("" when the sub-id
+// cannot be one: empty, over 64 characters, or with characters other
+// than letters, digits, "-", "_" and ".").
+func SubIDKey(source, sub string) string {
+	if sub == "" || len(sub) > 64 {
+		return ""
+	}
+	for _, r := range sub {
+		ok := r == '-' || r == '_' || r == '.' || (r >= '0' && r <= '9') || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z')
+		if !ok {
+			return ""
+		}
+	}
+	return source + "/" + sub
+}
+
+// leadDims are the dimensions a lead's own figures count in: its
+// campaign, source, score band and sub-id.
+func leadDims(l lead.Lead) map[string]string {
+	d := map[string]string{DimCampaign: l.Campaign, DimSource: l.Source, DimScoreBand: ScoreBand(l.Score)}
+	if sub, _ := l.Fields["sub_id"].(string); sub != "" {
+		if k := SubIDKey(l.Source, sub); k != "" {
+			d[DimSubID] = k
+		}
+	}
+	return d
+}
 
 // BuyerSourceID is the ledger id of a buyer's figures for one source.
 func BuyerSourceID(buyer, source string) string { return buyer + "/" + source }

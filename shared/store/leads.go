@@ -39,8 +39,12 @@ type NewLead struct {
 	// Contacts are the lead's phone numbers and email addresses
 	// (contacts.go): each is checked against the suppression lists and
 	// makes the lead findable by it. A dedupe key on a contact's field is
-	// claimed on the contact's own item.
+	// claimed on the contact's own item. Each counts the lead in its
+	// item's velocity buckets (velocity.go).
 	Contacts []Contact
+	// Recent is what RecentLeads read of the contacts before the lead was
+	// scored: the buckets it found expired are removed.
+	Recent []Recent
 }
 
 // Names of the items of PutLead's transaction.
@@ -154,6 +158,7 @@ func (s *Store) newLeadTxn(ctx context.Context, in NewLead, now time.Time, overf
 		})
 	}
 	contacts := claimContacts(in.Contacts, in.Dedupe)
+	contacts.expire(in.Recent)
 	if err := contacts.add(t, s, rec, now, overflow); err != nil {
 		return nil, nil, err
 	}
@@ -204,12 +209,19 @@ func (s *Store) leadItem(ctx context.Context, rec *lead.Record) (map[string]type
 		return nil, fmt.Errorf("encode lead %s: %w", rec.ID, err)
 	}
 	maps.Copy(item, rd)
+	if rec.ScoreDetail != nil {
+		sd, err := attributevalue.Marshal(rec.ScoreDetail)
+		if err != nil {
+			return nil, fmt.Errorf("encode score of lead %s: %w", rec.ID, err)
+		}
+		item[attrScoreDetail] = sd
+	}
 	pk, sk := roundKey(rec.ID, 0)
 	item[attrPK], item[attrSK] = str(pk), str(sk)
 	gpk, gsk := listingKey(rec.Campaign, rec.ID, rec.CreatedAt)
 	item[attrGSI1PK], item[attrGSI1SK] = str(gpk), str(gsk)
 	if !rec.Test {
-		item[attrLedger] = ledgerValue(entries(s.day(ctx, rec.CreatedAt), map[string]string{DimCampaign: rec.Campaign, DimSource: rec.Source}, counts{"leads": 1, "accepted": 1}))
+		item[attrLedger] = ledgerValue(entries(s.day(ctx, rec.CreatedAt), leadDims(rec.Lead), counts{"leads": 1, "accepted": 1}))
 	}
 	return item, nil
 }

@@ -68,7 +68,7 @@ func parseEntry(s string) (entry, error) {
 // aggregate of each of several dimensions (empty ids are skipped).
 func entries(day string, dims map[string]string, add counts) []entry {
 	var out []entry
-	for _, dim := range []string{DimCampaign, DimSource, DimBuyer, DimBuyerSource} {
+	for _, dim := range []string{DimCampaign, DimSource, DimBuyer, DimBuyerSource, DimScoreBand, DimSubID, DimOrder} {
 		if id := dims[dim]; id != "" {
 			out = append(out, entry{day: day, dim: dim, id: id, add: add})
 		}

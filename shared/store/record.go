@@ -23,7 +23,9 @@ import (
 //     waits for a message, the time it is due (the sweeper's index);
 //   - notes (R#<n>#N#…): events added within round n without changing
 //     it (delivery attempts, recoveries);
-//   - returns (X#RET#<i>): the return of sale i, once.
+//   - returns (X#RET#<i>): the return of sale i, once;
+//   - reports (X#OUT#<buyer>#<event>): a buyer's report of what became
+//     of the lead, once per buyer and event.
 //
 // Each state change puts round n+1 on the condition that it does not
 // exist: of two messages about round n, one wins and the other finds the
@@ -94,6 +96,12 @@ func fold(items []map[string]types.AttributeValue) (*lead.Record, error) {
 				return nil, fmt.Errorf("decode lead %s: %w", r.ID, err)
 			}
 			r.Status, r.Events, r.Updated = rd.Status, rd.Event, rd.At
+			if sd, ok := it[attrScoreDetail]; ok {
+				r.ScoreDetail = new(lead.ScoreDetail)
+				if err := attributevalue.Unmarshal(sd, r.ScoreDetail); err != nil {
+					return nil, fmt.Errorf("decode score of lead %s: %w", r.ID, err)
+				}
+			}
 			rec = &r
 		case rec == nil:
 			return nil, fmt.Errorf("lead items without round 0 (%s)", sk)
@@ -109,6 +117,13 @@ func fold(items []map[string]types.AttributeValue) (*lead.Record, error) {
 				return nil, fmt.Errorf("decode round of lead %s: %w", rec.ID, err)
 			}
 			applyRound(rec, rd)
+		case strings.HasPrefix(sk, "X#OUT#"):
+			var r reported
+			if err := attributevalue.UnmarshalMap(it, &r); err != nil {
+				return nil, fmt.Errorf("decode report of lead %s: %w", rec.ID, err)
+			}
+			rec.Reports = append(rec.Reports, r.Report)
+			rec.Events = append(rec.Events, r.Events...)
 		case strings.HasPrefix(sk, "X#RET#"):
 			var ret returned
 			if err := attributevalue.UnmarshalMap(it, &ret); err != nil {

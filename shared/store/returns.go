@@ -38,8 +38,12 @@ func (s *Store) Return(ctx context.Context, in returns.Decision) error {
 		if in.Return.Clawback != 0 {
 			c["cost"] = -int64(in.Return.Clawback)
 		}
-		lg := entries(day, map[string]string{DimCampaign: rec.Campaign, DimSource: rec.Source}, c)
-		lg = append(lg, entries(day, map[string]string{DimBuyer: sale.Buyer, DimBuyerSource: BuyerSourceID(sale.Buyer, rec.Source)}, c)...)
+		if in.Return.Reason == "fraud" {
+			c["returned_fraud"] = 1
+		}
+		lg := entries(day, leadDims(rec.Lead), c)
+		lg = append(lg, entries(day, map[string]string{DimBuyer: sale.Buyer, DimBuyerSource: BuyerSourceID(sale.Buyer, rec.Source),
+			DimOrder: sale.Buyer + "/" + sale.Order}, c)...)
 		item[attrLedger] = ledgerValue(lg)
 	}
 	err = s.putItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: item, ConditionExpression: aws.String("attribute_not_exists(pk)")})

@@ -150,7 +150,7 @@ func (s *Store) Reserve(ctx context.Context, r Reservation) error {
 		r.Caps, r.BuyerDedupe, r.Rotation = nil, nil, nil
 	}
 	a := r.Assignment
-	t, err := s.reserveTxn(r, s.now())
+	t, err := s.reserveTxn(ctx, r, s.now())
 	if err != nil {
 		return err
 	}
@@ -170,7 +170,7 @@ func (s *Store) Reserve(ctx context.Context, r Reservation) error {
 // reserveTxn is Reserve's transaction: the lead's next round with the
 // assignment, a unit on every cap counter (conditioned on room), the
 // buyer dedupe checks and the rotation count.
-func (s *Store) reserveTxn(r Reservation, now time.Time) (*txn, error) {
+func (s *Store) reserveTxn(ctx context.Context, r Reservation, now time.Time) (*txn, error) {
 	status := r.Status
 	if status == "" {
 		status = lead.Routing
@@ -181,7 +181,11 @@ func (s *Store) reserveTxn(r Reservation, now time.Time) (*txn, error) {
 	if due.IsZero() {
 		due = now.Add(RoutingDue)
 	}
-	put, err := s.roundPut(r.LeadID, rd, due, nil)
+	var lg []entry
+	if !r.Test { // the order's offers, for its acceptance rate (package feedback)
+		lg = entries(s.day(ctx, now), map[string]string{DimOrder: a.Buyer + "/" + a.Order}, counts{"offered": 1})
+	}
+	put, err := s.roundPut(r.LeadID, rd, due, lg)
 	if err != nil {
 		return nil, err
 	}
@@ -288,7 +292,7 @@ func (s *Store) Finish(ctx context.Context, id string, seq int, status lead.Stat
 	now := s.now()
 	var lg []entry
 	if !rec.Test && status != lead.Sold {
-		lg = entries(s.day(ctx, now), map[string]string{DimCampaign: rec.Campaign, DimSource: rec.Source}, counts{string(status): 1})
+		lg = entries(s.day(ctx, now), leadDims(rec.Lead), counts{string(status): 1})
 	}
 	put, err := s.roundPut(id, round{Seq: seq + 1, Status: status, At: now, Event: events}, time.Time{}, lg)
 	if err != nil {
@@ -331,9 +335,10 @@ func (s *Store) Sell(ctx context.Context, in SaleInput) error {
 		if in.First {
 			c["sold"] = 1
 		}
-		lg = entries(day, map[string]string{DimCampaign: in.Lead.Campaign, DimSource: in.Lead.Source}, c)
+		lg = entries(day, leadDims(*in.Lead), c)
 		bc := counts{"revenue": int64(sale.Price), "cost": int64(sale.Payout), "sales": 1, "sold": 1}
-		lg = append(lg, entries(day, map[string]string{DimBuyer: sale.Buyer, DimBuyerSource: BuyerSourceID(sale.Buyer, in.Lead.Source)}, bc)...)
+		lg = append(lg, entries(day, map[string]string{DimBuyer: sale.Buyer, DimBuyerSource: BuyerSourceID(sale.Buyer, in.Lead.Source),
+			DimOrder: sale.Buyer + "/" + sale.Order}, bc)...)
 	}
 	var due time.Time
 	if in.More {
@@ -472,7 +477,7 @@ func (s *Store) Reroute(ctx context.Context, rec *lead.Record, events []lead.Eve
 		// The lead is no longer unsold (or rejected): take it out of that
 		// count, on the day of the re-route, so the ledger stays the sum
 		// of the lead records.
-		lg = entries(s.day(ctx, now), map[string]string{DimCampaign: rec.Campaign, DimSource: rec.Source}, counts{string(rec.Status): -1})
+		lg = entries(s.day(ctx, now), leadDims(rec.Lead), counts{string(rec.Status): -1})
 	}
 	put, err := s.roundPut(rec.ID, round{Seq: rec.Seq + 1, Status: lead.Routing, At: now, Untry: true, Event: events}, now.Add(RoutingDue), lg)
 	if err != nil {

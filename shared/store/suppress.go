@@ -135,7 +135,8 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// batchGet reads the projection of items by key (eventually consistent),
+// batchGet reads the projection of items by key (eventually consistent;
+// projection "": the whole items),
 // at most 100 a request, sending unprocessed keys again with backoff.
 // Items come back in no particular order.
 func (s *Store) batchGet(ctx context.Context, keys []map[string]types.AttributeValue, projection string) ([]map[string]types.AttributeValue, error) {
@@ -144,9 +145,11 @@ func (s *Store) batchGet(ctx context.Context, keys []map[string]types.AttributeV
 	for start := 0; start < len(keys); start += most {
 		pending := keys[start:min(start+most, len(keys))]
 		for try := 1; len(pending) > 0; try++ {
-			out, err := s.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{
-				RequestItems: map[string]types.KeysAndAttributes{s.table: {Keys: pending, ProjectionExpression: aws.String(projection)}},
-			})
+			ka := types.KeysAndAttributes{Keys: pending}
+			if projection != "" {
+				ka.ProjectionExpression = aws.String(projection)
+			}
+			out, err := s.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: map[string]types.KeysAndAttributes{s.table: ka}})
 			if err != nil {
 				return nil, fmt.Errorf("batch get: %w", err)
 			}
