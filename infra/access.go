@@ -66,6 +66,7 @@ const (
 	pkRotation    = "ROT#*"         // round-robin/weighted rotation counters
 	pkLedger      = "LEDGER#*"      // the P&L's day aggregates
 	pkPingClaim   = "PINGCLAIM#*"   // ping_id claims
+	pkModel       = "MODEL#*"       // campaigns' scoring models, versioned
 
 	// gsi1's partitions (gsi1pk): each campaign's leads by creation, and
 	// the rounds due for the sweeper.
@@ -118,9 +119,12 @@ func tableAccessOf(fn string) tableAccess {
 	case FnIngest:
 		return tableAccess{table: []keyGrant{
 			{ddbGetItem, []string{pkConfig}}, // LoadConfig (cache; the ledger's timezone)
-			{ddbQuery, []string{pkLead}},     // GetLead: GET /v1/leads/{id}, returns
+			// GetLead: GET /v1/leads/{id}, returns, outcomes; LatestModel
+			// (the scoring model, cached).
+			{ddbQuery, []string{pkLead, pkModel}},
+			{ddbBatchGetItem, []string{pkValue}}, // RecentLeads: velocity of the lead's contacts
 			// PutLead (round 0, idempotency, value overflow, dedupe, ping
-			// claim), CountDuplicate, Return.
+			// claim), CountDuplicate, Return, PutReport.
 			{ddbPutItem, []string{pkLead, pkIdempotency, pkFind, pkDedupe, pkPingClaim, pkDuplicate}},
 			{ddbUpdateItem, []string{pkValue, pkRate}}, // PutLead: contacts; Limits: TakeRate
 			// PutLead of a test lead: checks, claims nothing.
@@ -147,16 +151,19 @@ func tableAccessOf(fn string) tableAccess {
 	case FnAdmin:
 		// The operator API (AWS_IAM): configuration and its audit log,
 		// lead timelines and search, re-routes, suppression lists,
-		// operators' returns, the P&L and ad spend. Not: caps, rotations,
+		// operators' returns, the P&L and ad spend; the scheduled scoring
+		// trainings and feedback loops. Not: caps, rotations,
 		// breakers, dedupe and idempotency records, rate windows, ping
 		// claims, the ledger's checkpoints, the sweeper's cursor.
 		return tableAccess{
 			table: []keyGrant{
 				{ddbGetItem, []string{pkConfig, pkValue}}, // LoadConfig, SaveConfig; SearchLeads by contact
-				// Audit; GetLead, SearchLeads; SearchLeads' overflow lookups; LedgerDays.
-				{ddbQuery, []string{pkAudit, pkLead, pkFind, pkLedger}},
-				// SaveConfig, ApplyConfig (with its audit record); Reroute, Return.
-				{ddbPutItem, []string{pkConfig, pkAudit, pkLead}},
+				// Audit; GetLead, SearchLeads; SearchLeads' overflow lookups;
+				// LedgerDays (the P&L, the feedback loops); LatestModel.
+				{ddbQuery, []string{pkAudit, pkLead, pkFind, pkLedger, pkModel}},
+				// SaveConfig, ApplyConfig (with its audit record, the loops'
+				// changes too); Reroute, Return; PutModel (a training).
+				{ddbPutItem, []string{pkConfig, pkAudit, pkLead, pkModel}},
 				{ddbUpdateItem, []string{pkValue, pkLedger}}, // Suppress, Unsuppress; AddSpend
 			},
 			index: []keyGrant{{ddbQuery, []string{gsiCampaign}}}, // SearchLeads by campaign

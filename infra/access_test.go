@@ -21,6 +21,7 @@ import (
 
 	"github.com/leadrelay/leadrelay/shared/admin"
 	"github.com/leadrelay/leadrelay/shared/aggregate"
+	"github.com/leadrelay/leadrelay/shared/app/models"
 	"github.com/leadrelay/leadrelay/shared/breaker"
 	"github.com/leadrelay/leadrelay/shared/config"
 	"github.com/leadrelay/leadrelay/shared/delivery"
@@ -431,6 +432,16 @@ var storeScenarios = map[string][]scenario{
 	"FoldLedger": {func(ctx context.Context, e *accessEnv) {
 		_, _ = e.store.FoldLedger(ctx, "shard-1", []store.StreamRecord{{Seq: "100", Ledger: []string{"2026-05-01|campaign|auto|leads:1"}}})
 	}},
+	"PutReport": {func(ctx context.Context, e *accessEnv) {
+		_ = e.store.PutReport(ctx, "l-1", lead.Report{Buyer: "acme", Event: lead.ReportConverted, At: accessNow}, lead.Event{At: accessNow})
+	}},
+	"RecentLeads": {func(ctx context.Context, e *accessEnv) {
+		_, _ = e.store.RecentLeads(ctx, []store.Contact{{Field: "phone", Kind: "phone", Value: accessPhone}, {Field: "ip", Kind: "ip", Value: "203.0.113.9"}}, time.Hour, accessNow)
+	}},
+	"PutModel": {func(ctx context.Context, e *accessEnv) {
+		_ = e.store.PutModel(ctx, store.Model{Campaign: "auto", Version: 1, At: accessNow, Blob: []byte{1}})
+	}},
+	"LatestModel":     {func(ctx context.Context, e *accessEnv) { _, _ = e.store.LatestModel(ctx, "auto") }},
 	"LoadSweepCursor": {func(ctx context.Context, e *accessEnv) { _, _ = e.store.LoadSweepCursor(ctx) }},
 	"SaveSweepCursor": {func(ctx context.Context, e *accessEnv) {
 		_ = e.store.SaveSweepCursor(ctx, store.SweepCursor{Due: accessNow})
@@ -502,6 +513,12 @@ var (
 			_, _ = l.Allow(ctx, ratelimit.Leads+":fb", 10)
 		}},
 	}
+	// A campaign's model, read through the functions' cache.
+	modelsScenarios = map[string][]scenario{
+		"Model": {func(ctx context.Context, e *accessEnv) {
+			_, _ = (&models.Cache{Store: e.store, Now: func() time.Time { return accessNow }}).Model(ctx, "auto")
+		}},
+	}
 	redriverScenarios = map[string][]scenario{
 		"Redrive": {func(ctx context.Context, e *accessEnv) {
 			_, _ = e.redriver.Redrive(ctx, queue.NameRouting, 1)
@@ -521,13 +538,15 @@ type handlerDeps struct {
 func functionDeps() map[string]handlerDeps {
 	return map[string]handlerDeps{
 		FnIngest: {reflect.TypeFor[ingest.Handler](), map[string]map[string][]scenario{
-			"Store": storeScenarios, "Queue": queueScenarios, "Configs": configsScenarios, "Limits": limitsScenarios}},
+			"Store": storeScenarios, "Queue": queueScenarios, "Configs": configsScenarios, "Limits": limitsScenarios,
+			"Outcomes": storeScenarios, "Recents": storeScenarios, "Models": modelsScenarios}},
 		FnRouter: {reflect.TypeFor[router.Handler](), map[string]map[string][]scenario{
 			"Store": storeScenarios, "Queue": queueScenarios, "Configs": configsScenarios, "Breakers": breakersScenarios}},
 		FnDelivery: {reflect.TypeFor[delivery.Handler](), map[string]map[string][]scenario{
 			"Store": storeScenarios, "Queue": queueScenarios, "Configs": configsScenarios, "Breakers": breakersScenarios}},
 		FnAdmin: {reflect.TypeFor[admin.Handler](), map[string]map[string][]scenario{
-			"Store": storeScenarios, "Queue": queueScenarios, "Redriver": redriverScenarios, "Ledger": storeScenarios}},
+			"Store": storeScenarios, "Queue": queueScenarios, "Redriver": redriverScenarios, "Ledger": storeScenarios,
+			"Models": storeScenarios}},
 		FnPing: {reflect.TypeFor[ping.Handler](), map[string]map[string][]scenario{
 			"Configs": configsScenarios, "Breakers": breakersScenarios, "Limits": limitsScenarios}},
 		FnAggregate: {reflect.TypeFor[aggregate.Handler](), map[string]map[string][]scenario{"Store": storeScenarios}},

@@ -32,7 +32,7 @@ func addNagChecks(scope constructs.IConstruct) {
 const (
 	// AwsSolutions-APIG4 and COG4: the methods open to API Gateway.
 	reasonSourceKey = "Sources authenticate with their API key (X-API-Key or Authorization: Bearer, stored as SHA-256 only) in the handler, which answers 401/403 itself (DESIGN.md, Public interfaces); a Cognito user pool or an IAM authorizer does not fit sellers' servers posting leads machine to machine."
-	reasonBuyerKey  = "Buyers authenticate with their API key (X-API-Key or Authorization: Bearer, stored as SHA-256 only) in the ingest handler, which answers 401/403 itself; a Cognito user pool or an IAM authorizer does not fit buyers' systems posting returns machine to machine."
+	reasonBuyerKey  = "Buyers authenticate with their API key (X-API-Key or Authorization: Bearer, stored as SHA-256 only) in the ingest handler, which answers 401/403 itself; a Cognito user pool or an IAM authorizer does not fit buyers' systems posting returns and outcomes machine to machine."
 	reasonHealth    = "GET /v1/health is the unauthenticated readiness probe: it answers 200 and no data."
 	reasonAdminIAM  = "The admin API is authorized with AWS_IAM (SigV4-signed by operators' IAM principals, execute-api:Invoke); operators are IAM principals, not a Cognito user pool."
 
@@ -68,6 +68,7 @@ func (s *LeadRelayStack) suppressNag() {
 		"GET /v1/leads/{id}": reasonSourceKey,
 		"POST /v1/pings":     reasonSourceKey,
 		"POST /v1/returns":   reasonBuyerKey,
+		"POST /v1/outcomes":  reasonBuyerKey,
 		"GET /v1/health":     reasonHealth,
 	} {
 		m := s.apiMethods[key]

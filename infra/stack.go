@@ -86,7 +86,7 @@ type functionSpec struct {
 func functionSpecs() []functionSpec {
 	return []functionSpec{
 		{name: FnIngest, timeout: limits.IngestFunctionTimeout,
-			description: "LeadRelay ingest: REST API for sources and buyers (leads, returns, health)"},
+			description: "LeadRelay ingest: REST API for sources and buyers (leads, returns, outcomes, health)"},
 		{name: FnRouter, timeout: limits.RouterFunctionTimeout, openSecrets: true,
 			description: "LeadRelay router: picks buyers and reserves caps for leads on the routing queue"},
 		{name: FnDelivery, timeout: limits.DeliveryFunctionTimeout, openSecrets: true,
@@ -144,6 +144,10 @@ type LeadRelayStack struct {
 	AlarmTopic awssns.Topic
 	// SweepSchedule runs the sweeper every limits.SweepInterval.
 	SweepSchedule awsevents.Rule
+	// TrainSchedule and FeedbackSchedule run the admin function's
+	// scheduled tasks: the scoring models' training (daily) and the
+	// feedback loops (every limits.FeedbackInterval).
+	TrainSchedule, FeedbackSchedule awsevents.Rule
 	// apiMethods are the API's methods by "VERB /path".
 	apiMethods map[string]awsapigateway.Method
 	// nagSuppressions are the cdk-nag suppressions added (nag.go).
@@ -214,6 +218,7 @@ func NewLeadRelayStack(scope constructs.Construct, id string, props *LeadRelaySt
 	s.connectQueues()
 	s.connectStream()
 	s.SweepSchedule = s.newSweepSchedule()
+	s.TrainSchedule, s.FeedbackSchedule = s.newAdminSchedules()
 	s.API = s.newAPI()
 	s.AlarmTopic = s.newAlarms(props.AlarmEmail)
 	s.outputs()
@@ -524,6 +529,27 @@ func (s *LeadRelayStack) newSweepSchedule() awsevents.Rule {
 	})
 }
 
+// newAdminSchedules invoke the admin function with its scheduled tasks
+// (admin.RunTask): {"task": "train"} daily, {"task": "feedback"} every
+// limits.FeedbackInterval. A missed run is not retried: the next one comes.
+func (s *LeadRelayStack) newAdminSchedules() (awsevents.Rule, awsevents.Rule) {
+	admin := s.Functions[FnAdmin]
+	rule := func(id, description string, every awscdk.Duration, task string) awsevents.Rule {
+		return awsevents.NewRule(s.Stack, jsii.String(id), &awsevents.RuleProps{
+			Description: jsii.String(description),
+			Schedule:    awsevents.Schedule_Rate(every),
+			Targets: &[]awsevents.IRuleTarget{
+				awseventstargets.NewLambdaFunction(admin, &awseventstargets.LambdaFunctionProps{
+					RetryAttempts: jsii.Number(0),
+					Event:         awsevents.RuleTargetInput_FromObject(map[string]string{"task": task}),
+				}),
+			},
+		})
+	}
+	return rule("TrainSchedule", "LeadRelay: trains the campaigns' scoring models", awscdk.Duration_Days(jsii.Number(1)), "train"),
+		rule("FeedbackSchedule", "LeadRelay: runs the feedback loops", seconds(limits.FeedbackInterval), "feedback")
+}
+
 // newAPI defines the REST API (v1). Every method is a Lambda proxy
 // integration; the handlers validate requests and answer 4xx themselves, so
 // there is no API Gateway request validator. Source and buyer routes carry
@@ -538,6 +564,7 @@ var routeRateLimits = map[string]float64{
 	"/v1/leads/{id}/GET":   200,
 	"/v1/pings/POST":       limits.PingsRouteRate,
 	"/v1/returns/POST":     50,
+	"/v1/outcomes/POST":    100,
 	"/v1/health/GET":       10,
 	"/v1/admin/{proxy+}/*": 25,
 }
@@ -620,6 +647,7 @@ func (s *LeadRelayStack) newAPI() awsapigateway.RestApi {
 	add(v1.AddResource(jsii.String("health"), nil), "GET", ingest, open)
 	add(v1.AddResource(jsii.String("pings"), nil), "POST", ping, open)
 	add(v1.AddResource(jsii.String("returns"), nil), "POST", ingest, open)
+	add(v1.AddResource(jsii.String("outcomes"), nil), "POST", ingest, open)
 	add(v1.AddResource(jsii.String("admin"), nil).AddResource(jsii.String("{proxy+}"), nil), "ANY",
 		integration(s.Functions[FnAdmin]), &awsapigateway.MethodOptions{AuthorizationType: awsapigateway.AuthorizationType_IAM})
 	return api

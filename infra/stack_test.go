@@ -319,6 +319,7 @@ func TestAPI(t *testing.T) {
 		{"GET", "/v1/health", "NONE", ingest},
 		{"POST", "/v1/pings", "NONE", ping}, // its own function, answered synchronously
 		{"POST", "/v1/returns", "NONE", ingest},
+		{"POST", "/v1/outcomes", "NONE", ingest},
 		{"ANY", "/v1/admin/{proxy+}", "AWS_IAM", admin},
 	}
 	less := func(a, b apiMethod) int { return strings.Compare(a.path+" "+a.verb, b.path+" "+b.verb) }
@@ -368,15 +369,18 @@ func TestAPI(t *testing.T) {
 		t.Errorf("stage depends on %v, want %s among them", stage["DependsOn"], execID)
 	}
 	// API Gateway may invoke each function only from this API; EventBridge
-	// only the sweeper, only from its schedule.
+	// only the sweeper from its schedule, and admin from its two.
 	sweeper, _ := f.onlyResource(t, "AWS::Lambda::Function", "SweeperFunction")
 	rule, _ := f.onlyResource(t, "AWS::Events::Rule", "SweepSchedule")
+	train, _ := f.onlyResource(t, "AWS::Events::Rule", "TrainSchedule")
+	loops, _ := f.onlyResource(t, "AWS::Events::Rule", "FeedbackSchedule")
 	for id, perm := range f.resources("AWS::Lambda::Permission") {
 		p := props(perm)
 		fn := refID(p["FunctionName"])
 		if p["Principal"] == "events.amazonaws.com" {
-			if fn != sweeper || refID(p["SourceArn"]) != rule {
-				t.Errorf("permission %s: EventBridge may invoke %s from %v, want only %s from %s", id, fn, p["SourceArn"], sweeper, rule)
+			from := refID(p["SourceArn"])
+			if !(fn == sweeper && from == rule) && !(fn == admin && (from == train || from == loops)) {
+				t.Errorf("permission %s: EventBridge may invoke %s from %v, want the sweeper from %s, admin from %s and %s", id, fn, from, rule, train, loops)
 			}
 			continue
 		}

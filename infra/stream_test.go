@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/leadrelay/leadrelay/shared/limits"
 )
@@ -68,13 +69,42 @@ func TestAggregateStream(t *testing.T) {
 	}
 }
 
+// TestAdminSchedules checks the admin function's scheduled tasks: each rule
+// invokes it with its task, the training daily and the loops every
+// limits.FeedbackInterval.
+func TestAdminSchedules(t *testing.T) {
+	f := synthDefault(t)
+	fnID, _ := f.onlyResource(t, "AWS::Lambda::Function", "AdminFunction")
+	for _, c := range []struct{ rule, every, task string }{
+		{"TrainSchedule", "rate(1 day)", `{"task":"train"}`},
+		{"FeedbackSchedule", "rate(5 minutes)", `{"task":"feedback"}`},
+	} {
+		id, rule := f.onlyResource(t, "AWS::Events::Rule", c.rule)
+		p := props(rule)
+		if p["ScheduleExpression"] != c.every {
+			t.Errorf("%s: schedule %v, want %s", id, p["ScheduleExpression"], c.every)
+		}
+		targets, _ := p["Targets"].([]any)
+		if len(targets) != 1 {
+			t.Fatalf("%s: targets %v", id, targets)
+		}
+		target := targets[0].(map[string]any)
+		if refID(target["Arn"]) != fnID || target["Input"] != c.task {
+			t.Errorf("%s: target %v, want %s with %s", id, target, fnID, c.task)
+		}
+	}
+	if limits.FeedbackInterval != 5*time.Minute {
+		t.Errorf("limits.FeedbackInterval %v: the schedule's expression above says 5 minutes", limits.FeedbackInterval)
+	}
+}
+
 // TestSweepSchedule checks that the sweeper runs every minute, alone.
 func TestSweepSchedule(t *testing.T) {
 	f := synthDefault(t)
 	fnID, fn := f.onlyResource(t, "AWS::Lambda::Function", "SweeperFunction")
 	rules := f.resources("AWS::Events::Rule")
-	if len(rules) != 1 {
-		t.Fatalf("got %d EventBridge rules, want 1", len(rules))
+	if len(rules) != 3 {
+		t.Fatalf("got %d EventBridge rules, want 3 (the sweeper's, the admin function's two tasks)", len(rules))
 	}
 	ruleID, rule := f.onlyResource(t, "AWS::Events::Rule", "SweepSchedule")
 	p := props(rule)

@@ -66,6 +66,10 @@ type Handler struct {
 	// stored (package secrets). Without it a document with a secret value
 	// is refused.
 	Secrets secrets.Keeper
+	// Models keeps the campaigns' scoring models (scoring.go).
+	Models ModelStore
+	// Slack tells the loops' channel what they did (loops.go).
+	Slack Notifier
 
 	once sync.Once
 	mux  httpapi.Mux
@@ -98,6 +102,7 @@ func (h *Handler) register() {
 		h.searchRoutes,
 		h.suppressionRoutes,
 		h.operatorReturnRoutes,
+		h.scoringRoutes,
 	} {
 		add(&h.mux)
 	}

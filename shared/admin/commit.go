@@ -52,6 +52,12 @@ func (c *conflict) Unwrap() error { return store.ErrVersionConflict }
 // change that lost a race is rebuilt over the new version.
 func (h *Handler) commit(ctx context.Context, req httpapi.Request, expect int64, action, target string,
 	build func(cur *config.Config) (*config.Config, error)) (int64, bool, error) {
+	return h.commitAs(ctx, h.actor(req), expect, action, target, build)
+}
+
+// commitAs is commit by a named actor (an operator, or the feedback loop).
+func (h *Handler) commitAs(ctx context.Context, actor string, expect int64, action, target string,
+	build func(cur *config.Config) (*config.Config, error)) (int64, bool, error) {
 	for attempt := 1; ; attempt++ {
 		cur, err := h.Store.LoadConfig(ctx)
 		if err != nil {
@@ -72,7 +78,7 @@ func (h *Handler) commit(ctx context.Context, req httpapi.Request, expect int64,
 			return cur.Version, false, err
 		}
 		plan := config.Diff(cur, next)
-		rec := store.AuditRecord{Actor: h.actor(req), Action: action, Target: target, Changes: plan.Changes}
+		rec := store.AuditRecord{Actor: actor, Action: action, Target: target, Changes: plan.Changes}
 		ver, changed, err := h.Store.ApplyConfig(ctx, cur, next, rec)
 		if errors.Is(err, store.ErrVersionConflict) {
 			if expect >= 0 || attempt >= commitAttempts {

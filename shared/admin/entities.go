@@ -59,7 +59,7 @@ func (h *Handler) entityRoutes(m *httpapi.Mux) {
 			return h.entity(req, p, func(e entityOps) httpapi.Response { return e.del(ctx, h, req) })
 		})
 	}
-	for _, base := range []string{"/v1/admin/buyers/{id}", "/v1/admin/buyers/{id}/orders/{order}"} {
+	for _, base := range []string{"/v1/admin/sources/{id}", "/v1/admin/buyers/{id}", "/v1/admin/buyers/{id}/orders/{order}"} {
 		for action, status := range map[string]string{"pause": config.StatusPaused, "resume": config.StatusActive} {
 			m.Handle("POST "+base+"/"+action, func(ctx context.Context, req httpapi.Request, p map[string]string) httpapi.Response {
 				return h.entity(req, p, func(e entityOps) httpapi.Response { return e.setStatus(ctx, h, req, action, status) })
@@ -105,7 +105,8 @@ var sources = collection[config.Source]{
 	items: func(c *config.Config) (*[]config.Source, string, *refusal) {
 		return &c.Sources, "sources", nil
 	},
-	id: func(s *config.Source) *string { return &s.ID },
+	id:     func(s *config.Source) *string { return &s.ID },
+	status: func(s *config.Source) *string { return &s.Status },
 }
 
 var buyers = collection[config.Buyer]{

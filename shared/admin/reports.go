@@ -34,9 +34,15 @@ const (
 	GroupBuyer       = "buyer"
 	GroupBuyerSource = "buyer_source"
 	GroupDay         = "day"
+	// GroupScoreBand groups a campaign's leads by score band (00-19 …
+	// 80-100), GroupSubID a source's by sub-id ("<source>/<sub_id>"),
+	// GroupOrder the buyers' sales by order ("<buyer>/<order>").
+	GroupScoreBand = store.DimScoreBand
+	GroupSubID     = store.DimSubID
+	GroupOrder     = store.DimOrder
 )
 
-var groupings = []string{GroupCampaign, GroupSource, GroupBuyer, GroupBuyerSource, GroupDay}
+var groupings = []string{GroupCampaign, GroupSource, GroupBuyer, GroupBuyerSource, GroupDay, GroupScoreBand, GroupSubID, GroupOrder}
 
 func (h *Handler) reportRoutes(m *httpapi.Mux) {
 	m.Handle("GET /v1/admin/reports/pnl", func(ctx context.Context, req httpapi.Request, _ map[string]string) httpapi.Response {

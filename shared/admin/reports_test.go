@@ -23,7 +23,9 @@ func TestPnLQueryValidation(t *testing.T) {
 		{map[string]string{"from": "2025-13-01", "to": "2025-12-31"}, "from", "invalid"},
 		{map[string]string{"from": "2025-01-01", "to": "01/31/2025"}, "to", "invalid"},
 		{map[string]string{"from": "2025-02-01", "to": "2025-01-31"}, "to", "invalid"},
-		{map[string]string{"from": "2025-01-01", "to": "2025-01-31", "group_by": "order"}, "group_by", "invalid"},
+		{map[string]string{"from": "2025-01-01", "to": "2025-01-31", "group_by": "order"}, "", ""},
+		{map[string]string{"from": "2025-01-01", "to": "2025-01-31", "group_by": "score_band"}, "", ""},
+		{map[string]string{"from": "2025-01-01", "to": "2025-01-31", "group_by": "orders"}, "group_by", "invalid"},
 	}
 	for _, c := range cases {
 		q, probs := parsePnLQuery(c.q)

@@ -41,7 +41,10 @@ type Request struct {
 	PingID   string
 	Campaign string
 	// Fields are the lead's non-PII fields (NonPII filters them).
-	Fields  map[string]any
+	Fields map[string]any
+	// Score is the lead's score (0-100), sent with the ping and read by
+	// the orders' score_adjustments; nil: not scored.
+	Score   *int
 	Bidders []Bidder
 	Timeout time.Duration
 	Floor   money.Amount
@@ -174,9 +177,25 @@ func Run(ctx context.Context, p Pinger, req Request) Result {
 	return res
 }
 
+// Adjustment is what an order's bids are multiplied by for ranking: the
+// factor of its score_adjustments entry with the highest min_score the
+// lead's score reaches, else its bid_adjustment.
+func Adjustment(o *config.Order, score *int) float64 {
+	f, best := o.BidAdjustment, -1
+	if score != nil {
+		for _, a := range o.ScoreAdjustments {
+			if *score >= a.MinScore && a.MinScore > best {
+				f, best = a.Factor, a.MinScore
+			}
+		}
+	}
+	return f
+}
+
 // rank orders the valid bids: the highest adjusted bid first (bid ×
-// the order's bid_adjustment), then the lower priority number, then a
-// fair tie-break that differs from lead to lead.
+// Adjustment: the order's bid_adjustment, or its score_adjustments), then
+// the lower priority number, then a fair tie-break that differs from lead
+// to lead.
 func rank(req Request, bids []Bid) []Bid {
 	type entry struct {
 		bid      Bid
@@ -192,7 +211,7 @@ func rank(req Request, bids []Bid) []Bid {
 		o := req.Bidders[i].Ref.Order
 		h := fnv.New64a()
 		h.Write([]byte(req.PingID + "|" + b.Key()))
-		es = append(es, entry{bid: b, adjusted: b.Price.Percent(o.BidAdjustment * 100), priority: o.Priority, tie: h.Sum64()})
+		es = append(es, entry{bid: b, adjusted: b.Price.Percent(Adjustment(o, req.Score) * 100), priority: o.Priority, tie: h.Sum64()})
 	}
 	slices.SortStableFunc(es, func(a, b entry) int {
 		switch {

@@ -145,3 +145,37 @@ func BenchmarkAuction50(b *testing.B) {
 		}
 	}
 }
+
+// A lead's score goes with the ping, and an order's score_adjustments
+// weigh its bid by the score: the highest min_score reached applies.
+func TestScoreAdjustsRanking(t *testing.T) {
+	f := &fake{answers: map[string]func(context.Context) (Answer, error){
+		"quality": bid(2000, "q"), "volume": bid(2400, "v"),
+	}}
+	quality := config.Order{ID: "quality", PingURL: "x", ScoreAdjustments: []config.ScoreAdjustment{{MinScore: 60, Factor: 1.1}, {MinScore: 80, Factor: 1.5}}}
+	volume := config.Order{ID: "volume", PingURL: "x"}
+	for _, tc := range []struct {
+		score *int
+		want  string
+	}{{nil, "volume"}, {ptr(59), "volume"}, {ptr(70), "volume"}, {ptr(80), "quality"}, {ptr(99), "quality"}} {
+		res := Run(context.Background(), f, Request{PingID: "p", Campaign: "c", Fields: map[string]any{}, Score: tc.score,
+			Bidders: bidders(quality, volume), Timeout: time.Second})
+		if len(res.Ranked) != 2 || res.Ranked[0].Order != tc.want {
+			t.Errorf("score %v: ranked %+v, want %s first", tc.score, res.Ranked, tc.want)
+		}
+		body, _ := f.bodies.Load().(string)
+		if tc.score != nil && !strings.Contains(body, fmt.Sprintf(`"score":%d`, *tc.score)) {
+			t.Errorf("ping body %s: no score", body)
+		}
+		if tc.score == nil && strings.Contains(body, "score") {
+			t.Errorf("ping body %s: a score for an unscored lead", body)
+		}
+	}
+	o := quality
+	o.BidAdjustment = 0.9
+	if got := Adjustment(&o, ptr(10)); got != 0.9 {
+		t.Errorf("under every min_score: %v, want the bid_adjustment", got)
+	}
+}
+
+func ptr(n int) *int { return &n }

@@ -12,7 +12,8 @@ import (
 )
 
 // contacts are a lead's phone numbers and email addresses: the values of
-// its campaign's phone and email fields, normalised. The store writes a
+// its campaign's phone and email fields, normalised; and the consumer's IP
+// address when the lead carries one (velocity). The store writes a
 // lookup item for each (lead search) and checks each against the
 // suppression lists, test leads included: a test lead runs everything.
 func contacts(camp *config.Campaign, fields map[string]any) []store.Contact {
@@ -24,6 +25,9 @@ func contacts(camp *config.Campaign, fields map[string]any) []store.Contact {
 		if v, ok := fields[name]; ok {
 			out = append(out, store.Contact{Field: name, Kind: f.Type, Value: fmt.Sprint(v)})
 		}
+	}
+	if ip, ok := ipContact(camp, fields); ok {
+		out = append(out, ip)
 	}
 	slices.SortFunc(out, func(a, b store.Contact) int { return strings.Compare(a.Field, b.Field) })
 	return out

@@ -62,8 +62,14 @@ type Configs interface {
 
 // Handler is the ingest function.
 type Handler struct {
-	Store   Store
-	Queue   Queue
+	Store Store
+	Queue Queue
+	// Outcomes records buyers' reports (POST /v1/outcomes).
+	Outcomes OutcomeStore
+	// Recents and Models score each lead (score.go); nil: no velocity,
+	// no model.
+	Recents Recents
+	Models  Models
 	Configs Configs
 	// Limits holds each source to its rate (nil: no limit): every post of
 	// an authenticated source is counted, before its body is read.
@@ -93,6 +99,7 @@ func (h *Handler) register() {
 	for _, add := range []func(*httpapi.Mux){
 		h.leadRoutes,
 		h.returnRoutes,
+		h.outcomeRoutes,
 	} {
 		add(&h.mux)
 	}
@@ -147,7 +154,12 @@ func (h *Handler) post(ctx context.Context, req httpapi.Request) httpapi.Respons
 		return *refused
 	}
 	now := h.Now().UTC()
-	in, route, resp := h.newLead(p, now)
+	contacts := contacts(p.camp, p.fields)
+	sc, refused := h.score(ctx, ix, p, contacts, now)
+	if refused != nil {
+		return *refused
+	}
+	in, route, resp := h.newLead(p, contacts, sc, now)
 	l := in.Record.Lead
 	log := h.Log.With("lead_id", l.ID, "campaign", p.camp.ID, "source", p.src.ID)
 	if err := h.Store.PutLead(ctx, in); err != nil {
@@ -191,6 +203,11 @@ func (h *Handler) readLead(ctx context.Context, ix *config.Index, req httpapi.Re
 	}
 	if p.fields, refused = validFields(p.camp, p.env.Fields); refused != nil {
 		return posted{}, refused
+	}
+	if sub, _ := p.fields["sub_id"].(string); sub != "" && slices.Contains(p.src.PausedSubIDs, sub) {
+		r := httpapi.Fields(http.StatusForbidden, "sub_id_paused", "sub-id "+sub+" of source "+p.src.ID+" is paused",
+			[]httpapi.FieldProblem{{Field: "fields.sub_id", Code: "paused", Message: "the feedback loop paused this sub-id for its returns; an operator can resume it"}})
+		return posted{}, &r
 	}
 	if p.claim, refused = h.claim(ctx, p.env, p.camp, p.src, p.fields); refused != nil {
 		return posted{}, refused
@@ -277,17 +294,24 @@ func validFields(camp *config.Campaign, raw map[string]any) (map[string]any, *ht
 // newLead is what accepting the posted lead at now writes (its round 0,
 // dedupe keys, contacts, idempotency record and ping claim),
 // the routing message that follows, and the answer to the source.
-func (h *Handler) newLead(p posted, now time.Time) (store.NewLead, queue.Route, []byte) {
+func (h *Handler) newLead(p posted, contacts []store.Contact, sc scored, now time.Time) (store.NewLead, queue.Route, []byte) {
 	l := lead.Lead{
 		ID: h.NewID(), Campaign: p.camp.ID, Source: p.src.ID, ExternalID: p.env.ExternalID,
-		Fields: p.fields, Test: p.env.Test, CreatedAt: now,
+		Fields: p.fields, Test: p.env.Test, Score: sc.detail.Score, CreatedAt: now,
 	}
+	detail := sc.detail
 	resp, _ := json.Marshal(acceptance{LeadID: l.ID, Status: "accepted"})
 	in := store.NewLead{
 		Record: &lead.Record{
 			Lead: l, Status: lead.Received, Updated: now,
-			Events: []lead.Event{{At: now, Type: lead.EventReceived, Detail: "accepted from source " + p.src.ID, Data: testMark(l.Test)}},
+			Events: []lead.Event{
+				{At: now, Type: lead.EventReceived, Detail: "accepted from source " + p.src.ID, Data: testMark(l.Test)},
+				scoredEvent(now, detail),
+			},
+			ScoreDetail: &detail,
 		},
+		Contacts: contacts,
+		Recent:   sc.recent,
 	}
 	if p.idemKey != "" {
 		in.Idempotency = &store.Idempotency{Key: p.idemKey, Response: resp, TTL: IdempotencyTTL}
@@ -298,7 +322,6 @@ func (h *Handler) newLead(p posted, now time.Time) (store.NewLead, queue.Route, 
 			in.Dedupe = append(in.Dedupe, store.DedupeKey{Field: f, Value: fmt.Sprint(v), Window: p.camp.Dedupe.Window.D()})
 		}
 	}
-	in.Contacts = contacts(p.camp, p.fields)
 	route := queue.Route{Lead: l}
 	if c := p.claim; c != nil {
 		in.Claim = &store.PingClaim{ID: c.ID, Expires: c.Expires}

@@ -108,7 +108,7 @@ func TestPostWritesTheLeadWithItsClaimsThenQueuesIt(t *testing.T) {
 	if len(in.Dedupe) != 2 || len(in.Contacts) != 2 || in.Idempotency == nil || in.Idempotency.Key != "k1" {
 		t.Fatalf("dedupe %+v, contacts %+v, idempotency %+v", in.Dedupe, in.Contacts, in.Idempotency)
 	}
-	if len(in.Record.Events) != 1 || in.Record.Events[0].Type != lead.EventReceived {
+	if len(in.Record.Events) != 2 || in.Record.Events[0].Type != lead.EventReceived || in.Record.Events[1].Type != lead.EventScored {
 		t.Fatalf("events %+v", in.Record.Events)
 	}
 	if len(q.routed) != 1 || q.routed[0].Lead.ID != "L1" || q.routed[0].Seq != 0 {

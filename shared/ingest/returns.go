@@ -162,17 +162,28 @@ type returnRequest struct {
 	Reason string
 }
 
-func decodeReturn(body []byte) (returnRequest, []httpapi.FieldProblem, error) {
+// jsonObject reads a body that must be one JSON object (numbers as
+// json.Number), or the error that says why it is not.
+func jsonObject(body []byte) (map[string]any, error) {
 	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
 	var raw map[string]any
 	if err := dec.Decode(&raw); err != nil {
-		return returnRequest{}, nil, err
+		return nil, err
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return returnRequest{}, nil, errors.New("trailing data after the JSON object")
+		return nil, errors.New("trailing data after the JSON object")
 	}
 	if raw == nil {
-		return returnRequest{}, nil, errors.New("the body must be a JSON object")
+		return nil, errors.New("the body must be a JSON object")
+	}
+	return raw, nil
+}
+
+func decodeReturn(body []byte) (returnRequest, []httpapi.FieldProblem, error) {
+	raw, err := jsonObject(body)
+	if err != nil {
+		return returnRequest{}, nil, err
 	}
 	var in returnRequest
 	var probs []httpapi.FieldProblem

@@ -25,8 +25,13 @@ const (
 	// messages of a batch run at once, each with one post of up to its
 	// buyer's delivery timeout.
 	DeliveryFunctionTimeout = 60 * time.Second
-	// AdminFunctionTimeout bounds one operator request.
-	AdminFunctionTimeout = 30 * time.Second
+	// FeedbackInterval is how often the feedback loops run (the admin
+	// function's scheduled task).
+	FeedbackInterval = 5 * time.Minute
+	// AdminFunctionTimeout bounds one scheduled task (a day's training of
+	// every campaign's model, a run of the feedback loops); an operator's
+	// request is cut at API Gateway's 29 s first.
+	AdminFunctionTimeout = 5 * time.Minute
 	// PingFunctionTimeout bounds a seller's ping, answered synchronously.
 	PingFunctionTimeout = 5 * time.Second
 	// AggregateFunctionTimeout bounds one batch of the table's stream

@@ -29,6 +29,7 @@ import (
 	"github.com/leadrelay/leadrelay/shared/pingtoken"
 	"github.com/leadrelay/leadrelay/shared/ratelimit"
 	"github.com/leadrelay/leadrelay/shared/routing"
+	"github.com/leadrelay/leadrelay/shared/scoring"
 	"github.com/leadrelay/leadrelay/shared/validate"
 )
 
@@ -193,7 +194,11 @@ func (h *Handler) auction(ctx context.Context, ix *config.Index, camp *config.Ca
 	now := h.Now().UTC()
 	id := h.NewID()
 	log := h.Log.With("ping_id", id, "campaign", camp.ID, "source", src.ID)
-	l := &lead.Lead{ID: id, Campaign: camp.ID, Source: src.ID, Fields: fields, Test: test, CreatedAt: now}
+	// A ping is scored on what it carries (no PII: the phone and email
+	// signals are neutral), so orders' min_score and score_adjustments
+	// judge it as they will the lead, and the buyers see the score.
+	score := scoring.Score(scoring.Input{Campaign: camp, Source: src.ID, Fields: fields, At: now, Zone: ix.LeadZone(camp, fields)}, nil, 0).Score
+	l := &lead.Lead{ID: id, Campaign: camp.ID, Source: src.ID, Fields: fields, Test: test, Score: score, CreatedAt: now}
 	in := routing.NewInput(l, camp, ix, now, nil, nil)
 	if h.Breakers != nil {
 		// Buyers whose deliveries are failing are not quoted.
@@ -205,7 +210,7 @@ func (h *Handler) auction(ctx context.Context, ix *config.Index, camp *config.Ca
 		bidders[i] = auction.Bidder{Ref: c.Ref}
 	}
 	res := auction.Run(ctx, h.Pinger, auction.Request{
-		PingID: id, Campaign: camp.ID, Fields: fields, Bidders: bidders,
+		PingID: id, Campaign: camp.ID, Fields: fields, Score: &score, Bidders: bidders,
 		Timeout: Budget(camp.Ping.Timeout.D()), Floor: camp.Ping.Floor,
 	})
 	canon, err := pingtoken.CanonicalFields(fields)

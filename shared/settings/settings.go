@@ -27,6 +27,10 @@ type Settings struct {
 	// ConfigTTL is how long a function keeps the configuration before it
 	// reads it again: config changes reach the router within this time.
 	ConfigTTL time.Duration
+	// ModelTTL is how long a function keeps a campaign's scoring model
+	// before it reads it again (LEADRELAY_MODEL_TTL, default
+	// DefaultModelTTL): a model is up to 350 KB, read per instance.
+	ModelTTL time.Duration
 	// PingSecret signs ping_ids (LEADRELAY_PING_SECRET, local runs); on
 	// AWS PingSecretParam names the SSM SecureString parameter holding it
 	// (LEADRELAY_PING_SECRET_PARAM), read on first use (shared/app/secret).
@@ -47,6 +51,9 @@ const DefaultEmailFrom = "leads@leadrelay.local"
 // DefaultConfigTTL is how quickly configuration changes take effect.
 const DefaultConfigTTL = 5 * time.Second
 
+// DefaultModelTTL is how quickly a newly trained scoring model takes effect.
+const DefaultModelTTL = time.Minute
+
 // FromEnv reads the settings; getenv is os.Getenv in production.
 func FromEnv(getenv func(string) string) (Settings, error) {
 	s := Settings{
@@ -56,6 +63,7 @@ func FromEnv(getenv func(string) string) (Settings, error) {
 		RoutingDLQURL:    getenv("LEADRELAY_ROUTING_DLQ_URL"),
 		DeliveryDLQURL:   getenv("LEADRELAY_DELIVERY_DLQ_URL"),
 		ConfigTTL:        DefaultConfigTTL,
+		ModelTTL:         DefaultModelTTL,
 		PingSecret:       getenv("LEADRELAY_PING_SECRET"),
 		PingSecretParam:  getenv("LEADRELAY_PING_SECRET_PARAM"),
 		EmailFrom:        getenv("LEADRELAY_EMAIL_FROM"),
@@ -86,6 +94,13 @@ func FromEnv(getenv func(string) string) (Settings, error) {
 			return s, fmt.Errorf("LEADRELAY_CONFIG_TTL=%q: want a duration such as 5s", v)
 		}
 		s.ConfigTTL = d
+	}
+	if v := getenv("LEADRELAY_MODEL_TTL"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			return s, fmt.Errorf("LEADRELAY_MODEL_TTL=%q: want a duration such as 1m", v)
+		}
+		s.ModelTTL = d
 	}
 	return s, nil
 }

@@ -13,7 +13,7 @@ func TestFromEnvDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Table != "leadrelay" || s.EmailFrom != DefaultEmailFrom || s.ConfigTTL != DefaultConfigTTL || s.AllowPrivateTargets {
+	if s.Table != "leadrelay" || s.EmailFrom != DefaultEmailFrom || s.ConfigTTL != DefaultConfigTTL || s.ModelTTL != DefaultModelTTL || s.AllowPrivateTargets {
 		t.Fatalf("defaults: %+v", s)
 	}
 }
@@ -23,20 +23,20 @@ func TestFromEnvReadsEverything(t *testing.T) {
 		"LEADRELAY_TABLE": "t", "LEADRELAY_ROUTING_QUEUE_URL": "rq", "LEADRELAY_DELIVERY_QUEUE_URL": "dq",
 		"LEADRELAY_ROUTING_DLQ_URL": "rdlq", "LEADRELAY_DELIVERY_DLQ_URL": "ddlq", "LEADRELAY_ALLOW_PRIVATE_TARGETS": "true",
 		"LEADRELAY_CONFIG_TTL": "2s", "LEADRELAY_PING_SECRET": "secret", "LEADRELAY_PING_SECRET_PARAM": "/p",
-		"LEADRELAY_EMAIL_FROM": "leads@agency.example",
+		"LEADRELAY_EMAIL_FROM": "leads@agency.example", "LEADRELAY_MODEL_TTL": "30s",
 	}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := Settings{Table: "t", RoutingQueueURL: "rq", DeliveryQueueURL: "dq", RoutingDLQURL: "rdlq", DeliveryDLQURL: "ddlq",
-		AllowPrivateTargets: true, ConfigTTL: 2 * time.Second, PingSecret: "secret", PingSecretParam: "/p", EmailFrom: "leads@agency.example"}
+		AllowPrivateTargets: true, ConfigTTL: 2 * time.Second, ModelTTL: 30 * time.Second, PingSecret: "secret", PingSecretParam: "/p", EmailFrom: "leads@agency.example"}
 	if s != want {
 		t.Fatalf("got %+v\nwant %+v", s, want)
 	}
 }
 
 func TestFromEnvRefusesBadValues(t *testing.T) {
-	for k, v := range map[string]string{"LEADRELAY_ALLOW_PRIVATE_TARGETS": "sometimes", "LEADRELAY_CONFIG_TTL": "-1s"} {
+	for k, v := range map[string]string{"LEADRELAY_ALLOW_PRIVATE_TARGETS": "sometimes", "LEADRELAY_CONFIG_TTL": "-1s", "LEADRELAY_MODEL_TTL": "soon"} {
 		_, err := FromEnv(env(map[string]string{k: v}))
 		if err == nil || !strings.Contains(err.Error(), k) {
 			t.Errorf("%s=%s: %v, want an error naming it", k, v, err)

@@ -1,8 +1,12 @@
-// Package adminapp wires the admin function: the operators' API. It links
-// DynamoDB and SQS (redrive).
+// Package adminapp wires the admin function: the operators' API, and the
+// scheduled scoring trainings and feedback loops. It links DynamoDB, SQS
+// (redrive) and KMS (secrets).
 package adminapp
 
 import (
+	"context"
+	"encoding/json"
+	"fmt"
 	"log/slog"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -12,9 +16,12 @@ import (
 	"github.com/leadrelay/leadrelay/shared/app/base"
 	"github.com/leadrelay/leadrelay/shared/app/queues"
 	"github.com/leadrelay/leadrelay/shared/app/sealing"
+	"github.com/leadrelay/leadrelay/shared/httpapi"
+	"github.com/leadrelay/leadrelay/shared/notify"
 	"github.com/leadrelay/leadrelay/shared/queue"
 	"github.com/leadrelay/leadrelay/shared/secrets"
 	"github.com/leadrelay/leadrelay/shared/settings"
+	"github.com/leadrelay/leadrelay/shared/webhook"
 )
 
 // New is the admin function's handler, built from its settings and AWS
@@ -29,6 +36,23 @@ func New(s settings.Settings, cfg aws.Config, log *slog.Logger) *admin.Handler {
 func Handler(b *base.Base, sq *sqs.Client, q *queue.Sender, k secrets.Keeper, token string) *admin.Handler {
 	return &admin.Handler{
 		Store: b.Store, Queue: q, Now: b.Now, Token: token, Changed: b.Configs.Invalidate, Log: b.Log,
-		Redriver: queue.NewRedriver(sq, q.URLs()), Ledger: b.Store, Secrets: k,
+		Redriver: queue.NewRedriver(sq, q.URLs()), Ledger: b.Store, Secrets: k, Models: b.Store,
+		Slack: &notify.Slack{Client: webhook.NewClient(b.Settings.AllowPrivateTargets)},
+	}
+}
+
+// Invoke is the admin function's Lambda entry: an API Gateway request, or
+// a scheduled task ({"task": "train"|"feedback"}, admin.RunTask).
+func Invoke(h *admin.Handler) func(ctx context.Context, event json.RawMessage) (any, error) {
+	return func(ctx context.Context, event json.RawMessage) (any, error) {
+		var t admin.Task
+		if err := json.Unmarshal(event, &t); err == nil && t.Task != "" {
+			return nil, h.RunTask(ctx, t)
+		}
+		var req httpapi.Request
+		if err := json.Unmarshal(event, &req); err != nil {
+			return nil, fmt.Errorf("admin: an event that is neither a request nor a task: %w", err)
+		}
+		return h.Handle(ctx, req)
 	}
 }

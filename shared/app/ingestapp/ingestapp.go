@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/leadrelay/leadrelay/shared/app/base"
+	"github.com/leadrelay/leadrelay/shared/app/models"
 	"github.com/leadrelay/leadrelay/shared/app/queues"
 	"github.com/leadrelay/leadrelay/shared/app/secret"
 	"github.com/leadrelay/leadrelay/shared/ingest"
@@ -29,5 +30,6 @@ func Handler(b *base.Base, q *queue.Sender, pingSecret *secret.Cached) *ingest.H
 	return &ingest.Handler{
 		Store: b.Store, Queue: q, Configs: b.Configs, Limits: b.Limits, Now: b.Now, Log: b.Log,
 		NewID: base.NewID, PingSecret: pingSecret.Get,
+		Outcomes: b.Store, Recents: b.Store, Models: &models.Cache{Store: b.Store, Now: b.Now, TTL: b.Settings.ModelTTL},
 	}
 }

@@ -1,0 +1,52 @@
+package admin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/leadrelay/leadrelay/shared/config"
+)
+
+// Scheduled tasks: the stack's schedules invoke the admin function with
+// {"task": "<name>"} (EventBridge rules with a constant input).
+const (
+	// TaskTrain trains every active campaign's scoring model (daily).
+	TaskTrain = "train"
+	// TaskFeedback runs the feedback loops (every few minutes).
+	TaskFeedback = "feedback"
+)
+
+// Task is a scheduled task's event.
+type Task struct {
+	Task string `json:"task"`
+}
+
+// RunTask runs a scheduled task. A campaign without labelled leads is not
+// an error; the first failure of the others is reported after every
+// campaign was tried.
+func (h *Handler) RunTask(ctx context.Context, t Task) error {
+	switch t.Task {
+	case TaskFeedback:
+		_, err := h.RunLoops(ctx)
+		return err
+	case TaskTrain:
+		c, err := h.Store.LoadConfig(ctx)
+		if err != nil {
+			return fmt.Errorf("load configuration: %w", err)
+		}
+		var errs []error
+		for i := range c.Campaigns {
+			camp := &c.Campaigns[i]
+			if camp.Status == config.StatusPaused {
+				continue
+			}
+			if _, err := h.Train(ctx, camp); err != nil && !errors.Is(err, errNoLabels) {
+				h.Log.ErrorContext(ctx, "train scoring model", "campaign", camp.ID, "error", err)
+				errs = append(errs, fmt.Errorf("train %s: %w", camp.ID, err))
+			}
+		}
+		return errors.Join(errs...)
+	}
+	return fmt.Errorf("unknown task %q", t.Task)
+}
