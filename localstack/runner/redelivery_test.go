@@ -135,7 +135,7 @@ func TestRedeliveredMessagesChangeNothing(t *testing.T) {
 	if !dims[store.DimCampaign] || !dims[store.DimSource] || !dims[store.DimBuyer] {
 		t.Fatalf("ledger rows: %+v", rows)
 	}
-	if ev := rec.Events; len(ev) != 4 {
+	if ev := rec.Events; len(ev) != 5 || ev[1].Type != lead.EventScored { // received, scored, routed, attempt, accepted
 		t.Fatalf("timeline has %d events: %+v", len(ev), ev)
 	}
 }

@@ -210,7 +210,7 @@ func TestReturnsSpendAndReportRules(t *testing.T) {
 		{"from=2025-02-01&to=2025-01-01", "to"},
 		{"from=2024-01-01&to=2025-01-02", "to"},
 		{"to=2025-01-01", "from"},
-		{"from=2025-01-01&to=2025-01-02&group_by=order", "group_by"},
+		{"from=2025-01-01&to=2025-01-02&group_by=orders", "group_by"},
 	} {
 		r := e.do("GET", "/v1/admin/reports/pnl?"+q.query, "", "", admin)
 		errBody, _ := r.Body["error"].(map[string]any)

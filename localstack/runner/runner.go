@@ -30,9 +30,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/leadrelay/leadrelay/shared/admin"
 	"github.com/leadrelay/leadrelay/shared/app"
 	"github.com/leadrelay/leadrelay/shared/config"
 	"github.com/leadrelay/leadrelay/shared/httpapi"
+	"github.com/leadrelay/leadrelay/shared/limits"
 	"github.com/leadrelay/leadrelay/shared/queue"
 	"github.com/leadrelay/leadrelay/shared/secrets"
 	"github.com/leadrelay/leadrelay/shared/settings"
@@ -82,6 +84,9 @@ type Options struct {
 	// SweepGrace how long a new lead may wait for its first routing round
 	// (default the sweeper's).
 	SweepEvery time.Duration
+	// NoTasks turns off the admin function's scheduled tasks (tests run
+	// them by hand: Runner.Admin.RunTask).
+	NoTasks    bool
 	SweepGrace time.Duration
 	Log        *slog.Logger
 }
@@ -95,6 +100,10 @@ type Runner struct {
 	Demo   *DemoBuyer
 	// Sweeper is the sweeper the runner runs every SweepEvery.
 	Sweeper *sweeper.Handler
+	// Admin is the operators' API, whose scheduled tasks (the feedback
+	// loops, the scoring models' training) the runner runs as the stack's
+	// schedules do.
+	Admin *admin.Handler
 
 	srv       *http.Server
 	stream    *streamPoller
@@ -137,6 +146,7 @@ func Start(ctx context.Context, o Options) (*Runner, error) {
 		return nil, err
 	}
 	s.Table, s.AllowPrivateTargets, s.ConfigTTL = o.Prefix+"leads", o.AllowPrivateTargets, o.ConfigTTL
+	s.ModelTTL = o.ConfigTTL // a model trained locally takes effect as fast as a configuration change
 	if err := store.CreateTable(ctx, dynamodb.NewFromConfig(o.AWS), s.Table); err != nil {
 		ln.Close()
 		return nil, err
@@ -172,6 +182,7 @@ func Start(ctx context.Context, o Options) (*Runner, error) {
 		r.redeliver = max(o.RedeliverEvery, 1)
 	}
 	ingest, adm := a.Ingest(), a.Admin(o.AdminToken)
+	r.Admin = adm
 	mux := http.NewServeMux()
 	mux.Handle("/v1/admin/", proxy(adm.Handle, o.Log))
 	mux.Handle("/v1/pings", proxy(a.Ping().Handle, o.Log))
@@ -228,7 +239,36 @@ func Start(ctx context.Context, o Options) (*Runner, error) {
 			}
 		}()
 	}
+	if !o.NoTasks {
+		r.runTasks(pctx, o.Log)
+	}
 	return r, nil
+}
+
+// runTasks runs the admin function's scheduled tasks on the stack's
+// schedules: the feedback loops every limits.FeedbackInterval, the
+// scoring models' training daily.
+func (r *Runner) runTasks(ctx context.Context, log *slog.Logger) {
+	every := func(d time.Duration, task string) {
+		r.wg.Add(1)
+		go func() {
+			defer r.wg.Done()
+			t := time.NewTicker(d)
+			defer t.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+					if err := r.Admin.RunTask(ctx, admin.Task{Task: task}); err != nil {
+						log.Warn("scheduled task", "task", task, "error", err)
+					}
+				}
+			}
+		}()
+	}
+	every(limits.FeedbackInterval, admin.TaskFeedback)
+	every(24*time.Hour, admin.TaskTrain)
 }
 
 // SettleLedger waits until the aggregate handler has folded in every

@@ -85,7 +85,7 @@ func start(t *testing.T, configYAML string, mod func(*Options)) *env {
 	}
 	o := Options{
 		Addr: "127.0.0.1:0", AdminToken: adminToken, ConfigFile: path, Prefix: emulator.Name("lr-"),
-		AWS: cfg, Visibility: 5 * time.Second, Pollers: 3, AllowPrivateTargets: true, ConfigTTL: time.Minute,
+		AWS: cfg, Visibility: 5 * time.Second, Pollers: 3, AllowPrivateTargets: true, ConfigTTL: time.Minute, NoTasks: true,
 		Log: slog.New(slog.NewJSONHandler(io.Discard, nil)),
 	}
 	if testing.Verbose() {
@@ -210,9 +210,15 @@ func (e *env) post(fields map[string]any, headers map[string]string) response {
 // waitStatus polls GET /v1/leads/{id} until the lead reaches a final status.
 func (e *env) waitStatus(id string) string {
 	e.t.Helper()
+	return e.waitStatusAs(sourceKey, id)
+}
+
+// waitStatusAs is waitStatus for a lead of the source with key.
+func (e *env) waitStatusAs(key, id string) string {
+	e.t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
-		r := e.do("GET", "/v1/leads/"+id, "", "", map[string]string{"X-API-Key": sourceKey})
+		r := e.do("GET", "/v1/leads/"+id, "", "", map[string]string{"X-API-Key": key})
 		if r.Status != 200 {
 			e.t.Fatalf("GET lead %s: %d %v", id, r.Status, r.Body)
 		}
@@ -303,10 +309,15 @@ func TestLeadIsSoldDeliveredAndExplained(t *testing.T) {
 	for _, ev := range adm.Body["events"].([]any) {
 		types = append(types, ev.(map[string]any)["type"].(string))
 	}
-	if strings.Join(types, ",") != "received,routed,attempt,accepted" {
+	if strings.Join(types, ",") != "received,scored,routed,attempt,accepted" {
 		t.Fatalf("timeline: %v", types)
 	}
-	routed := adm.Body["events"].([]any)[1].(map[string]any)
+	// Scored before routing, with what made the score.
+	detail, _ := adm.Body["score_detail"].(map[string]any)
+	if sc, _ := adm.Body["score"].(float64); sc < 1 || detail == nil || detail["score"] != sc || len(detail["signals"].([]any)) != 6 {
+		t.Fatalf("score %v, detail %v", adm.Body["score"], detail)
+	}
+	routed := adm.Body["events"].([]any)[2].(map[string]any)
 	if routed["buyer"] != "acme" || routed["data"].(map[string]any)["orders"] != 1.0 {
 		t.Fatalf("routed event: %v", routed)
 	}
