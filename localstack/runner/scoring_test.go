@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/leadrelay/leadrelay/shared/admin"
 	"github.com/leadrelay/leadrelay/shared/config"
+	"github.com/leadrelay/leadrelay/shared/feedback"
 )
 
 // scoringYAML: campaign "solar" (scored, a model from 10 labels), sources
@@ -374,8 +376,9 @@ func TestOutcomesTrainTheCampaignsModel(t *testing.T) {
 }
 
 // The loops act by themselves: a source whose sales come back is paused
-// (the audit log says by whom, Slack hears of it, its leads are refused)
-// and an operator resumes it; an order that refuses what it is offered is
+// (the audit log says by whom, Slack hears of it, its leads are refused),
+// an operator can resume it, and the loop restores it once its rate is
+// under the restore line; an order that refuses what it is offered is
 // demoted.
 func TestFeedbackLoopsPauseAndDemote(t *testing.T) {
 	b, sl := newBuyer(t), newSlack(t)
@@ -438,11 +441,37 @@ func TestFeedbackLoopsPauseAndDemote(t *testing.T) {
 	if acts, err := e.r.Admin.RunLoops(ctx); err != nil || len(acts) != 0 {
 		t.Fatalf("run again: %v %+v", err, acts)
 	}
-	// An operator resumes it: the loop's mark goes with the pause.
+	// An operator resumes it: the loop's mark goes with the pause. Its
+	// rates still over the limit, the next run pauses it again.
 	if r := e.do("POST", "/v1/admin/sources/bad/resume", "", "", adm); r.Status != http.StatusOK {
 		t.Fatalf("resume: %d %v", r.Status, r.Body)
 	}
 	if cfg := e.do("GET", "/v1/admin/sources/bad", "", "", adm); cfg.Body["status"] != "active" || cfg.Body["paused_by"] != nil {
 		t.Fatalf("resumed: %v", cfg.Body)
+	}
+	if acts, err := e.r.Admin.RunLoops(ctx); err != nil || len(acts) != 1 || acts[0].Kind != "pause_source" {
+		t.Fatalf("after the operator's resume: %v %+v", err, acts)
+	}
+
+	// The agency accepts more returns from its sources: the loop restores
+	// what it paused, since its rate is now under the restore line.
+	doc := strings.Replace(scoringYAML(b.srv.URL, rejectingBuyer(t).URL, sl.srv.URL), "max_return_rate: 0.3", "max_return_rate: 0.9, restore_below: 0.7", 1)
+	doc = strings.Replace(doc, "  - id: bad\n", "  - id: bad\n    status: paused\n    paused_by: feedback\n", 1)
+	if r := e.admin("PUT", "/v1/admin/config", doc); r.Status != http.StatusOK {
+		t.Fatalf("put config: %d %v", r.Status, r.Body)
+	}
+	acts, err = e.r.Admin.RunLoops(ctx)
+	if err != nil || !slices.ContainsFunc(acts, func(a feedback.Action) bool { return a.Kind == feedback.RestoreSource && a.Source == "bad" }) {
+		t.Fatalf("after the limit was raised: %v %+v", err, acts)
+	}
+	if cfg := e.do("GET", "/v1/admin/sources/bad", "", "", adm); cfg.Body["status"] != "active" || cfg.Body["paused_by"] != nil {
+		t.Fatalf("restored by the loop: %v", cfg.Body)
+	}
+	if said := sl.said(); !strings.Contains(said, "source bad restored: return rate 60% over 7d is back under 70%") {
+		t.Fatalf("Slack heard: %q", said)
+	}
+	time.Sleep(1100 * time.Millisecond)
+	if r := e.postAs("key-bad", "solar", cleanLead(71)); r.Status != http.StatusAccepted {
+		t.Fatalf("a restored source's lead: %d %v", r.Status, r.Body)
 	}
 }

@@ -299,7 +299,7 @@ func (h *Handler) newLead(p posted, contacts []store.Contact, sc scored, now tim
 		ID: h.NewID(), Campaign: p.camp.ID, Source: p.src.ID, ExternalID: p.env.ExternalID,
 		Fields: p.fields, Test: p.env.Test, Score: sc.detail.Score, CreatedAt: now,
 	}
-	detail := sc.detail
+	detail := stored(sc.detail)
 	resp, _ := json.Marshal(acceptance{LeadID: l.ID, Status: "accepted"})
 	in := store.NewLead{
 		Record: &lead.Record{

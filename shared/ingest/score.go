@@ -112,6 +112,28 @@ func lowScore(d lead.ScoreDetail, min int) httpapi.Response {
 		fmt.Sprintf("the lead's signals score %d, under this source's minimum of %d; nothing was stored", d.Rule, min), probs)
 }
 
+// StoredTerms is how many of the model's terms a lead keeps.
+const StoredTerms = 3
+
+// stored is what a lead keeps of its score's detail: the signals that
+// moved it (a signal worth no points says nothing) and the model's largest
+// terms, so that the lead's first item stays within 1 KB (one write unit).
+func stored(d lead.ScoreDetail) lead.ScoreDetail {
+	var moved []lead.Signal
+	for _, s := range d.Signals {
+		if s.Points != 0 {
+			moved = append(moved, s)
+		}
+	}
+	d.Signals = moved
+	if d.Model != nil {
+		m := *d.Model
+		m.Terms = m.Terms[:min(len(m.Terms), StoredTerms)]
+		d.Model = &m
+	}
+	return d
+}
+
 // scoredEvent is the timeline's account of a lead's score.
 func scoredEvent(now time.Time, d lead.ScoreDetail) lead.Event {
 	var why []string // what cost it points; score_detail has every signal

@@ -56,7 +56,7 @@ func TestLeadIsScoredBeforeItIsWritten(t *testing.T) {
 	}
 	rec := st.put[0].Record
 	d := rec.ScoreDetail
-	if d == nil || rec.Score != d.Score || q.routed[0].Lead.Score != d.Score || len(d.Signals) != 6 {
+	if d == nil || rec.Score != d.Score || q.routed[0].Lead.Score != d.Score || len(d.Signals) != 5 { // consent: 0 points, not kept
 		t.Fatalf("score %d, detail %+v, routed with %d", rec.Score, d, q.routed[0].Lead.Score)
 	}
 	var vel lead.Signal
@@ -140,5 +140,16 @@ func TestIPContact(t *testing.T) {
 	}
 	if got := contacts(camp, map[string]any{"ip_address": "not an ip"}); len(got) != 0 {
 		t.Fatalf("contacts %+v", got)
+	}
+}
+
+// A lead keeps the signals that moved its score and the model's three
+// largest terms.
+func TestStoredDetail(t *testing.T) {
+	d := lead.ScoreDetail{Score: 70, Rule: 60, Signals: []lead.Signal{{Name: "a", Points: 5}, {Name: "b"}, {Name: "c", Points: -1}},
+		Model: &lead.ModelPart{Version: 2, Terms: []lead.Term{{Feature: "x"}, {Feature: "y"}, {Feature: "z"}, {Feature: "w"}, {Feature: "v"}}}}
+	got := stored(d)
+	if len(got.Signals) != 2 || got.Signals[1].Name != "c" || len(got.Model.Terms) != StoredTerms || len(d.Model.Terms) != 5 {
+		t.Fatalf("stored %+v (from %+v)", got, d)
 	}
 }

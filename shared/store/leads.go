@@ -210,7 +210,7 @@ func (s *Store) leadItem(ctx context.Context, rec *lead.Record) (map[string]type
 	}
 	maps.Copy(item, rd)
 	if rec.ScoreDetail != nil {
-		sd, err := attributevalue.Marshal(rec.ScoreDetail)
+		sd, err := attributevalue.Marshal(compactScore(rec.ScoreDetail))
 		if err != nil {
 			return nil, fmt.Errorf("encode score of lead %s: %w", rec.ID, err)
 		}

@@ -97,10 +97,11 @@ func fold(items []map[string]types.AttributeValue) (*lead.Record, error) {
 			}
 			r.Status, r.Events, r.Updated = rd.Status, rd.Event, rd.At
 			if sd, ok := it[attrScoreDetail]; ok {
-				r.ScoreDetail = new(lead.ScoreDetail)
-				if err := attributevalue.Unmarshal(sd, r.ScoreDetail); err != nil {
+				var c storedScore
+				if err := attributevalue.Unmarshal(sd, &c); err != nil {
 					return nil, fmt.Errorf("decode score of lead %s: %w", r.ID, err)
 				}
+				r.ScoreDetail = c.detail()
 			}
 			rec = &r
 		case rec == nil:

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"reflect"
 	"slices"
 	"strconv"
 	"testing"
@@ -10,6 +11,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/leadrelay/leadrelay/shared/lead"
 )
 
 // batchDB answers BatchGetItem from items by partition key.
@@ -88,5 +91,19 @@ func TestScoreBandsAndSubIDKeys(t *testing.T) {
 	}
 	if SubIDKey("fb", "aff-7") != "fb/aff-7" || SubIDKey("fb", "a|b") != "" || SubIDKey("fb", "") != "" {
 		t.Fatal("SubIDKey")
+	}
+}
+
+// A score's detail comes back from its compact form as it went in (but
+// the signals' words, which are not kept).
+func TestScoreDetailRoundTrip(t *testing.T) {
+	d := &lead.ScoreDetail{Score: 41, Rule: 35, Signals: []lead.Signal{
+		{Name: "phone_type", Value: "toll_free", Points: -15, Why: "not kept"}, {Name: "completeness", Value: "0.75", Points: 2.5},
+	}, Model: &lead.ModelPart{Version: 3, Probability: 0.62, Blend: 0.4, Terms: []lead.Term{{Feature: "f:credit=poor", Weight: -0.7}}}}
+	got := compactScore(d).detail()
+	want := *d
+	want.Signals = []lead.Signal{{Name: "phone_type", Value: "toll_free", Points: -15}, {Name: "completeness", Value: "0.75", Points: 2.5}}
+	if !reflect.DeepEqual(*got, want) {
+		t.Fatalf("got %+v, want %+v", got, want)
 	}
 }
