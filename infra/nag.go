@@ -33,6 +33,7 @@ const (
 	// AwsSolutions-APIG4 and COG4: the methods open to API Gateway.
 	reasonSourceKey = "Sources authenticate with their API key (X-API-Key or Authorization: Bearer, stored as SHA-256 only) in the handler, which answers 401/403 itself (DESIGN.md, Public interfaces); a Cognito user pool or an IAM authorizer does not fit sellers' servers posting leads machine to machine."
 	reasonBuyerKey  = "Buyers authenticate with their API key (X-API-Key or Authorization: Bearer, stored as SHA-256 only) in the ingest handler, which answers 401/403 itself; a Cognito user pool or an IAM authorizer does not fit buyers' systems posting returns and outcomes machine to machine."
+	reasonGoogleKey = "Google Ads lead form webhooks carry the form's google_key in the body (Google sends no header to authorize with); the ingest handler compares it, as a SHA-256 in constant time, with the configured form's and answers 403 itself."
 	reasonHealth    = "GET /v1/health is the unauthenticated readiness probe: it answers 200 and no data."
 	reasonAdminIAM  = "The admin API is authorized with AWS_IAM (SigV4-signed by operators' IAM principals, execute-api:Invoke); operators are IAM principals, not a Cognito user pool."
 
@@ -64,12 +65,13 @@ func (s *LeadRelayStack) suppressNag() {
 		cdknag.NagSuppressions_AddResourceSuppressions(c, &[]*cdknag.NagPackSuppression{sup}, jsii.Bool(children))
 	}
 	for key, reason := range map[string]string{
-		"POST /v1/leads":     reasonSourceKey,
-		"GET /v1/leads/{id}": reasonSourceKey,
-		"POST /v1/pings":     reasonSourceKey,
-		"POST /v1/returns":   reasonBuyerKey,
-		"POST /v1/outcomes":  reasonBuyerKey,
-		"GET /v1/health":     reasonHealth,
+		"POST /v1/leads":                       reasonSourceKey,
+		"GET /v1/leads/{id}":                   reasonSourceKey,
+		"POST /v1/pings":                       reasonSourceKey,
+		"POST /v1/returns":                     reasonBuyerKey,
+		"POST /v1/outcomes":                    reasonBuyerKey,
+		"POST /v1/integrations/google/webhook": reasonGoogleKey,
+		"GET /v1/health":                       reasonHealth,
 	} {
 		m := s.apiMethods[key]
 		suppress(m, false, "AwsSolutions-APIG4", reason)

@@ -86,7 +86,7 @@ type functionSpec struct {
 func functionSpecs() []functionSpec {
 	return []functionSpec{
 		{name: FnIngest, timeout: limits.IngestFunctionTimeout,
-			description: "LeadRelay ingest: REST API for sources and buyers (leads, returns, outcomes, health)"},
+			description: "LeadRelay ingest: REST API for sources and buyers (leads, returns, outcomes, Google Ads lead forms, health)"},
 		{name: FnRouter, timeout: limits.RouterFunctionTimeout, openSecrets: true,
 			description: "LeadRelay router: picks buyers and reserves caps for leads on the routing queue"},
 		{name: FnDelivery, timeout: limits.DeliveryFunctionTimeout, openSecrets: true,
@@ -560,13 +560,15 @@ func (s *LeadRelayStack) newAdminSchedules() (awsevents.Rule, awsevents.Rule) {
 const stageRateLimit = 2000
 
 var routeRateLimits = map[string]float64{
-	"/v1/leads/POST":       limits.LeadsRouteRate,
-	"/v1/leads/{id}/GET":   200,
-	"/v1/pings/POST":       limits.PingsRouteRate,
-	"/v1/returns/POST":     50,
-	"/v1/outcomes/POST":    100,
-	"/v1/health/GET":       10,
-	"/v1/admin/{proxy+}/*": 25,
+	"/v1/leads/POST":     limits.LeadsRouteRate,
+	"/v1/leads/{id}/GET": 200,
+	"/v1/pings/POST":     limits.PingsRouteRate,
+	"/v1/returns/POST":   50,
+	"/v1/outcomes/POST":  100,
+	// Google Ads' lead form webhooks; each form's source is held to its rate too.
+	"/v1/integrations/google/webhook/POST": 100,
+	"/v1/health/GET":                       10,
+	"/v1/admin/{proxy+}/*":                 25,
 }
 
 // routeThrottles are the stage's method settings: each route's limit.
@@ -648,6 +650,8 @@ func (s *LeadRelayStack) newAPI() awsapigateway.RestApi {
 	add(v1.AddResource(jsii.String("pings"), nil), "POST", ping, open)
 	add(v1.AddResource(jsii.String("returns"), nil), "POST", ingest, open)
 	add(v1.AddResource(jsii.String("outcomes"), nil), "POST", ingest, open)
+	add(v1.AddResource(jsii.String("integrations"), nil).AddResource(jsii.String("google"), nil).AddResource(jsii.String("webhook"), nil),
+		"POST", ingest, open)
 	add(v1.AddResource(jsii.String("admin"), nil).AddResource(jsii.String("{proxy+}"), nil), "ANY",
 		integration(s.Functions[FnAdmin]), &awsapigateway.MethodOptions{AuthorizationType: awsapigateway.AuthorizationType_IAM})
 	return api

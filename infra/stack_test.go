@@ -320,6 +320,7 @@ func TestAPI(t *testing.T) {
 		{"POST", "/v1/pings", "NONE", ping}, // its own function, answered synchronously
 		{"POST", "/v1/returns", "NONE", ingest},
 		{"POST", "/v1/outcomes", "NONE", ingest},
+		{"POST", "/v1/integrations/google/webhook", "NONE", ingest},
 		{"ANY", "/v1/admin/{proxy+}", "AWS_IAM", admin},
 	}
 	less := func(a, b apiMethod) int { return strings.Compare(a.path+" "+a.verb, b.path+" "+b.verb) }

@@ -25,10 +25,12 @@ type Config struct {
 	RateLimits RateLimits `yaml:"rate_limits,omitempty" json:"rate_limits,omitempty"`
 	// Feedback holds the loops that pause sources and demote orders by
 	// their outcomes.
-	Feedback  Feedback   `yaml:"feedback,omitempty" json:"feedback,omitempty"`
-	Campaigns []Campaign `yaml:"campaigns" json:"campaigns"`
-	Sources   []Source   `yaml:"sources" json:"sources"`
-	Buyers    []Buyer    `yaml:"buyers" json:"buyers"`
+	Feedback Feedback `yaml:"feedback,omitempty" json:"feedback,omitempty"`
+	// Integrations connect ad platforms' lead forms (integrations.go).
+	Integrations Integrations `yaml:"integrations,omitempty" json:"integrations,omitempty"`
+	Campaigns    []Campaign   `yaml:"campaigns" json:"campaigns"`
+	Sources      []Source     `yaml:"sources" json:"sources"`
+	Buyers       []Buyer      `yaml:"buyers" json:"buyers"`
 }
 
 // Field types a campaign can declare.

@@ -228,6 +228,7 @@ func (c *Config) validate() []Problem {
 			k.order(fmt.Sprintf("%s.orders[%d]", p, j), &b.Orders[j], campaigns, orderIDs)
 		}
 	}
+	k.integrations(c, campaigns)
 	for _, sec := range Secrets(c) {
 		if v := *sec.Value; IsSecretRef(v) && (!strings.HasPrefix(v, SecretRefPrefix+"/") || strings.ContainsAny(v, " \t\n")) {
 			k.add(sec.Path, CodeInvalid, "an ssm: reference names an SSM parameter by its full path: ssm:/path/name")

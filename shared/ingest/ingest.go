@@ -100,6 +100,7 @@ func (h *Handler) register() {
 		h.leadRoutes,
 		h.returnRoutes,
 		h.outcomeRoutes,
+		h.integrationRoutes,
 	} {
 		add(&h.mux)
 	}
@@ -153,6 +154,12 @@ func (h *Handler) post(ctx context.Context, req httpapi.Request) httpapi.Respons
 	if refused != nil {
 		return *refused
 	}
+	return h.accept(ctx, ix, p)
+}
+
+// accept scores a checked lead, writes it with its claims in one
+// transaction (store.PutLead), then queues it for routing.
+func (h *Handler) accept(ctx context.Context, ix *config.Index, p posted) httpapi.Response {
 	now := h.Now().UTC()
 	contacts := contacts(p.camp, p.fields)
 	sc, refused := h.score(ctx, ix, p, contacts, now)
@@ -179,7 +186,7 @@ func (h *Handler) post(ctx context.Context, req httpapi.Request) httpapi.Respons
 
 // readLead authenticates a posted lead's source and checks the lead, in
 // the order the answers are documented: the body, its envelope, the
-// campaign, the Idempotency-Key, the redirect, the fields, the ping claim.
+// Idempotency-Key, then checkLead: the campaign, the redirect, the fields, the ping claim.
 func (h *Handler) readLead(ctx context.Context, ix *config.Index, req httpapi.Request) (posted, *httpapi.Response) {
 	var p posted
 	var refused *httpapi.Response
@@ -192,10 +199,18 @@ func (h *Handler) readLead(ctx context.Context, ix *config.Index, req httpapi.Re
 	if p.env, refused = readEnvelope(req); refused != nil {
 		return posted{}, refused
 	}
-	if p.camp, refused = auth.Campaign(ix, p.src, p.env.Campaign); refused != nil {
+	if p.idemKey, refused = idempotencyKey(req); refused != nil {
 		return posted{}, refused
 	}
-	if p.idemKey, refused = idempotencyKey(req); refused != nil {
+	return h.checkLead(ctx, ix, p)
+}
+
+// checkLead checks a lead whose source is known (an API key, an ad
+// platform's form): the campaign, the redirect, the fields, the sub-id,
+// the ping claim.
+func (h *Handler) checkLead(ctx context.Context, ix *config.Index, p posted) (posted, *httpapi.Response) {
+	var refused *httpapi.Response
+	if p.camp, refused = auth.Campaign(ix, p.src, p.env.Campaign); refused != nil {
 		return posted{}, refused
 	}
 	if refused = checkRedirect(p.env.Redirect); refused != nil {

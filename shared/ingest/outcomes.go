@@ -94,7 +94,7 @@ type outcomeRequest struct {
 }
 
 func decodeOutcome(body []byte) (outcomeRequest, []httpapi.FieldProblem, error) {
-	raw, err := jsonObject(body)
+	raw, err := httpapi.DecodeObject(body)
 	if err != nil {
 		return outcomeRequest{}, nil, err
 	}

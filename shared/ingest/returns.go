@@ -1,12 +1,9 @@
 package ingest
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -162,26 +159,8 @@ type returnRequest struct {
 	Reason string
 }
 
-// jsonObject reads a body that must be one JSON object (numbers as
-// json.Number), or the error that says why it is not.
-func jsonObject(body []byte) (map[string]any, error) {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	var raw map[string]any
-	if err := dec.Decode(&raw); err != nil {
-		return nil, err
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, errors.New("trailing data after the JSON object")
-	}
-	if raw == nil {
-		return nil, errors.New("the body must be a JSON object")
-	}
-	return raw, nil
-}
-
 func decodeReturn(body []byte) (returnRequest, []httpapi.FieldProblem, error) {
-	raw, err := jsonObject(body)
+	raw, err := httpapi.DecodeObject(body)
 	if err != nil {
 		return returnRequest{}, nil, err
 	}
