@@ -67,6 +67,7 @@ const (
 	pkLedger      = "LEDGER#*"      // the P&L's day aggregates
 	pkPingClaim   = "PINGCLAIM#*"   // ping_id claims
 	pkModel       = "MODEL#*"       // campaigns' scoring models, versioned
+	pkSpend       = "SPEND#*"       // each day's ad spend figures, by origin, source and campaign
 
 	// gsi1's partitions (gsi1pk): each campaign's leads by creation, and
 	// the rounds due for the sweeper.
@@ -159,12 +160,14 @@ func tableAccessOf(fn string) tableAccess {
 			table: []keyGrant{
 				{ddbGetItem, []string{pkConfig, pkValue}}, // LoadConfig, SaveConfig; SearchLeads by contact
 				// Audit; GetLead, SearchLeads; SearchLeads' overflow lookups;
-				// LedgerDays (the P&L, the feedback loops); LatestModel.
-				{ddbQuery, []string{pkAudit, pkLead, pkFind, pkLedger, pkModel}},
+				// LedgerDays (the P&L, the feedback loops); LatestModel;
+				// SetSpend (the day's figures).
+				{ddbQuery, []string{pkAudit, pkLead, pkFind, pkLedger, pkModel, pkSpend}},
 				// SaveConfig, ApplyConfig (with its audit record, the loops'
-				// changes too); Reroute, Return; PutModel (a training).
-				{ddbPutItem, []string{pkConfig, pkAudit, pkLead, pkModel}},
-				{ddbUpdateItem, []string{pkValue, pkLedger}}, // Suppress, Unsuppress; AddSpend
+				// changes too); Reroute, Return; PutModel (a training);
+				// SetSpend (a figure replaced).
+				{ddbPutItem, []string{pkConfig, pkAudit, pkLead, pkModel, pkSpend}},
+				{ddbUpdateItem, []string{pkValue, pkLedger}}, // Suppress, Unsuppress; SetSpend
 			},
 			index: []keyGrant{{ddbQuery, []string{gsiCampaign}}}, // SearchLeads by campaign
 		}

@@ -426,8 +426,8 @@ var storeScenarios = map[string][]scenario{
 		_, _ = e.store.Unsuppress(ctx, []store.Contact{{Kind: "phone", Value: accessPhone}})
 	}},
 	"LedgerDays": {func(ctx context.Context, e *accessEnv) { _, _ = e.store.LedgerDays(ctx, []string{"2026-05-01"}) }},
-	"AddSpend": {func(ctx context.Context, e *accessEnv) {
-		_, _ = e.store.AddSpend(ctx, []store.Spend{{Source: "fb", Campaign: "auto", Day: "2026-05-01", Amount: 100}})
+	"SetSpend": {func(ctx context.Context, e *accessEnv) {
+		_, _ = e.store.SetSpend(ctx, []store.Spend{{Source: "fb", Campaign: "auto", Day: "2026-05-01", Amount: 100}})
 	}},
 	"FoldLedger": {func(ctx context.Context, e *accessEnv) {
 		_, _ = e.store.FoldLedger(ctx, "shard-1", []store.StreamRecord{{Seq: "100", Ledger: []string{"2026-05-01|campaign|auto|leads:1"}}})

@@ -192,7 +192,7 @@ func TestReturnsSpendAndReportRules(t *testing.T) {
 		{"application/json", `{"source":"nope","campaign":"auto","date":"2025-03-01","amount":10}`, "rows[0].source"},
 		{"application/json", `{"source":"src","campaign":"boats","date":"2025-03-01","amount":10}`, "rows[0].campaign"},
 		{"application/json", `[{"source":"src","campaign":"auto","date":"2025-03-01","amount":10},{"source":"src","campaign":"auto","date":"03/01/2025","amount":10}]`, "rows[1].date"},
-		{"application/json", `{"source":"src","campaign":"auto","date":"2025-03-01","amount":0}`, "rows[0].amount"},
+		{"application/json", `{"source":"src","campaign":"auto","date":"2025-03-01","amount":-5}`, "rows[0].amount"},
 		{"application/json", `{"source":"src","campaign":"auto","date":"2025-03-01","amount":1.005}`, "rows[0]"},
 		{"text/csv", "source,campaign,amount\nsrc,auto,10\n", "line 1"},
 		{"text/csv", "source,campaign,date,amount\nsrc,auto,2025-03-01,ten\n", "rows[0].amount"},

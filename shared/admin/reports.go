@@ -21,7 +21,7 @@ import (
 type Ledger interface {
 	// LedgerDays reads the day aggregates: one query per day.
 	LedgerDays(ctx context.Context, days []string) ([]store.LedgerRow, error)
-	AddSpend(ctx context.Context, spends []store.Spend) ([]string, error)
+	SetSpend(ctx context.Context, spends []store.Spend) ([]string, error)
 }
 
 // MaxReportDays bounds a P&L range: 366 days is 366 queries.

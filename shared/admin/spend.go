@@ -40,10 +40,13 @@ type spent struct {
 	Total money.Amount `json:"total"`
 }
 
-// spend adds ad spend to the day aggregates of sources and campaigns: a
-// JSON object {"source","campaign","date","amount"}, a JSON array of them,
-// or CSV (text/csv) with a header naming those columns. Every row is
-// checked before anything is written; a negative amount is a correction.
+// spend sets the manual ad spend of sources and campaigns for days: a JSON
+// object {"source","campaign","date","amount"}, a JSON array of them, or
+// CSV (text/csv) with a header naming those columns. Every row is checked
+// before anything is written. An import states each day's figure (its rows
+// for the same source, campaign and day are summed) and replaces the one
+// imported before: posting the same file again changes nothing, and a
+// correction is the right figure posted again (0 clears it).
 func (h *Handler) spend(ctx context.Context, req httpapi.Request) httpapi.Response {
 	body, refused := httpapi.BodyWithin(req, MaxSpendBody, "an ad spend import")
 	if refused != nil {
@@ -68,7 +71,7 @@ func (h *Handler) spend(ctx context.Context, req httpapi.Request) httpapi.Respon
 			"Content-Type %q is not accepted: use application/json or text/csv", mt)
 	}
 	if len(probs) > 0 {
-		return httpapi.Fields(http.StatusBadRequest, "validation_failed", "the ad spend is not valid; nothing was added", probs)
+		return httpapi.Fields(http.StatusBadRequest, "validation_failed", "the ad spend is not valid; nothing was set", probs)
 	}
 	if len(rows) == 0 {
 		return httpapi.Fields(http.StatusBadRequest, "validation_failed", "no ad spend rows", []httpapi.FieldProblem{{Field: "rows", Code: "required", Message: "send at least one row"}})
@@ -83,27 +86,27 @@ func (h *Handler) spend(ctx context.Context, req httpapi.Request) httpapi.Respon
 	}
 	spends, probs := checkSpend(config.NewIndex(cfg), rows)
 	if len(probs) > 0 {
-		return httpapi.Fields(http.StatusBadRequest, "validation_failed", "the ad spend is not valid; nothing was added", probs)
+		return httpapi.Fields(http.StatusBadRequest, "validation_failed", "the ad spend is not valid; nothing was set", probs)
 	}
 	if h.Ledger == nil {
 		return httpapi.Error(http.StatusServiceUnavailable, "unavailable", "the ledger is not configured in this deployment")
 	}
-	days, err := h.Ledger.AddSpend(ctx, spends)
+	days, err := h.Ledger.SetSpend(ctx, spends)
 	var se *store.SpendError
 	if errors.As(err, &se) {
-		h.Log.ErrorContext(ctx, "add ad spend", "error", err, "applied_days", se.Applied)
+		h.Log.ErrorContext(ctx, "set ad spend", "error", err, "applied_days", se.Applied)
 		return httpapi.Error(http.StatusServiceUnavailable, "partially_applied",
-			"ad spend was added for days %s only; post the rows of the other days again: %v", strings.Join(se.Applied, ", "), se.Err)
+			"ad spend was set for days %s only; post the import again (what is set already does not change): %v", strings.Join(se.Applied, ", "), se.Err)
 	}
 	if err != nil {
-		h.Log.ErrorContext(ctx, "add ad spend", "error", err)
-		return httpapi.Error(http.StatusServiceUnavailable, "unavailable", "nothing was added; retry")
+		h.Log.ErrorContext(ctx, "set ad spend", "error", err)
+		return httpapi.Error(http.StatusServiceUnavailable, "unavailable", "nothing was set; retry")
 	}
 	var total money.Amount
 	for _, s := range spends {
 		total += s.Amount
 	}
-	h.Log.InfoContext(ctx, "ad spend added", "rows", len(spends), "days", len(days), "total", total.Decimal())
+	h.Log.InfoContext(ctx, "ad spend set", "rows", len(spends), "days", len(days), "total", total.Decimal())
 	return httpapi.JSON(http.StatusOK, spent{Rows: len(spends), Days: days, Total: total})
 }
 
@@ -126,10 +129,10 @@ func checkSpend(ix *config.Index, rows []spendRow) ([]store.Spend, []httpapi.Fie
 		if _, err := time.Parse(time.DateOnly, r.Date); err != nil {
 			probs = append(probs, httpapi.FieldProblem{Field: p + ".date", Code: "invalid", Message: fmt.Sprintf("date %q: want YYYY-MM-DD (a day in the agency's timezone)", r.Date)})
 		}
-		if r.Amount == 0 {
-			probs = append(probs, httpapi.FieldProblem{Field: p + ".amount", Code: "invalid", Message: "amount must not be zero (negative amounts correct earlier imports)"})
+		if r.Amount < 0 {
+			probs = append(probs, httpapi.FieldProblem{Field: p + ".amount", Code: "invalid", Message: "amount must not be negative: an import states the day's spend, and replaces what was imported before"})
 		}
-		out = append(out, store.Spend{Source: r.Source, Campaign: r.Campaign, Day: r.Date, Amount: r.Amount})
+		out = append(out, store.Spend{Source: r.Source, Campaign: r.Campaign, Day: r.Date, Amount: r.Amount, Origin: store.SpendManual})
 	}
 	return out, probs
 }

@@ -39,6 +39,7 @@ import (
 //	ping claim          PINGCLAIM#<claim id: sha256 of ping_id>   PINGCLAIM
 //	lead, outcome       LEAD#<id>                                 X#OUT#<buyer>#<event>
 //	scoring model       MODEL#<campaign>                          V#<version, 10 digits>
+//	ad spend figure     SPEND#<YYYY-MM-DD>                        <origin>#<source>#<campaign>
 //
 // A lead is a partition of immutable items (rounds.go): round 0 holds what
 // the source posted; every state change puts the next round, conditioned
@@ -150,6 +151,9 @@ func duplicateKey(id string) (string, string) { return "DUP#" + id, "DUP" }
 func idempotencyKey(source, key string) (string, string) {
 	return "IDEM#" + source + "#" + hash(key), "IDEM"
 }
+
+// spendItemKey names one origin's ad spend figure of a day (spend.go).
+func spendItemKey(day, sk string) (string, string) { return "SPEND#" + day, sk }
 
 // modelKey names a version of a campaign's scoring model (models.go).
 func modelKey(campaign string, version int) (string, string) {

@@ -1,7 +1,6 @@
 package store
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -16,8 +15,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-
-	"github.com/leadrelay/leadrelay/shared/money"
 )
 
 // counts are ledger figures to add.
@@ -175,62 +172,6 @@ func (s *Store) CountDuplicate(ctx context.Context, id, campaign, source string,
 		return fmt.Errorf("count duplicate for %s/%s: %w", campaign, source, err)
 	}
 	return nil
-}
-
-// Spend is ad spend on one source's traffic for one campaign, on one day
-// (a date in the agency's timezone).
-type Spend struct {
-	Source   string
-	Campaign string
-	Day      string
-	Amount   money.Amount
-}
-
-// SpendError reports an import of ad spend that failed part way: the
-// days in Applied were written, the others were not.
-type SpendError struct {
-	Applied []string
-	Err     error
-}
-
-func (e *SpendError) Error() string {
-	return fmt.Sprintf("ad spend: %d day(s) applied before: %v", len(e.Applied), e.Err)
-}
-
-func (e *SpendError) Unwrap() error { return e.Err }
-
-// AddSpend adds ad spend to the days' "ad_spend" of each source and
-// campaign. Each day is one transaction (all of that day's rows, or
-// nothing); a failure part way returns *SpendError naming the days
-// written. It returns the days written.
-func (s *Store) AddSpend(ctx context.Context, spends []Spend) ([]string, error) {
-	type item struct{ day, dim, id string }
-	sums := map[item]int64{}
-	for _, sp := range spends {
-		sums[item{sp.Day, DimSource, sp.Source}] += int64(sp.Amount)
-		sums[item{sp.Day, DimCampaign, sp.Campaign}] += int64(sp.Amount)
-	}
-	byDay := map[string]*txn{}
-	for _, it := range slices.SortedFunc(maps.Keys(sums), func(a, b item) int {
-		return cmp.Or(strings.Compare(a.day, b.day), strings.Compare(a.dim, b.dim), strings.Compare(a.id, b.id))
-	}) {
-		if byDay[it.day] == nil {
-			byDay[it.day] = &txn{}
-		}
-		byDay[it.day].update(it.dim+"#"+it.id, s.aggregateUpdate(entry{day: it.day, dim: it.dim, id: it.id, add: counts{"ad_spend": sums[it]}}))
-	}
-	var applied []string
-	for _, day := range slices.Sorted(maps.Keys(byDay)) {
-		t := byDay[day]
-		if len(t.items) > MaxSpendItemsPerDay {
-			return applied, &SpendError{Applied: applied, Err: fmt.Errorf("day %s names %d sources and campaigns; at most %d a day", day, len(t.items), MaxSpendItemsPerDay)}
-		}
-		if err := s.transact(ctx, t); err != nil {
-			return applied, &SpendError{Applied: applied, Err: fmt.Errorf("day %s: %w", day, err)}
-		}
-		applied = append(applied, day)
-	}
-	return applied, nil
 }
 
 // MaxSpendItemsPerDay bounds the sources plus campaigns one day of ad

@@ -19,7 +19,7 @@ func spendCmd(g *globals) *cobra.Command {
 	spend := &cobra.Command{Use: "spend", Short: "Ad spend: what traffic cost, counted in the P&L"}
 	spend.AddCommand(&cobra.Command{
 		Use:   "import FILE",
-		Short: "Add ad spend from a CSV (source,campaign,date,amount) or JSON file; - for standard input",
+		Short: "Set ad spend from a CSV (source,campaign,date,amount) or JSON file, replacing what was imported for the same days; - for standard input",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var body []byte
