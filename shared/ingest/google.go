@@ -48,10 +48,9 @@ type googleAnswer struct {
 // (its idempotency key), then validated, de-duplicated, scored and routed
 // like any lead.
 func (h *Handler) googleLead(ctx context.Context, req httpapi.Request) httpapi.Response {
-	ix, err := h.Configs.Get(ctx)
-	if err != nil {
-		h.Log.ErrorContext(ctx, "load configuration", "error", err)
-		return httpapi.Error(http.StatusServiceUnavailable, "unavailable", "configuration unavailable; retry")
+	ix, refused := h.index(ctx)
+	if refused != nil {
+		return *refused
 	}
 	body, refused := httpapi.BodyWithin(req, GoogleMaxBody, "a Google Ads lead")
 	if refused != nil {

@@ -39,10 +39,9 @@ type outcomeAnswer struct {
 // bought: the campaign's scoring model learns from it. A report is kept
 // once per buyer and event; a repeat is answered 202 and changes nothing.
 func (h *Handler) postOutcome(ctx context.Context, req httpapi.Request) httpapi.Response {
-	ix, err := h.Configs.Get(ctx)
-	if err != nil {
-		h.Log.ErrorContext(ctx, "load configuration", "error", err)
-		return httpapi.Error(http.StatusServiceUnavailable, "unavailable", "configuration unavailable; retry")
+	ix, refused := h.index(ctx)
+	if refused != nil {
+		return *refused
 	}
 	buyer, refused := auth.Buyer(ix, req)
 	if refused != nil {

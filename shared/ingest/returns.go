@@ -41,10 +41,9 @@ type returned struct {
 // returns decides it, and one conditional write records it
 // (store.Return), so a return counts once.
 func (h *Handler) postReturn(ctx context.Context, req httpapi.Request) httpapi.Response {
-	ix, err := h.Configs.Get(ctx)
-	if err != nil {
-		h.Log.ErrorContext(ctx, "load configuration", "error", err)
-		return httpapi.Error(http.StatusServiceUnavailable, "unavailable", "configuration unavailable; retry")
+	ix, refused := h.index(ctx)
+	if refused != nil {
+		return *refused
 	}
 	buyer, refused := auth.Buyer(ix, req)
 	if refused != nil {
