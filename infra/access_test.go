@@ -246,7 +246,8 @@ type recordingSQS struct {
 }
 
 // testQueueURLs names each queue by its URL.
-var testQueueURLs = queue.URLs{Routing: "routing", RoutingDLQ: "routing-dlq", Delivery: "delivery", DeliveryDLQ: "delivery-dlq"}
+var testQueueURLs = queue.URLs{Routing: "routing", RoutingDLQ: "routing-dlq", Delivery: "delivery", DeliveryDLQ: "delivery-dlq",
+	Meta: "meta", MetaDLQ: "meta-dlq"}
 
 func (q *recordingSQS) record(action string, url *string) {
 	q.mu.Lock()
@@ -500,6 +501,10 @@ var (
 		"DeadLetterRoute": {func(ctx context.Context, e *accessEnv) {
 			_ = e.queue.DeadLetterRoute(ctx, queue.Route{Lead: lead.Lead{ID: "l-1"}}, "gave up")
 		}},
+		// The Meta webhook queues the leads it is notified of.
+		"Meta": {func(ctx context.Context, e *accessEnv) {
+			_ = e.queue.Meta(ctx, queue.Meta{LeadgenID: "g-1", PageID: "p-1", FormID: "f-1"})
+		}},
 		// Delivery backs off the messages of its own queue (Handler.QueueURL).
 		"Delay": {func(ctx context.Context, e *accessEnv) {
 			_ = e.queue.Delay(ctx, testQueueURLs.Delivery, "r", time.Minute)
@@ -523,6 +528,7 @@ var (
 		"Redrive": {func(ctx context.Context, e *accessEnv) {
 			_, _ = e.redriver.Redrive(ctx, queue.NameRouting, 1)
 			_, _ = e.redriver.Redrive(ctx, queue.NameDelivery, 1)
+			_, _ = e.redriver.Redrive(ctx, queue.NameMeta, 1)
 		}},
 	}
 )
@@ -539,7 +545,7 @@ func functionDeps() map[string]handlerDeps {
 	return map[string]handlerDeps{
 		FnIngest: {reflect.TypeFor[ingest.Handler](), map[string]map[string][]scenario{
 			"Store": storeScenarios, "Queue": queueScenarios, "Configs": configsScenarios, "Limits": limitsScenarios,
-			"Outcomes": storeScenarios, "Recents": storeScenarios, "Models": modelsScenarios}},
+			"Outcomes": storeScenarios, "Recents": storeScenarios, "Models": modelsScenarios, "MetaQueue": queueScenarios}},
 		FnRouter: {reflect.TypeFor[router.Handler](), map[string]map[string][]scenario{
 			"Store": storeScenarios, "Queue": queueScenarios, "Configs": configsScenarios, "Breakers": breakersScenarios}},
 		FnDelivery: {reflect.TypeFor[delivery.Handler](), map[string]map[string][]scenario{
@@ -558,9 +564,11 @@ func functionDeps() map[string]handlerDeps {
 // noTableOrQueue are handler dependencies that reach neither the table nor
 // the queues: HTTP clients (buyers, sellers' postbacks, Slack) and SES
 // (TestSendEmailScope). A postback sender reads the configuration through
-// the function's own configuration cache.
+// the function's own configuration cache. The Meta pages' tokens are SSM
+// parameters (meta.go grants them).
 var noTableOrQueue = map[string]bool{"Pinger": true, "Postbacks": true, "Webhook": true, "Slack": true, "Email": true,
-	"Secrets": true} // the configuration's secrets: KMS (stack.go grants it), not the table
+	"Secrets":    true, // the configuration's secrets: KMS (stack.go grants it), not the table
+	"PageTokens": true}
 
 // access is what one function's dependencies did.
 type access struct {
@@ -742,6 +750,7 @@ func TestQueueAccessIsGranted(t *testing.T) {
 	for name, prefix := range map[string]string{
 		testQueueURLs.Routing: "RoutingQueue", testQueueURLs.RoutingDLQ: "RoutingDLQ",
 		testQueueURLs.Delivery: "DeliveryQueue", testQueueURLs.DeliveryDLQ: "DeliveryDLQ",
+		testQueueURLs.Meta: "MetaQueue", testQueueURLs.MetaDLQ: "MetaDLQ",
 	} {
 		queueID[name], _ = f.onlyResource(t, "AWS::SQS::Queue", prefix)
 	}

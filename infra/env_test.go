@@ -51,12 +51,21 @@ func TestFunctionsReadEveryVariableTheStackSets(t *testing.T) {
 			"LEADRELAY_DELIVERY_QUEUE_URL": s.DeliveryQueueURL, "LEADRELAY_ROUTING_DLQ_URL": s.RoutingDLQURL,
 			"LEADRELAY_DELIVERY_DLQ_URL": s.DeliveryDLQURL, "LEADRELAY_PING_SECRET_PARAM": s.PingSecretParam,
 			"LEADRELAY_EMAIL_FROM": s.EmailFrom, "LEADRELAY_ALLOW_PRIVATE_TARGETS": fmt.Sprint(s.AllowPrivateTargets),
-			"LEADRELAY_SECRETS_KEY_ID": s.SecretsKeyID,
+			"LEADRELAY_SECRETS_KEY_ID": s.SecretsKeyID, "LEADRELAY_META_QUEUE_URL": s.MetaQueueURL, "LEADRELAY_META_DLQ_URL": s.MetaDLQURL,
+			"LEADRELAY_META_APP_SECRET_PARAM": s.MetaAppSecretParam, "LEADRELAY_META_GRAPH_URL": s.MetaGraphURL,
 		}
 		for k, v := range values {
 			if g, ok := got[k]; ok && g != v {
 				t.Errorf("%s: %s = %q in the stack, read as %q", id, k, v, g)
 			}
 		}
+	}
+}
+
+// The stack's Graph API is the functions' default: one version of the API
+// for both.
+func TestMetaGraphURLIsTheFunctionsDefault(t *testing.T) {
+	if DefaultMetaGraphURL != fnsettings.DefaultMetaGraphURL {
+		t.Errorf("the stack sets LEADRELAY_META_GRAPH_URL=%s, the functions default to %s", DefaultMetaGraphURL, fnsettings.DefaultMetaGraphURL)
 	}
 }

@@ -114,7 +114,8 @@ func TestLeastPrivilege(t *testing.T) {
 	routing, delivery := id("AWS::SQS::Queue", "RoutingQueue"), id("AWS::SQS::Queue", "DeliveryQueue")
 	routingDLQ, deliveryDLQ := id("AWS::SQS::Queue", "RoutingDLQ"), id("AWS::SQS::Queue", "DeliveryDLQ")
 	ledgerDLQ := id("AWS::SQS::Queue", "LedgerDLQ")
-	queues := []string{routing, delivery, routingDLQ, deliveryDLQ, ledgerDLQ}
+	meta, metaDLQ := id("AWS::SQS::Queue", "MetaQueue"), id("AWS::SQS::Queue", "MetaDLQ")
+	queues := []string{routing, delivery, routingDLQ, deliveryDLQ, meta, metaDLQ, ledgerDLQ}
 	stream := table + ".StreamArn"
 
 	ingest, router, deliveryFn, admin := role("IngestFunction"), role("RouterFunction"), role("DeliveryFunction"), role("AdminFunction")
@@ -144,9 +145,18 @@ func TestLeastPrivilege(t *testing.T) {
 		deny(name, g, "dynamodb:Query", table+"/index/*")
 	}
 
-	// ingest: send to routing, nothing else on any queue.
+	// ingest: send to routing, send to and consume the Meta queue (the
+	// webhook queues, its event source mapping consumes), nothing else on
+	// any queue.
 	allow("ingest", ingest, "sqs:SendMessage", routing)
+	allow("ingest", ingest, "sqs:SendMessage", meta)
+	allow("ingest", ingest, "sqs:ReceiveMessage", meta)
+	allow("ingest", ingest, "sqs:DeleteMessage", meta)
+	allow("ingest", ingest, "sqs:ChangeMessageVisibility", meta)
 	for _, q := range queues {
+		if q == meta {
+			continue
+		}
 		deny("ingest", ingest, "sqs:ReceiveMessage", q)
 		deny("ingest", ingest, "sqs:DeleteMessage", q)
 		deny("ingest", ingest, "sqs:ChangeMessageVisibility", q)
@@ -161,6 +171,12 @@ func TestLeastPrivilege(t *testing.T) {
 	allow("router", router, "sqs:SendMessage", delivery)
 	deny("router", router, "sqs:ReceiveMessage", delivery)
 	deny("router", router, "sqs:ReceiveMessage", routingDLQ)
+	for _, q := range []string{meta, metaDLQ} {
+		for name, g := range map[string]grants{"router": router, "delivery": deliveryFn, "sweeper": sweeper} {
+			deny(name, g, "sqs:SendMessage", q)
+			deny(name, g, "sqs:ReceiveMessage", q)
+		}
+	}
 	deny("router", router, "ses:SendEmail", "*")
 	// delivery: consume delivery, send to routing and the delivery DLQ, email.
 	allow("delivery", deliveryFn, "sqs:ReceiveMessage", delivery)
@@ -170,15 +186,18 @@ func TestLeastPrivilege(t *testing.T) {
 	allow("delivery", deliveryFn, "sqs:SendMessage", deliveryDLQ)
 	deny("delivery", deliveryFn, "sqs:ReceiveMessage", routing)
 	deny("delivery", deliveryFn, "sqs:ReceiveMessage", deliveryDLQ)
-	// admin: send to both work queues, receive/delete on both DLQs.
+	// admin: send to the work queues, receive/delete on their DLQs
+	// (redrive).
 	allow("admin", admin, "sqs:SendMessage", routing)
 	allow("admin", admin, "sqs:SendMessage", delivery)
-	for _, q := range []string{routingDLQ, deliveryDLQ} {
+	allow("admin", admin, "sqs:SendMessage", meta)
+	for _, q := range []string{routingDLQ, deliveryDLQ, metaDLQ} {
 		allow("admin", admin, "sqs:ReceiveMessage", q)
 		allow("admin", admin, "sqs:DeleteMessage", q)
 	}
 	deny("admin", admin, "sqs:ReceiveMessage", routing)
 	deny("admin", admin, "sqs:ReceiveMessage", delivery)
+	deny("admin", admin, "sqs:ReceiveMessage", meta)
 	deny("admin", admin, "sqs:ReceiveMessage", ledgerDLQ)
 	// aggregate: reads the table's stream (its event source mapping) and
 	// sends failed batches to the LedgerDLQ (the mapping's destination).
@@ -251,10 +270,22 @@ func TestLeastPrivilege(t *testing.T) {
 	}
 	for name, g := range map[string]grants{"ping": ping, "ingest": ingest, "router": router, "delivery": deliveryFn, "admin": admin, "aggregate": aggregate, "sweeper": sweeper} {
 		rs := g.resourcesFor("ssm:GetParameter")
+		slices.Sort(rs)
 		switch name {
-		case "ping", "ingest": // the ping secret, only
+		case "ping": // the ping secret, only
 			if len(rs) != 1 || !strings.HasSuffix(rs[0], ":parameter"+DefaultPingSecretParam) {
 				t.Errorf("%s ssm:GetParameter on %v, want the ping secret only", name, rs)
+			}
+		case "ingest": // the ping secret, the Meta app secret, the Meta pages' tokens under /leadrelay/
+			want := []string{":parameter/" + SecretParamPrefix + "*", ":parameter" + DefaultMetaAppSecretParam, ":parameter" + DefaultPingSecretParam} // sorted
+			if len(rs) != len(want) {
+				t.Errorf("ingest ssm:GetParameter on %v, want %v", rs, want)
+				break
+			}
+			for i, w := range want {
+				if !strings.HasSuffix(rs[i], w) {
+					t.Errorf("ingest ssm:GetParameter on %v, want %v", rs, want)
+				}
 			}
 		case "router", "delivery": // the configuration's secret references, only
 			if len(rs) != 1 || !strings.HasSuffix(rs[0], ":parameter/"+SecretParamPrefix+"*") {
@@ -493,7 +524,7 @@ var wildcardReasons = []struct {
 			return w.effect == "Deny" && (w.field == "Principal" || w.field == "Action") &&
 				(w.value == "*" || w.value == "sqs:*" || w.value == "sns:*" || w.value == "sns:Publish")
 		}},
-	{"the configuration's secret fields reference SSM parameters (ssm:/leadrelay/...) that operators name: router and delivery read those under /leadrelay/ only",
+	{"the configuration's secret fields reference SSM parameters (ssm:/leadrelay/...) that operators name: router and delivery read those under /leadrelay/ only, and ingest the Meta pages' access tokens",
 		func(w wildcard) bool {
 			return w.field == "Resource" && strings.HasSuffix(w.value, ":parameter/"+SecretParamPrefix+"*") &&
 				slices.Equal(w.actions, []string{"ssm:GetParameter"})

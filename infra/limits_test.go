@@ -36,12 +36,12 @@ func TestDeploymentLimits(t *testing.T) {
 		qid, q := f.onlyResource(t, "AWS::SQS::Queue", c.queue)
 		rp, _ := props(q)["RedrivePolicy"].(map[string]any)
 		got := number(t, rp["maxReceiveCount"])
-		if got != float64(limits.QueueMaxReceiveCount) {
-			t.Errorf("%s: maxReceiveCount %v, want limits.QueueMaxReceiveCount %d", qid, got, limits.QueueMaxReceiveCount)
+		if got != float64(c.maxReceive) {
+			t.Errorf("%s: maxReceiveCount %v, want limits' %d", qid, got, c.maxReceive)
 		}
 		// Every delivery attempt is one receive: max_attempts past
 		// maxReceiveCount would never happen.
-		if got <= float64(limits.MaxDeliveryAttempts) {
+		if c.queue == "DeliveryQueue" && got <= float64(limits.MaxDeliveryAttempts) {
 			t.Errorf("%s: maxReceiveCount %v, want above limits.MaxDeliveryAttempts %d", qid, got, limits.MaxDeliveryAttempts)
 		}
 		consumer := timeouts[c.function]

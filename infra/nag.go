@@ -34,6 +34,7 @@ const (
 	reasonSourceKey = "Sources authenticate with their API key (X-API-Key or Authorization: Bearer, stored as SHA-256 only) in the handler, which answers 401/403 itself (DESIGN.md, Public interfaces); a Cognito user pool or an IAM authorizer does not fit sellers' servers posting leads machine to machine."
 	reasonBuyerKey  = "Buyers authenticate with their API key (X-API-Key or Authorization: Bearer, stored as SHA-256 only) in the ingest handler, which answers 401/403 itself; a Cognito user pool or an IAM authorizer does not fit buyers' systems posting returns and outcomes machine to machine."
 	reasonGoogleKey = "Google Ads lead form webhooks carry the form's google_key in the body (Google sends no header to authorize with); the ingest handler compares it, as a SHA-256 in constant time, with the configured form's and answers 403 itself."
+	reasonMeta      = "Meta Lead Ads' webhook: Meta signs each notification with X-Hub-Signature-256 (an HMAC-SHA256 of the raw body under the Meta app's secret), which the ingest handler checks in constant time before reading the body (401 otherwise); the subscription check (GET) is answered only for the verify token whose SHA-256 is configured (403 otherwise). Meta sends no credential an authorizer could check."
 	reasonHealth    = "GET /v1/health is the unauthenticated readiness probe: it answers 200 and no data."
 	reasonAdminIAM  = "The admin API is authorized with AWS_IAM (SigV4-signed by operators' IAM principals, execute-api:Invoke); operators are IAM principals, not a Cognito user pool."
 
@@ -71,6 +72,8 @@ func (s *LeadRelayStack) suppressNag() {
 		"POST /v1/returns":                     reasonBuyerKey,
 		"POST /v1/outcomes":                    reasonBuyerKey,
 		"POST /v1/integrations/google/webhook": reasonGoogleKey,
+		"GET /v1/integrations/meta/webhook":    reasonMeta,
+		"POST /v1/integrations/meta/webhook":   reasonMeta,
 		"GET /v1/health":                       reasonHealth,
 	} {
 		m := s.apiMethods[key]
@@ -90,7 +93,7 @@ func (s *LeadRelayStack) suppressNag() {
 		}
 		suppress(fn.Role(), true, "AwsSolutions-IAM5", reason, "Resource::*")
 	}
-	for _, name := range []string{FnRouter, FnDelivery} {
+	for _, name := range []string{FnRouter, FnDelivery, FnIngest} {
 		suppress(s.Functions[name].Role(), true, "AwsSolutions-IAM5", reasonSecretParams,
 			"Resource::arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:parameter/"+SecretParamPrefix+"*")
 	}
@@ -98,7 +101,7 @@ func (s *LeadRelayStack) suppressNag() {
 
 // reasonSecretParams: the configuration's secret fields may reference any
 // SSM parameter under /leadrelay/ (ssm:/leadrelay/…), named by operators.
-const reasonSecretParams = "The configuration's secret fields may reference SSM SecureString parameters (ssm:/leadrelay/...) that operators name; router and delivery read them, only under /leadrelay/."
+const reasonSecretParams = "The configuration's secret fields may reference SSM SecureString parameters (ssm:/leadrelay/...) that operators name; router and delivery read them, and ingest the Meta pages' access tokens, only under /leadrelay/."
 
 // nagFinding is one unsuppressed cdk-nag finding.
 type nagFinding struct {

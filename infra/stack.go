@@ -86,7 +86,7 @@ type functionSpec struct {
 func functionSpecs() []functionSpec {
 	return []functionSpec{
 		{name: FnIngest, timeout: limits.IngestFunctionTimeout,
-			description: "LeadRelay ingest: REST API for sources and buyers (leads, returns, outcomes, Google Ads lead forms, health)"},
+			description: "LeadRelay ingest: REST API for sources and buyers (leads, returns, outcomes, Google Ads and Meta lead forms, health); Meta leads fetched from the Meta queue"},
 		{name: FnRouter, timeout: limits.RouterFunctionTimeout, openSecrets: true,
 			description: "LeadRelay router: picks buyers and reserves caps for leads on the routing queue"},
 		{name: FnDelivery, timeout: limits.DeliveryFunctionTimeout, openSecrets: true,
@@ -133,6 +133,11 @@ type LeadRelayStack struct {
 	RoutingDLQ    awssqs.Queue
 	DeliveryQueue awssqs.Queue
 	DeliveryDLQ   awssqs.Queue
+	// MetaQueue holds the Meta Lead Ads leads the webhook was notified of,
+	// for the ingest function to fetch from the Graph API; MetaDLQ those
+	// it could not fetch or ingest (meta.go).
+	MetaQueue awssqs.Queue
+	MetaDLQ   awssqs.Queue
 	// LedgerDLQ receives the description (shard, sequence numbers) of a
 	// batch of the table's stream that the aggregate function failed on
 	// until its retries ran out.
@@ -186,8 +191,9 @@ func NewLeadRelayStack(scope constructs.Construct, id string, props *LeadRelaySt
 	for _, sp := range specs {
 		timeouts[sp.name] = sp.timeout
 	}
-	s.RoutingQueue, s.RoutingDLQ = newQueuePair(stack, "Routing", timeouts[FnRouter])
-	s.DeliveryQueue, s.DeliveryDLQ = newQueuePair(stack, "Delivery", timeouts[FnDelivery])
+	s.RoutingQueue, s.RoutingDLQ = newQueuePair(stack, "Routing", timeouts[FnRouter], limits.QueueMaxReceiveCount)
+	s.DeliveryQueue, s.DeliveryDLQ = newQueuePair(stack, "Delivery", timeouts[FnDelivery], limits.QueueMaxReceiveCount)
+	s.MetaQueue, s.MetaDLQ = newQueuePair(stack, "Meta", timeouts[FnIngest], limits.MetaMaxReceiveCount)
 	s.LedgerDLQ = newDLQ(stack, "LedgerDLQ")
 	// The configuration's secrets are sealed under data keys of this key
 	// (package secrets): stored, they are never in clear.
@@ -208,6 +214,10 @@ func NewLeadRelayStack(scope constructs.Construct, id string, props *LeadRelaySt
 		"LEADRELAY_PING_SECRET_PARAM":     jsii.String(DefaultPingSecretParam),
 		"LEADRELAY_EMAIL_FROM":            jsii.String(from),
 		"LEADRELAY_SECRETS_KEY_ID":        s.SecretsKey.KeyArn(),
+		"LEADRELAY_META_QUEUE_URL":        s.MetaQueue.QueueUrl(),
+		"LEADRELAY_META_DLQ_URL":          s.MetaDLQ.QueueUrl(),
+		"LEADRELAY_META_APP_SECRET_PARAM": jsii.String(DefaultMetaAppSecretParam),
+		"LEADRELAY_META_GRAPH_URL":        jsii.String(DefaultMetaGraphURL),
 	}
 	for _, sp := range specs {
 		s.Functions[sp.name] = newFunction(stack, sp, arch, props.AssetsDir, env)
@@ -288,13 +298,14 @@ func newTable(stack awscdk.Stack, deletionProtection bool) awsdynamodb.Table {
 	return table
 }
 
-// newQueuePair makes a work queue and its DLQ. The work queue keeps messages
-// 7 days: limits.QueueMaxReceiveCount (25) receives with delivery's backoff
-// (at most 15 min each) and a visibility timeout each take well under a
-// day. A standard queue's DLQ keeps a message's original enqueue time, so
-// the DLQ keeps 14 days: a message moved there late still waits there a
-// week for an operator after its alarm fires.
-func newQueuePair(stack awscdk.Stack, name string, consumerTimeout time.Duration) (queue, dlq awssqs.Queue) {
+// newQueuePair makes a work queue and its DLQ, which takes a message after
+// maxReceive receives. The work queue keeps messages 7 days:
+// limits.QueueMaxReceiveCount (25) receives with delivery's backoff (at
+// most 15 min each) and a visibility timeout each take well under a day.
+// A standard queue's DLQ keeps a message's original enqueue time, so the
+// DLQ keeps 14 days: a message moved there late still waits there a week
+// for an operator after its alarm fires.
+func newQueuePair(stack awscdk.Stack, name string, consumerTimeout time.Duration, maxReceive int) (queue, dlq awssqs.Queue) {
 	dlq = newDLQ(stack, name+"DLQ")
 	queue = awssqs.NewQueue(stack, jsii.String(name+"Queue"), &awssqs.QueueProps{
 		VisibilityTimeout: seconds(time.Duration(limits.VisibilityPerTimeout) * consumerTimeout),
@@ -303,7 +314,7 @@ func newQueuePair(stack awscdk.Stack, name string, consumerTimeout time.Duration
 		EnforceSSL:        jsii.Bool(true),
 		DeadLetterQueue: &awssqs.DeadLetterQueue{
 			Queue:           dlq,
-			MaxReceiveCount: jsii.Number(float64(limits.QueueMaxReceiveCount)),
+			MaxReceiveCount: jsii.Number(float64(maxReceive)),
 		},
 	})
 	return queue, dlq
@@ -378,6 +389,7 @@ func (s *LeadRelayStack) grant(from string) error {
 	delivery, admin := s.Functions[FnDelivery], s.Functions[FnAdmin]
 
 	s.RoutingQueue.GrantSendMessages(ingest)
+	s.grantMeta(ingest)
 
 	s.DeliveryQueue.GrantSendMessages(router)
 
@@ -406,6 +418,8 @@ func (s *LeadRelayStack) grant(from string) error {
 	s.DeliveryQueue.GrantSendMessages(admin)
 	s.RoutingDLQ.GrantConsumeMessages(admin)
 	s.DeliveryDLQ.GrantConsumeMessages(admin)
+	s.MetaQueue.GrantSendMessages(admin) // redrive of the Meta DLQ
+	s.MetaDLQ.GrantConsumeMessages(admin)
 
 	// The sweeper re-sends lost messages, and dead-letters a lead it gave
 	// up on (queue.Sender.DeadLetterRoute, DeadLetter) for an operator.
@@ -456,8 +470,9 @@ func sesIdentities(from string) ([]string, error) {
 	return []string{addr.Address, strings.ToLower(addr.Address[at+1:])}, nil
 }
 
-// connectQueues attaches the router and delivery functions to their queues
-// the way the local runner's pollers do: batches of 10, partial failures.
+// connectQueues attaches the router and delivery functions to their queues,
+// and the ingest function to the Meta queue, the way the local runner's
+// pollers do: batches of 10, partial failures.
 func (s *LeadRelayStack) connectQueues() {
 	props := func() *awslambdaeventsources.SqsEventSourceProps {
 		return &awslambdaeventsources.SqsEventSourceProps{
@@ -468,6 +483,7 @@ func (s *LeadRelayStack) connectQueues() {
 	}
 	s.Functions[FnRouter].AddEventSource(awslambdaeventsources.NewSqsEventSource(s.RoutingQueue, props()))
 	s.Functions[FnDelivery].AddEventSource(awslambdaeventsources.NewSqsEventSource(s.DeliveryQueue, props()))
+	s.Functions[FnIngest].AddEventSource(awslambdaeventsources.NewSqsEventSource(s.MetaQueue, props()))
 }
 
 // connectStream feeds the table's stream to the aggregate function: new
@@ -565,8 +581,12 @@ var routeRateLimits = map[string]float64{
 	"/v1/pings/POST":     limits.PingsRouteRate,
 	"/v1/returns/POST":   50,
 	"/v1/outcomes/POST":  100,
-	// Google Ads' lead form webhooks; each form's source is held to its rate too.
+	// Google Ads' lead form webhooks and Meta Lead Ads' notifications
+	// (each a batch of leads); each form's source is held to its rate too.
+	// Meta's subscription check comes once per setup.
 	"/v1/integrations/google/webhook/POST": 100,
+	"/v1/integrations/meta/webhook/POST":   100,
+	"/v1/integrations/meta/webhook/GET":    10,
 	"/v1/health/GET":                       10,
 	"/v1/admin/{proxy+}/*":                 25,
 }
@@ -650,15 +670,19 @@ func (s *LeadRelayStack) newAPI() awsapigateway.RestApi {
 	add(v1.AddResource(jsii.String("pings"), nil), "POST", ping, open)
 	add(v1.AddResource(jsii.String("returns"), nil), "POST", ingest, open)
 	add(v1.AddResource(jsii.String("outcomes"), nil), "POST", ingest, open)
-	add(v1.AddResource(jsii.String("integrations"), nil).AddResource(jsii.String("google"), nil).AddResource(jsii.String("webhook"), nil),
-		"POST", ingest, open)
+	integrations := v1.AddResource(jsii.String("integrations"), nil)
+	add(integrations.AddResource(jsii.String("google"), nil).AddResource(jsii.String("webhook"), nil), "POST", ingest, open)
+	metaHook := integrations.AddResource(jsii.String("meta"), nil).AddResource(jsii.String("webhook"), nil)
+	add(metaHook, "GET", ingest, open)
+	add(metaHook, "POST", ingest, open)
 	add(v1.AddResource(jsii.String("admin"), nil).AddResource(jsii.String("{proxy+}"), nil), "ANY",
 		integration(s.Functions[FnAdmin]), &awsapigateway.MethodOptions{AuthorizationType: awsapigateway.AuthorizationType_IAM})
 	return api
 }
 
 // newAlarms watches the DLQs: one visible message in the routing or delivery
-// DLQ is one lead that needs an operator (invariant 1); one in the LedgerDLQ
+// DLQ is one lead that needs an operator (invariant 1), in the Meta DLQ one
+// Meta lead that could not be fetched or ingested; one in the LedgerDLQ
 // is a batch of the table's stream missing from the P&L's aggregates. The
 // topic takes an email subscription when asked.
 func (s *LeadRelayStack) newAlarms(email string) awssns.Topic {
@@ -678,6 +702,7 @@ func (s *LeadRelayStack) newAlarms(email string) awssns.Topic {
 	}{
 		{"RoutingDLQAlarm", s.RoutingDLQ, "LeadRelay: messages in a dead-letter queue; inspect and redrive them with the admin API"},
 		{"DeliveryDLQAlarm", s.DeliveryDLQ, "LeadRelay: messages in a dead-letter queue; inspect and redrive them with the admin API"},
+		{"MetaDLQAlarm", s.MetaDLQ, "LeadRelay: Meta Lead Ads leads that could not be fetched from the Graph API or ingested; fix the cause (page token, source, campaign), then redrive the meta queue with the admin API"},
 		{"LedgerDLQAlarm", s.LedgerDLQ, "LeadRelay: a batch of the table's stream failed in the aggregate function; the P&L's aggregates miss it until it is replayed"},
 	} {
 		alarm := awscloudwatch.NewAlarm(s.Stack, jsii.String(q.id), &awscloudwatch.AlarmProps{
@@ -710,6 +735,8 @@ func (s *LeadRelayStack) outputs() {
 	out("DeliveryQueueUrl", s.DeliveryQueue.QueueUrl(), "Delivery queue")
 	out("RoutingDlqUrl", s.RoutingDLQ.QueueUrl(), "Routing dead-letter queue")
 	out("DeliveryDlqUrl", s.DeliveryDLQ.QueueUrl(), "Delivery dead-letter queue")
+	out("MetaQueueUrl", s.MetaQueue.QueueUrl(), "Meta Lead Ads leads to fetch from the Graph API")
+	out("MetaDlqUrl", s.MetaDLQ.QueueUrl(), "Meta Lead Ads leads that could not be fetched or ingested")
 	out("LedgerDlqUrl", s.LedgerDLQ.QueueUrl(), "Batches of the table's stream the aggregate function failed on")
 	out("AlarmTopicArn", s.AlarmTopic.TopicArn(), "SNS topic the DLQ alarms notify")
 }

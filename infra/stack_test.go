@@ -54,22 +54,27 @@ func TestTable(t *testing.T) {
 	})
 }
 
-// consumers maps each work queue's logical ID prefix to the function that consumes it.
-var consumers = []struct{ queue, dlq, function string }{
-	{"RoutingQueue", "RoutingDLQ", "RouterFunction"},
-	{"DeliveryQueue", "DeliveryDLQ", "DeliveryFunction"},
+// consumers maps each work queue's logical ID prefix to its DLQ, the
+// function that consumes it, and its maxReceiveCount.
+var consumers = []struct {
+	queue, dlq, function string
+	maxReceive           int
+}{
+	{"RoutingQueue", "RoutingDLQ", "RouterFunction", limits.QueueMaxReceiveCount},
+	{"DeliveryQueue", "DeliveryDLQ", "DeliveryFunction", limits.QueueMaxReceiveCount},
+	{"MetaQueue", "MetaDLQ", "IngestFunction", limits.MetaMaxReceiveCount},
 }
 
 // dlqs are the logical ID prefixes of every dead-letter queue: the work
 // queues' and the LedgerDLQ, where the aggregate function's failed stream
 // batches go.
-var dlqs = []string{"RoutingDLQ", "DeliveryDLQ", "LedgerDLQ"}
+var dlqs = []string{"RoutingDLQ", "DeliveryDLQ", "MetaDLQ", "LedgerDLQ"}
 
 func TestQueues(t *testing.T) {
 	f := synthDefault(t)
 	queues := f.resources("AWS::SQS::Queue")
 	if want := len(consumers) + len(dlqs); len(queues) != want {
-		t.Fatalf("got %d queues, want %d (two work queues, three DLQs)", len(queues), want)
+		t.Fatalf("got %d queues, want %d (three work queues, four DLQs)", len(queues), want)
 	}
 	tlsOnly := map[string]bool{}
 	for _, pol := range f.resources("AWS::SQS::QueuePolicy") {
@@ -141,6 +146,8 @@ func TestFunctions(t *testing.T) {
 		"LEADRELAY_DELIVERY_QUEUE_URL": queueID("DeliveryQueue"),
 		"LEADRELAY_ROUTING_DLQ_URL":    queueID("RoutingDLQ"),
 		"LEADRELAY_DELIVERY_DLQ_URL":   queueID("DeliveryDLQ"),
+		"LEADRELAY_META_QUEUE_URL":     queueID("MetaQueue"),
+		"LEADRELAY_META_DLQ_URL":       queueID("MetaDLQ"),
 	}
 	want := map[string]time.Duration{
 		"Ingest": limits.IngestFunctionTimeout, "Router": limits.RouterFunctionTimeout,
@@ -222,6 +229,9 @@ func TestFunctions(t *testing.T) {
 		}
 		if vars["LEADRELAY_PING_SECRET_PARAM"] != DefaultPingSecretParam {
 			t.Errorf("%s: LEADRELAY_PING_SECRET_PARAM = %v, want %s", id, vars["LEADRELAY_PING_SECRET_PARAM"], DefaultPingSecretParam)
+		}
+		if vars["LEADRELAY_META_APP_SECRET_PARAM"] != DefaultMetaAppSecretParam || vars["LEADRELAY_META_GRAPH_URL"] != DefaultMetaGraphURL {
+			t.Errorf("%s: LEADRELAY_META_APP_SECRET_PARAM = %v, LEADRELAY_META_GRAPH_URL = %v", id, vars["LEADRELAY_META_APP_SECRET_PARAM"], vars["LEADRELAY_META_GRAPH_URL"])
 		}
 		if vars["LEADRELAY_EMAIL_FROM"] != "leads@leadrelay.local" {
 			t.Errorf("%s: LEADRELAY_EMAIL_FROM = %v", id, vars["LEADRELAY_EMAIL_FROM"])
@@ -321,6 +331,8 @@ func TestAPI(t *testing.T) {
 		{"POST", "/v1/returns", "NONE", ingest},
 		{"POST", "/v1/outcomes", "NONE", ingest},
 		{"POST", "/v1/integrations/google/webhook", "NONE", ingest},
+		{"GET", "/v1/integrations/meta/webhook", "NONE", ingest},
+		{"POST", "/v1/integrations/meta/webhook", "NONE", ingest},
 		{"ANY", "/v1/admin/{proxy+}", "AWS_IAM", admin},
 	}
 	less := func(a, b apiMethod) int { return strings.Compare(a.path+" "+a.verb, b.path+" "+b.verb) }
@@ -449,7 +461,8 @@ func TestAlarms(t *testing.T) {
 
 func TestOutputs(t *testing.T) {
 	f := synthDefault(t)
-	for _, name := range []string{"ApiUrl", "TableName", "RoutingQueueUrl", "DeliveryQueueUrl", "RoutingDlqUrl", "DeliveryDlqUrl", "LedgerDlqUrl", "AlarmTopicArn"} {
+	for _, name := range []string{"ApiUrl", "TableName", "RoutingQueueUrl", "DeliveryQueueUrl", "RoutingDlqUrl", "DeliveryDlqUrl",
+		"MetaQueueUrl", "MetaDlqUrl", "LedgerDlqUrl", "AlarmTopicArn"} {
 		assert(t, "output "+name, func() {
 			f.template.HasOutput(jsii.String(name), obj{"Value": assertions.Match_AnyValue()})
 		})

@@ -20,5 +20,5 @@ func main() {
 		log.Error("load AWS configuration", "error", err)
 		os.Exit(1)
 	}
-	lambda.Start(ingestapp.New(settings.MustFromEnv(), cfg, log).Handle)
+	lambda.Start(ingestapp.Invoke(ingestapp.New(settings.MustFromEnv(), cfg, log)))
 }

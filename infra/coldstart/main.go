@@ -247,6 +247,9 @@ func measure(r *result, dir string, runs int, aws *fakeAWS) error {
 		"AWS_ENDPOINT_URL=" + aws.url, "AWS_EC2_METADATA_DISABLED=true",
 		// As on AWS: the secret is a parameter (read eagerly, it would be a request).
 		"LEADRELAY_TABLE=leadrelay", "LEADRELAY_PING_SECRET_PARAM=/leadrelay/ping-secret",
+		"LEADRELAY_META_APP_SECRET_PARAM=/leadrelay/meta-app-secret",
+		"LEADRELAY_META_QUEUE_URL=" + aws.url + "/000000000000/meta",
+		"LEADRELAY_META_DLQ_URL=" + aws.url + "/000000000000/meta-dlq",
 		"LEADRELAY_ROUTING_QUEUE_URL=" + aws.url + "/000000000000/routing",
 		"LEADRELAY_DELIVERY_QUEUE_URL=" + aws.url + "/000000000000/delivery",
 		"LEADRELAY_ROUTING_DLQ_URL=" + aws.url + "/000000000000/routing-dlq",

@@ -1,10 +1,11 @@
 // Package runner runs the whole of LeadRelay in one process against an
 // AWS-compatible endpoint: the real handlers, an HTTP server that turns
 // requests into API Gateway proxy events, pollers that hand SQS batches
-// to the router and delivery handlers the way Lambda's event source mapping
-// does (batches of up to 10, partial batch failures, redelivery after the
-// visibility timeout), a poller of the table's stream for the aggregate
-// handler (stream.go), and the sweeper on a timer.
+// to the router and delivery handlers (and the Meta queue's to the ingest
+// handler) the way Lambda's event source mapping does (batches of up to
+// 10, partial batch failures, redelivery after the visibility timeout), a
+// poller of the table's stream for the aggregate handler (stream.go), and
+// the sweeper on a timer.
 package runner
 
 import (
@@ -88,7 +89,13 @@ type Options struct {
 	// them by hand: Runner.Admin.RunTask).
 	NoTasks    bool
 	SweepGrace time.Duration
-	Log        *slog.Logger
+	// MetaGraphURL is the Graph API the Meta leads are fetched from (tests:
+	// a fake on loopback); "" keeps LEADRELAY_META_GRAPH_URL or its
+	// default. MetaAppSecret verifies Meta notifications; "" keeps
+	// LEADRELAY_META_APP_SECRET (or its SSM parameter).
+	MetaGraphURL  string
+	MetaAppSecret string
+	Log           *slog.Logger
 }
 
 // Runner is a running local LeadRelay.
@@ -157,6 +164,13 @@ func Start(ctx context.Context, o Options) (*Runner, error) {
 		return nil, err
 	}
 	s.RoutingQueueURL, s.RoutingDLQURL, s.DeliveryQueueURL, s.DeliveryDLQURL = urls.Routing, urls.RoutingDLQ, urls.Delivery, urls.DeliveryDLQ
+	s.MetaQueueURL, s.MetaDLQURL = urls.Meta, urls.MetaDLQ
+	if o.MetaGraphURL != "" {
+		s.MetaGraphURL = strings.TrimSuffix(o.MetaGraphURL, "/")
+	}
+	if o.MetaAppSecret != "" {
+		s.MetaAppSecret = o.MetaAppSecret
+	}
 	if s.PingSecret == "" && s.PingSecretParam == "" {
 		s.PingSecret = pingSecret() // ping.go: a random one for this run
 	}
@@ -205,6 +219,11 @@ func Start(ctx context.Context, o Options) (*Runner, error) {
 	for i := 0; i < o.Pollers; i++ {
 		r.poll(pctx, a.SQS, urls.Routing, rt.Handle, o.Log)
 		r.poll(pctx, a.SQS, urls.Delivery, dl.Handle, o.Log)
+	}
+	// The Meta queue's leads, fetched from the Graph API by the ingest
+	// handler (its event source mapping on AWS): one poller is enough.
+	if o.Pollers > 0 {
+		r.poll(pctx, a.SQS, urls.Meta, ingest.HandleMeta, o.Log)
 	}
 	bg, bgCfg := a, o.AWS
 	if o.BackgroundAWS != nil {

@@ -30,10 +30,11 @@ type redriveRequest struct {
 	Max   *int   `json:"max"`
 }
 
-// redrive moves messages from the routing or delivery DLQ back to its
-// queue: {"queue": "delivery", "max": 100} → {"moved": n}. The consumers
-// treat a moved message as redelivered, so one about a settled round is
-// dropped.
+// redrive moves messages from the routing, delivery or Meta DLQ back to
+// its queue: {"queue": "delivery", "max": 100} → {"moved": n}. The
+// consumers treat a moved message as redelivered, so one about a settled
+// round is dropped, and a Meta lead already ingested is not ingested
+// again (its idempotency key).
 func (h *Handler) redrive(ctx context.Context, req httpapi.Request) httpapi.Response {
 	body, err := httpapi.Body(req)
 	if err != nil {
@@ -43,15 +44,15 @@ func (h *Handler) redrive(ctx context.Context, req httpapi.Request) httpapi.Resp
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&in); err != nil {
-		return httpapi.Error(http.StatusBadRequest, "invalid_body", `want JSON {"queue": "delivery" or "routing", "max": 100}: %v`, err)
+		return httpapi.Error(http.StatusBadRequest, "invalid_body", `want JSON {"queue": "delivery", "routing" or "meta", "max": 100}: %v`, err)
 	}
 	var problems []httpapi.FieldProblem
 	switch in.Queue {
-	case queue.NameDelivery, queue.NameRouting:
+	case queue.NameDelivery, queue.NameRouting, queue.NameMeta:
 	case "":
-		problems = append(problems, httpapi.FieldProblem{Field: "queue", Code: "required", Message: `name the queue: "delivery" or "routing"`})
+		problems = append(problems, httpapi.FieldProblem{Field: "queue", Code: "required", Message: `name the queue: "delivery", "routing" or "meta"`})
 	default:
-		problems = append(problems, httpapi.FieldProblem{Field: "queue", Code: "invalid", Message: `want "delivery" or "routing"`})
+		problems = append(problems, httpapi.FieldProblem{Field: "queue", Code: "invalid", Message: `want "delivery", "routing" or "meta"`})
 	}
 	max := DefaultRedrive
 	if in.Max != nil {

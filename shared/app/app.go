@@ -4,7 +4,7 @@
 // aggregateapp, sweeperapp) whose New builds that function's handler and
 // only the clients it uses, so its bootstrap links nothing else; they
 // share base (the table, the configuration), queues (SQS) and secret (the
-// ping secret, read on first use).
+// ping and Meta secrets and the Meta pages' tokens, read on first use).
 //
 // App is every handler in one process over one set of clients: the local
 // runner's. No function imports it.
@@ -55,6 +55,10 @@ type App struct {
 	SES *sesv2.Client
 	// PingSecret signs and verifies ping_ids, read on first use.
 	PingSecret *secret.Cached
+	// MetaSecret verifies Meta Lead Ads notifications, and PageTokens
+	// resolves the Meta pages' tokens, each read on first use.
+	MetaSecret *secret.Cached
+	PageTokens *secret.Refs
 	// Secrets seals the configuration's secret values (admin) and opens
 	// them for the handlers that use them (sealing).
 	Secrets secrets.Keeper
@@ -69,11 +73,14 @@ func New(s settings.Settings, cfg aws.Config, log *slog.Logger) *App {
 	// One process serves every handler: the configuration they share is
 	// opened, references read with the SSM client (no extension locally).
 	sealing.Open(b, k, paramstore.Reader{API: ssm.NewFromConfig(cfg)})
-	return &App{Base: b, SQS: sq, Queue: q, Breakers: b.Breakers(), SES: deliveryapp.SES(cfg), PingSecret: secret.Ping(s, cfg), Secrets: k}
+	return &App{Base: b, SQS: sq, Queue: q, Breakers: b.Breakers(), SES: deliveryapp.SES(cfg), PingSecret: secret.Ping(s, cfg),
+		MetaSecret: secret.Meta(s, cfg), PageTokens: secret.SSMRefs(cfg), Secrets: k}
 }
 
 // Ingest is the ingest function's handler.
-func (a *App) Ingest() *ingest.Handler { return ingestapp.Handler(a.Base, a.Queue, a.PingSecret) }
+func (a *App) Ingest() *ingest.Handler {
+	return ingestapp.Handler(a.Base, a.Queue, ingestapp.Secrets{Ping: a.PingSecret, Meta: a.MetaSecret, PageTokens: a.PageTokens})
+}
 
 // Router is the router function's handler.
 func (a *App) Router() *router.Handler { return routerapp.Handler(a.Base, a.Queue, a.Breakers) }

@@ -207,3 +207,32 @@ func TestPingAnswers503UntilItsSecretIsRead(t *testing.T) {
 		t.Fatalf("AWS asked %v", c)
 	}
 }
+
+// Ingest reads the Meta app secret from SSM on the first notification,
+// once; building it calls nothing. Without a secret or its parameter,
+// asking for it fails (the webhook answers 503).
+func TestIngestReadsTheMetaSecretOnFirstUse(t *testing.T) {
+	f, _, cfg := fakeConfig(t)
+	s, err := settings.FromEnv(func(k string) string {
+		return map[string]string{"LEADRELAY_META_APP_SECRET_PARAM": "/leadrelay/meta-app-secret"}[k]
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := ingestapp.New(s, cfg, slog.New(slog.NewJSONHandler(io.Discard, nil)))
+	if c := f.asked(); len(c) != 0 {
+		t.Fatalf("building the ingest handler asked AWS %v", c)
+	}
+	for range 2 {
+		if secret, err := h.MetaSecret(t.Context()); err != nil || !bytes.Equal(secret, []byte("0123456789abcdef0123456789abcdef")) {
+			t.Fatalf("Meta secret: %q %v", secret, err)
+		}
+	}
+	if c := f.asked(); !slices.Equal(c, []string{"AmazonSSM.GetParameter"}) {
+		t.Fatalf("AWS asked %v, want one GetParameter", c)
+	}
+	none, _ := settings.FromEnv(func(string) string { return "" })
+	if _, err := ingestapp.New(none, cfg, slog.New(slog.NewJSONHandler(io.Discard, nil))).MetaSecret(t.Context()); err == nil {
+		t.Fatal("a Meta secret without one configured")
+	}
+}

@@ -32,6 +32,7 @@ type Index struct {
 	buyerKey  map[string]*Buyer
 	orders    map[string][]OrderRef
 	locations map[string]*time.Location
+	meta      metaIndex
 }
 
 // NewIndex builds the lookups of a configuration that Parse accepted.
@@ -47,6 +48,7 @@ func NewIndex(c *Config) *Index {
 		locations: map[string]*time.Location{},
 	}
 	ix.location(c.Timezone)
+	ix.indexMeta(c.Integrations.Meta)
 	for i := range c.Campaigns {
 		ix.campaigns[c.Campaigns[i].ID] = &c.Campaigns[i]
 		if len(c.Campaigns[i].stateFields()) > 0 {

@@ -10,6 +10,7 @@ import (
 // Integrations connect ad platforms' lead forms to campaigns.
 type Integrations struct {
 	Google *Google `yaml:"google,omitempty" json:"google,omitempty"`
+	Meta   *Meta   `yaml:"meta,omitempty" json:"meta,omitempty"`
 }
 
 // Google holds the Google Ads lead forms whose webhook posts to
@@ -61,13 +62,18 @@ func (f *GoogleForm) KeyMatches(key string) bool {
 // integrations checks the ad platforms' forms against the campaigns and
 // sources.
 func (k *checker) integrations(c *Config, campaigns map[string]*Campaign) {
-	g := c.Integrations.Google
-	if g == nil {
-		return
-	}
 	sources := map[string]*Source{}
 	for i := range c.Sources {
 		sources[c.Sources[i].ID] = &c.Sources[i]
+	}
+	k.googleForms(c.Integrations.Google, sources, campaigns)
+	k.meta(c.Integrations.Meta, sources, campaigns)
+}
+
+// googleForms checks the Google Ads lead forms.
+func (k *checker) googleForms(g *Google, sources map[string]*Source, campaigns map[string]*Campaign) {
+	if g == nil {
+		return
 	}
 	ids := map[string]bool{}
 	for i, f := range g.Forms {
@@ -79,32 +85,45 @@ func (k *checker) integrations(c *Config, campaigns map[string]*Campaign) {
 			k.add(p+".form_id", CodeDuplicate, "form %s is configured twice", f.FormID)
 		}
 		ids[f.FormID] = true
-		if b, err := hex.DecodeString(f.KeySHA256); err != nil || len(b) != 32 {
+		if !isSHA256(f.KeySHA256) {
 			k.add(p+".google_key_sha256", CodeInvalid, "google_key_sha256 must be 64 hex digits (the SHA-256 of the form's webhook key)")
 		}
-		src, camp := sources[f.Source], campaigns[f.Campaign]
-		switch {
-		case src == nil:
-			k.add(p+".source", CodeReference, "unknown source %q", f.Source)
-		case camp != nil && !src.Allows(f.Campaign):
-			k.add(p+".campaign", CodeReference, "source %s may not post to campaign %s", f.Source, f.Campaign)
-		}
-		if camp == nil {
-			k.add(p+".campaign", CodeReference, "unknown campaign %q", f.Campaign)
-			continue
-		}
-		if len(f.Columns) == 0 {
-			k.add(p+".columns", CodeRequired, "map the form's column_ids to the campaign's fields")
-		}
-		cols := make([]string, 0, len(f.Columns))
-		for col := range f.Columns {
-			cols = append(cols, col)
-		}
-		sort.Strings(cols)
-		for _, col := range cols {
-			if _, ok := camp.Fields[f.Columns[col]]; !ok {
-				k.add(p+".columns."+col, CodeReference, "campaign %s has no field %q", f.Campaign, f.Columns[col])
-			}
+		k.formTarget(p, "columns", "map the form's column_ids to the campaign's fields", f.Source, f.Campaign, f.Columns, sources, campaigns)
+	}
+}
+
+// formTarget checks what an ad platform's form is ingested as: its source
+// (known, allowed the campaign), its campaign (known), and its mapping
+// (under key, one entry at least, each to a field of the campaign).
+func (k *checker) formTarget(p, key, hint, source, campaign string, mapping map[string]string, sources map[string]*Source, campaigns map[string]*Campaign) {
+	src, camp := sources[source], campaigns[campaign]
+	switch {
+	case src == nil:
+		k.add(p+".source", CodeReference, "unknown source %q", source)
+	case camp != nil && !src.Allows(campaign):
+		k.add(p+".campaign", CodeReference, "source %s may not post to campaign %s", source, campaign)
+	}
+	if camp == nil {
+		k.add(p+".campaign", CodeReference, "unknown campaign %q", campaign)
+		return
+	}
+	if len(mapping) == 0 {
+		k.add(p+"."+key, CodeRequired, "%s", hint)
+	}
+	names := make([]string, 0, len(mapping))
+	for name := range mapping {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if _, ok := camp.Fields[mapping[name]]; !ok {
+			k.add(p+"."+key+"."+name, CodeReference, "campaign %s has no field %q", campaign, mapping[name])
 		}
 	}
+}
+
+// isSHA256 reports whether h is a hex SHA-256 (64 hex digits).
+func isSHA256(h string) bool {
+	b, err := hex.DecodeString(h)
+	return err == nil && len(b) == 32
 }

@@ -9,7 +9,8 @@ import (
 // webhook signing secrets, auth token, password and API key, its headers'
 // values, its Slack incoming-webhook URL, a source's postback secret —
 // takes either a value or a reference to an SSM SecureString parameter
-// ("ssm:/path/name", resolved by the functions and cached). A value is
+// ("ssm:/path/name", resolved by the functions and cached); a Meta page's
+// access_token takes a reference only (Secret.OnUse). A value is
 // kept sealed (encrypted) in the stored document and shown nowhere:
 // GET /v1/admin/config answers SecretSet in its place, and a document put
 // back with SecretSet keeps the stored value. References are shown as
@@ -39,6 +40,12 @@ func isSecretToken(v string) bool { return v == SecretSet || IsSecretRef(v) || I
 type Secret struct {
 	Path  string
 	Value *string
+	// OnUse marks a field that is always a reference, resolved by the one
+	// function that uses it when it does (a Meta page's access_token: the
+	// ingest function, when it fetches a lead), not when the configuration
+	// is opened: the functions that open the configuration neither read
+	// it nor fail for it.
+	OnUse bool
 }
 
 // Secrets lists every secret field of c that holds a value, in document
@@ -54,6 +61,14 @@ func Secrets(c *Config) []Secret {
 	for i := range c.Sources {
 		s := &c.Sources[i]
 		add(fmt.Sprintf("sources[%s].postback_secret", s.ID), &s.PostbackSecret)
+	}
+	if m := c.Integrations.Meta; m != nil {
+		for i := range m.Pages {
+			pg := &m.Pages[i]
+			if pg.AccessToken != "" {
+				out = append(out, Secret{Path: fmt.Sprintf("integrations.meta.pages[%s].access_token", pg.PageID), Value: &pg.AccessToken, OnUse: true})
+			}
+		}
 	}
 	for i := range c.Buyers {
 		b := &c.Buyers[i]

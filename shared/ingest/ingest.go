@@ -1,7 +1,9 @@
 // Package ingest is the ingest function: sources post leads (JSON or form),
 // which are authenticated, validated, de-duplicated and written in one
-// transaction, then queued for routing. It also answers a source's
-// questions about its own leads, and the health check.
+// transaction, then queued for routing. Ad platforms' lead forms come in
+// the same way (google.go; meta.go, whose leads are fetched from the
+// Meta queue, metafetch.go). It also answers a source's questions about
+// its own leads, and the health check.
 package ingest
 
 import (
@@ -83,6 +85,19 @@ type Handler struct {
 	// start; an error answers that lead 503.
 	PingSecret func(context.Context) ([]byte, error)
 
+	// Meta Lead Ads (meta.go, metafetch.go). MetaSecret returns the Meta
+	// app's secret, which verifies notifications' signatures; like
+	// PingSecret it is asked on the first notification, and an error
+	// answers it 503. MetaQueue holds the leads notified until HandleMeta
+	// fetches them from the Graph API at GraphURL (version included, no
+	// trailing slash) with Graph (nil: a client with GraphTimeout), each
+	// page's token resolved by PageTokens.
+	MetaSecret func(context.Context) ([]byte, error)
+	MetaQueue  MetaQueue
+	PageTokens PageTokens
+	GraphURL   string
+	Graph      *http.Client
+
 	once sync.Once
 	mux  httpapi.Mux
 }
@@ -101,6 +116,7 @@ func (h *Handler) register() {
 		h.returnRoutes,
 		h.outcomeRoutes,
 		h.integrationRoutes,
+		h.metaRoutes,
 	} {
 		add(&h.mux)
 	}
@@ -140,6 +156,8 @@ type posted struct {
 	fields  map[string]any
 	claim   *pingtoken.Claim
 	idemKey string
+	// idemTTL is how long idemKey is remembered (0: IdempotencyTTL).
+	idemTTL time.Duration
 }
 
 // post accepts a source's lead: read and checked (readLead), written with
@@ -329,7 +347,11 @@ func (h *Handler) newLead(p posted, contacts []store.Contact, sc scored, now tim
 		Recent:   sc.recent,
 	}
 	if p.idemKey != "" {
-		in.Idempotency = &store.Idempotency{Key: p.idemKey, Response: resp, TTL: IdempotencyTTL}
+		ttl := p.idemTTL
+		if ttl == 0 {
+			ttl = IdempotencyTTL
+		}
+		in.Idempotency = &store.Idempotency{Key: p.idemKey, Response: resp, TTL: ttl}
 	}
 	// A test lead's dedupe keys are checked, not written (store.PutLead).
 	for _, f := range p.camp.Dedupe.Fields {

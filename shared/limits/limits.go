@@ -64,6 +64,14 @@ const (
 	// the queue's DLQ. It stays above MaxDeliveryAttempts, or attempts past
 	// it would never happen: SQS would dead-letter the message first.
 	QueueMaxReceiveCount = MaxDeliveryAttempts + ReceiveSlack
+	// MetaMaxReceiveCount is the Meta queue's maxReceiveCount: a Meta Lead
+	// Ads notification whose lead cannot be fetched (the Graph API down, a
+	// revoked page token) or ingested is received this many times, one
+	// visibility timeout (VisibilityPerTimeout × IngestFunctionTimeout, a
+	// minute) apart, before SQS moves it to the Meta DLQ for an operator:
+	// ten minutes of a Graph outage ride through, and a lead that cannot be
+	// fetched reaches the DLQ's alarm within them.
+	MetaMaxReceiveCount = 10
 )
 
 // MaxDeliveryTimeout is the longest delivery timeout of a buyer: a post of

@@ -24,6 +24,9 @@ func TestDeliveryAttemptsBelowMaxReceiveCount(t *testing.T) {
 	if limits.QueueMaxReceiveCount < 5 {
 		t.Errorf("QueueMaxReceiveCount %d, want >= 5", limits.QueueMaxReceiveCount)
 	}
+	if limits.MetaMaxReceiveCount < 5 {
+		t.Errorf("MetaMaxReceiveCount %d, want >= 5", limits.MetaMaxReceiveCount)
+	}
 	if limits.MaxDeliveryAttempts < 1 {
 		t.Errorf("MaxDeliveryAttempts %d, want >= 1", limits.MaxDeliveryAttempts)
 	}

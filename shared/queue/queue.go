@@ -1,7 +1,8 @@
 // Package queue is LeadRelay's SQS adapter and the shapes of the messages
-// on its two queues: routing (ingest and delivery → router) and delivery
-// (router → delivery). A message carries the whole lead, so its consumer
-// need not read it back from the table.
+// on its queues: routing (ingest and delivery → router), delivery
+// (router → delivery) and Meta (the Meta Lead Ads webhook → the ingest
+// function's fetch, meta.go). A routing or delivery message carries the
+// whole lead, so its consumer need not read it back from the table.
 package queue
 
 import (
@@ -65,6 +66,9 @@ type API interface {
 // URLs are the queues' URLs.
 type URLs struct {
 	Routing, RoutingDLQ, Delivery, DeliveryDLQ string
+	// Meta holds Meta Lead Ads leads to fetch; MetaDLQ those that could
+	// not be fetched or ingested.
+	Meta, MetaDLQ string
 }
 
 // Sender puts messages on the queues.

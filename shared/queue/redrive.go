@@ -15,6 +15,8 @@ import (
 const (
 	NameRouting  = "routing"
 	NameDelivery = "delivery"
+	// NameMeta is the queue of Meta Lead Ads leads to fetch.
+	NameMeta = "meta"
 )
 
 // AttrRedriven is the message attribute ("true") of a message moved back
@@ -52,7 +54,8 @@ type Redriver struct {
 // NewRedriver returns a redriver for the queues.
 func NewRedriver(api RedriveAPI, urls URLs) *Redriver { return &Redriver{api: api, urls: urls} }
 
-// ErrUnknownQueue reports a queue name other than routing or delivery.
+// ErrUnknownQueue reports a queue name other than routing, delivery or
+// meta.
 var ErrUnknownQueue = errors.New("unknown queue")
 
 // emptyReceives is how many empty receives end a redrive: SQS's short
@@ -70,6 +73,8 @@ func (r *Redriver) Redrive(ctx context.Context, name string, max int) (int, erro
 		from, to = r.urls.RoutingDLQ, r.urls.Routing
 	case NameDelivery:
 		from, to = r.urls.DeliveryDLQ, r.urls.Delivery
+	case NameMeta:
+		from, to = r.urls.MetaDLQ, r.urls.Meta
 	default:
 		return 0, fmt.Errorf("%w %q", ErrUnknownQueue, name)
 	}

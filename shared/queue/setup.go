@@ -23,29 +23,33 @@ type SetupAPI interface {
 // largest max_attempts (see package limits).
 const MaxReceiveCount = limits.QueueMaxReceiveCount
 
-// Ensure creates the routing and delivery queues with their DLQs, named
-// with the prefix, as the CDK stack does, and returns their URLs (always
-// as the endpoint names them). visibility is the queues' visibility
-// timeout in seconds.
+// Ensure creates the routing, delivery and Meta queues with their DLQs,
+// named with the prefix, as the CDK stack does, and returns their URLs
+// (always as the endpoint names them). visibility is the queues'
+// visibility timeout in seconds.
 func Ensure(ctx context.Context, api SetupAPI, prefix string, visibility int) (URLs, error) {
 	var u URLs
 	var err error
-	if u.RoutingDLQ, err = create(ctx, api, prefix+"routing-dlq", nil); err != nil {
-		return u, err
-	}
-	if u.DeliveryDLQ, err = create(ctx, api, prefix+"delivery-dlq", nil); err != nil {
-		return u, err
-	}
-	if u.Routing, err = createWithDLQ(ctx, api, prefix+"routing", u.RoutingDLQ, visibility); err != nil {
-		return u, err
-	}
-	if u.Delivery, err = createWithDLQ(ctx, api, prefix+"delivery", u.DeliveryDLQ, visibility); err != nil {
-		return u, err
+	for _, q := range []struct {
+		name       string
+		url, dlq   *string
+		maxReceive int
+	}{
+		{"routing", &u.Routing, &u.RoutingDLQ, MaxReceiveCount},
+		{"delivery", &u.Delivery, &u.DeliveryDLQ, MaxReceiveCount},
+		{"meta", &u.Meta, &u.MetaDLQ, limits.MetaMaxReceiveCount},
+	} {
+		if *q.dlq, err = create(ctx, api, prefix+q.name+"-dlq", nil); err != nil {
+			return u, err
+		}
+		if *q.url, err = createWithDLQ(ctx, api, prefix+q.name, *q.dlq, visibility, q.maxReceive); err != nil {
+			return u, err
+		}
 	}
 	return u, nil
 }
 
-func createWithDLQ(ctx context.Context, api SetupAPI, name, dlqURL string, visibility int) (string, error) {
+func createWithDLQ(ctx context.Context, api SetupAPI, name, dlqURL string, visibility, maxReceive int) (string, error) {
 	out, err := api.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{
 		QueueUrl: aws.String(dlqURL), AttributeNames: []types.QueueAttributeName{types.QueueAttributeNameQueueArn},
 	})
@@ -54,7 +58,7 @@ func createWithDLQ(ctx context.Context, api SetupAPI, name, dlqURL string, visib
 	}
 	policy, _ := json.Marshal(map[string]any{
 		"deadLetterTargetArn": out.Attributes[string(types.QueueAttributeNameQueueArn)],
-		"maxReceiveCount":     MaxReceiveCount,
+		"maxReceiveCount":     maxReceive,
 	})
 	return create(ctx, api, name, map[string]string{
 		string(types.QueueAttributeNameRedrivePolicy):     string(policy),

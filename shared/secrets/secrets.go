@@ -258,10 +258,17 @@ func (p *Params) Get(ctx context.Context, ref string) (string, error) {
 
 // Open replaces every secret of a stored configuration with its value:
 // sealed ones opened with k, references resolved with p, values stored
-// before sealing existed kept as they are.
+// before sealing existed kept as they are. A reference its user resolves
+// on use (config.Secret.OnUse) stays a reference.
 func Open(ctx context.Context, c *config.Config, k Keeper, p *Params) error {
-	return config.EachSecret(c, func(_, v string) (string, error) {
+	onUse := map[string]bool{}
+	for _, s := range config.Secrets(c) {
+		onUse[s.Path] = s.OnUse
+	}
+	return config.EachSecret(c, func(path, v string) (string, error) {
 		switch {
+		case onUse[path]:
+			return v, nil
 		case config.IsSealed(v):
 			if k == nil {
 				return "", ErrNoKeeper

@@ -228,3 +228,32 @@ func TestExtensionReadsThroughTheLocalEndpoint(t *testing.T) {
 		t.Fatal("a refused read resolved")
 	}
 }
+
+// A Meta page's access_token is resolved by the ingest function when it
+// fetches a lead, not when a function opens the configuration: Open
+// leaves the reference (and reads no parameter for it), Seal keeps it.
+func TestOpenLeavesReferencesResolvedOnUse(t *testing.T) {
+	ctx := context.Background()
+	c := mustParse(t, []byte(doc+`
+integrations:
+  meta:
+    verify_token_sha256: "9f27ea7db11f88dfa8b23793907b882c46c8bfe5fff01f0c5d50ed362310378b"
+    pages:
+      - page_id: "1234567890"
+        access_token: "ssm:/leadrelay/meta/page"
+        forms: [{form_id: "555", source: src, campaign: auto, fields: {phone_number: phone}}]
+`))
+	if err := Seal(ctx, c, &config.Config{}, Local{Key: key}); err != nil {
+		t.Fatal(err)
+	}
+	asked := fakeParams{"/leadrelay/acme/token": "TOKENSECRET"} // no /leadrelay/meta/page: reading it fails
+	if err := Open(ctx, c, Local{Key: key}, &Params{Resolver: asked}); err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	if got := c.Integrations.Meta.Pages[0].AccessToken; got != "ssm:/leadrelay/meta/page" {
+		t.Fatalf("the page token is %q, want the reference", got)
+	}
+	if c.Buyers[0].Delivery.Auth.Token != "TOKENSECRET" {
+		t.Fatal("the other references are resolved")
+	}
+}

@@ -6,8 +6,10 @@ package settings
 import (
 	"encoding/hex"
 	"fmt"
+	"net/url"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -42,7 +44,27 @@ type Settings struct {
 	// the local runner).
 	SecretsKeyID string
 	SecretsKey   string
+	// MetaAppSecret verifies Meta Lead Ads notifications' signatures
+	// (LEADRELAY_META_APP_SECRET, local runs and tests); on AWS
+	// MetaAppSecretParam names the SSM SecureString parameter holding the
+	// Meta app's secret (LEADRELAY_META_APP_SECRET_PARAM), read on first use
+	// (shared/app/secret).
+	MetaAppSecret      string
+	MetaAppSecretParam string
+	// MetaGraphURL is the Graph API's base URL, version included
+	// (LEADRELAY_META_GRAPH_URL, default DefaultMetaGraphURL): tests point
+	// it at a fake.
+	MetaGraphURL string
+	// MetaQueueURL and MetaDLQURL are the queue of Meta Lead Ads
+	// notifications, which the ingest function sends and consumes (each
+	// lead fetched from the Graph API), and its DLQ.
+	MetaQueueURL string
+	MetaDLQURL   string
 }
+
+// DefaultMetaGraphURL is the Graph API the ingest function fetches Meta
+// leads from unless LEADRELAY_META_GRAPH_URL says otherwise.
+const DefaultMetaGraphURL = "https://graph.facebook.com/v21.0"
 
 // DefaultEmailFrom is the sender of email deliveries unless
 // LEADRELAY_EMAIL_FROM says otherwise (the LocalStack init hook verifies it).
@@ -57,18 +79,23 @@ const DefaultModelTTL = time.Minute
 // FromEnv reads the settings; getenv is os.Getenv in production.
 func FromEnv(getenv func(string) string) (Settings, error) {
 	s := Settings{
-		Table:            getenv("LEADRELAY_TABLE"),
-		RoutingQueueURL:  getenv("LEADRELAY_ROUTING_QUEUE_URL"),
-		DeliveryQueueURL: getenv("LEADRELAY_DELIVERY_QUEUE_URL"),
-		RoutingDLQURL:    getenv("LEADRELAY_ROUTING_DLQ_URL"),
-		DeliveryDLQURL:   getenv("LEADRELAY_DELIVERY_DLQ_URL"),
-		ConfigTTL:        DefaultConfigTTL,
-		ModelTTL:         DefaultModelTTL,
-		PingSecret:       getenv("LEADRELAY_PING_SECRET"),
-		PingSecretParam:  getenv("LEADRELAY_PING_SECRET_PARAM"),
-		EmailFrom:        getenv("LEADRELAY_EMAIL_FROM"),
-		SecretsKeyID:     getenv("LEADRELAY_SECRETS_KEY_ID"),
-		SecretsKey:       getenv("LEADRELAY_SECRETS_KEY"),
+		Table:              getenv("LEADRELAY_TABLE"),
+		RoutingQueueURL:    getenv("LEADRELAY_ROUTING_QUEUE_URL"),
+		DeliveryQueueURL:   getenv("LEADRELAY_DELIVERY_QUEUE_URL"),
+		RoutingDLQURL:      getenv("LEADRELAY_ROUTING_DLQ_URL"),
+		DeliveryDLQURL:     getenv("LEADRELAY_DELIVERY_DLQ_URL"),
+		ConfigTTL:          DefaultConfigTTL,
+		ModelTTL:           DefaultModelTTL,
+		PingSecret:         getenv("LEADRELAY_PING_SECRET"),
+		PingSecretParam:    getenv("LEADRELAY_PING_SECRET_PARAM"),
+		EmailFrom:          getenv("LEADRELAY_EMAIL_FROM"),
+		SecretsKeyID:       getenv("LEADRELAY_SECRETS_KEY_ID"),
+		SecretsKey:         getenv("LEADRELAY_SECRETS_KEY"),
+		MetaAppSecret:      getenv("LEADRELAY_META_APP_SECRET"),
+		MetaAppSecretParam: getenv("LEADRELAY_META_APP_SECRET_PARAM"),
+		MetaGraphURL:       getenv("LEADRELAY_META_GRAPH_URL"),
+		MetaQueueURL:       getenv("LEADRELAY_META_QUEUE_URL"),
+		MetaDLQURL:         getenv("LEADRELAY_META_DLQ_URL"),
 	}
 	if s.Table == "" {
 		s.Table = "leadrelay"
@@ -76,6 +103,13 @@ func FromEnv(getenv func(string) string) (Settings, error) {
 	if s.EmailFrom == "" {
 		s.EmailFrom = DefaultEmailFrom
 	}
+	if s.MetaGraphURL == "" {
+		s.MetaGraphURL = DefaultMetaGraphURL
+	}
+	if u, err := url.Parse(s.MetaGraphURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" {
+		return s, fmt.Errorf("LEADRELAY_META_GRAPH_URL=%q: want the Graph API's base URL, such as %s", s.MetaGraphURL, DefaultMetaGraphURL)
+	}
+	s.MetaGraphURL = strings.TrimSuffix(s.MetaGraphURL, "/")
 	if k := s.SecretsKey; k != "" {
 		if b, err := hex.DecodeString(k); err != nil || len(b) != 32 {
 			return s, fmt.Errorf("LEADRELAY_SECRETS_KEY: want 64 hex digits (an AES-256 key)")

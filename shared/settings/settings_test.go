@@ -13,7 +13,8 @@ func TestFromEnvDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Table != "leadrelay" || s.EmailFrom != DefaultEmailFrom || s.ConfigTTL != DefaultConfigTTL || s.ModelTTL != DefaultModelTTL || s.AllowPrivateTargets {
+	if s.Table != "leadrelay" || s.EmailFrom != DefaultEmailFrom || s.ConfigTTL != DefaultConfigTTL || s.ModelTTL != DefaultModelTTL || s.AllowPrivateTargets ||
+		s.MetaGraphURL != "https://graph.facebook.com/v21.0" || s.MetaAppSecret != "" || s.MetaAppSecretParam != "" {
 		t.Fatalf("defaults: %+v", s)
 	}
 }
@@ -24,19 +25,23 @@ func TestFromEnvReadsEverything(t *testing.T) {
 		"LEADRELAY_ROUTING_DLQ_URL": "rdlq", "LEADRELAY_DELIVERY_DLQ_URL": "ddlq", "LEADRELAY_ALLOW_PRIVATE_TARGETS": "true",
 		"LEADRELAY_CONFIG_TTL": "2s", "LEADRELAY_PING_SECRET": "secret", "LEADRELAY_PING_SECRET_PARAM": "/p",
 		"LEADRELAY_EMAIL_FROM": "leads@agency.example", "LEADRELAY_MODEL_TTL": "30s",
+		"LEADRELAY_META_APP_SECRET": "meta", "LEADRELAY_META_APP_SECRET_PARAM": "/m", "LEADRELAY_META_GRAPH_URL": "http://127.0.0.1:9/v21.0/",
+		"LEADRELAY_META_QUEUE_URL": "mq", "LEADRELAY_META_DLQ_URL": "mdlq",
 	}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := Settings{Table: "t", RoutingQueueURL: "rq", DeliveryQueueURL: "dq", RoutingDLQURL: "rdlq", DeliveryDLQURL: "ddlq",
-		AllowPrivateTargets: true, ConfigTTL: 2 * time.Second, ModelTTL: 30 * time.Second, PingSecret: "secret", PingSecretParam: "/p", EmailFrom: "leads@agency.example"}
+		AllowPrivateTargets: true, ConfigTTL: 2 * time.Second, ModelTTL: 30 * time.Second, PingSecret: "secret", PingSecretParam: "/p", EmailFrom: "leads@agency.example",
+		MetaAppSecret: "meta", MetaAppSecretParam: "/m", MetaGraphURL: "http://127.0.0.1:9/v21.0", MetaQueueURL: "mq", MetaDLQURL: "mdlq"}
 	if s != want {
 		t.Fatalf("got %+v\nwant %+v", s, want)
 	}
 }
 
 func TestFromEnvRefusesBadValues(t *testing.T) {
-	for k, v := range map[string]string{"LEADRELAY_ALLOW_PRIVATE_TARGETS": "sometimes", "LEADRELAY_CONFIG_TTL": "-1s", "LEADRELAY_MODEL_TTL": "soon"} {
+	for k, v := range map[string]string{"LEADRELAY_ALLOW_PRIVATE_TARGETS": "sometimes", "LEADRELAY_CONFIG_TTL": "-1s", "LEADRELAY_MODEL_TTL": "soon",
+		"LEADRELAY_META_GRAPH_URL": "graph.facebook.com"} {
 		_, err := FromEnv(env(map[string]string{k: v}))
 		if err == nil || !strings.Contains(err.Error(), k) {
 			t.Errorf("%s=%s: %v, want an error naming it", k, v, err)

@@ -175,7 +175,7 @@ func redriveCmd(g *globals) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&queue, "queue", "delivery", "the queue whose DLQ to redrive: delivery or routing")
+	cmd.Flags().StringVar(&queue, "queue", "delivery", "the queue whose DLQ to redrive: delivery, routing or meta")
 	cmd.Flags().IntVar(&max, "max", 0, "move at most this many messages (default: the server's, 100)")
 	return cmd
 }

@@ -1,5 +1,5 @@
-// Package queues builds the SQS client and the sender of the routing and
-// delivery queues, for the functions that send messages.
+// Package queues builds the SQS client and the sender of the routing,
+// delivery and Meta queues, for the functions that send messages.
 package queues
 
 import (
@@ -21,5 +21,6 @@ func New(s settings.Settings, cfg aws.Config) (*sqs.Client, *queue.Sender) {
 	return sq, queue.NewSender(sq, queue.URLs{
 		Routing: s.RoutingQueueURL, RoutingDLQ: s.RoutingDLQURL,
 		Delivery: s.DeliveryQueueURL, DeliveryDLQ: s.DeliveryDLQURL,
+		Meta: s.MetaQueueURL, MetaDLQ: s.MetaDLQURL,
 	})
 }

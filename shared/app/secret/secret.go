@@ -1,11 +1,14 @@
-// Package secret keeps a secret that is read on first use, not at cold
-// start: the ping secret, which on AWS is an SSM parameter. A function
-// that needs it makes no AWS request before its first event, and one
-// whose events never need it never reads it.
+// Package secret keeps secrets that are read on first use, not at cold
+// start: the ping secret and the Meta app secret, which on AWS are SSM
+// parameters, and the Meta pages' tokens (refs.go). A function that needs
+// one makes no AWS request before its first event, and one whose events
+// never need it never reads it.
 package secret
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -54,5 +57,29 @@ func Ping(s settings.Settings, cfg aws.Config) *Cached {
 			r = paramstore.Reader{API: ssm.NewFromConfig(cfg)}
 		}
 		return pingtoken.LoadSecret(ctx, s.PingSecret, s.PingSecretParam, r)
+	})
+}
+
+// Meta is the Meta app's secret of the settings, which verifies Meta Lead
+// Ads notifications: LEADRELAY_META_APP_SECRET, or the SSM SecureString
+// parameter LEADRELAY_META_APP_SECRET_PARAM names, read on first use. The
+// SSM client is built then too. Neither set: every Get fails, and the
+// webhook answers 503.
+func Meta(s settings.Settings, cfg aws.Config) *Cached {
+	return New(func(ctx context.Context) ([]byte, error) {
+		switch {
+		case s.MetaAppSecret != "":
+			return []byte(s.MetaAppSecret), nil
+		case s.MetaAppSecretParam == "":
+			return nil, errors.New("no Meta app secret: set LEADRELAY_META_APP_SECRET_PARAM")
+		}
+		v, err := paramstore.Reader{API: ssm.NewFromConfig(cfg)}.Parameter(ctx, s.MetaAppSecretParam)
+		if err != nil {
+			return nil, fmt.Errorf("the Meta app secret %s: %w", s.MetaAppSecretParam, err)
+		}
+		if v == "" {
+			return nil, fmt.Errorf("the Meta app secret %s is empty", s.MetaAppSecretParam)
+		}
+		return []byte(v), nil
 	})
 }

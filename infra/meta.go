@@ -1,0 +1,38 @@
+package main
+
+import (
+	"strings"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// DefaultMetaAppSecretParam is the SSM SecureString parameter holding the
+// Meta app's secret, which verifies Meta Lead Ads notifications; operators
+// create it before connecting a page (docs/integrations.md).
+const DefaultMetaAppSecretParam = "/leadrelay/meta-app-secret"
+
+// DefaultMetaGraphURL is the Graph API, version included, the ingest
+// function fetches Meta leads from (shared/settings.DefaultMetaGraphURL).
+const DefaultMetaGraphURL = "https://graph.facebook.com/v21.0"
+
+// grantMeta lets the ingest function take Meta Lead Ads leads: send the
+// webhook's notified leads to the Meta queue (its event source mapping
+// consumes them, connectQueues), and read the Meta app's secret and the
+// pages' tokens, SSM parameters under /leadrelay/ that the configuration
+// references (ssm:/leadrelay/...), with ssm:GetParameter and nothing else
+// in SSM.
+func (s *LeadRelayStack) grantMeta(ingest awslambda.Function) {
+	s.MetaQueue.GrantSendMessages(ingest)
+	param := func(name string) string {
+		return *s.FormatArn(&awscdk.ArnComponents{
+			Service: jsii.String("ssm"), Resource: jsii.String("parameter"), ResourceName: jsii.String(name),
+		})
+	}
+	ingest.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:   jsii.Strings("ssm:GetParameter"),
+		Resources: jsii.Strings(param(strings.TrimPrefix(DefaultMetaAppSecretParam, "/")), param(SecretParamPrefix+"*")),
+	}))
+}
