@@ -249,7 +249,7 @@ func completenessSignal(in Input) Signal {
 	}
 	f := float64(have) / float64(total)
 	s.Value = strconv.FormatFloat(f, 'f', 2, 64)
-	s.Points = 10*f - 5
+	s.Points = math.Round((10*f-5)*10) / 10 // to a tenth: a score's detail reads 2.1, not 2.1428571428571432
 	s.Why = fmt.Sprintf("%d of the campaign's %d fields filled in", have, total)
 	return s
 }

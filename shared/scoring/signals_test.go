@@ -308,9 +308,9 @@ func TestCompletenessSignal(t *testing.T) {
 		points float64
 	}{
 		{"all six", nil, nil, "1.00", 5},
-		{"five of six", []string{"zip"}, nil, "0.83", 10*5.0/6 - 5},
+		{"five of six", []string{"zip"}, nil, "0.83", 3.3}, // to a tenth
 		{"blank counts as missing", nil, []string{"zip", "state", "first_name"}, "0.50", 0},
-		{"one of six", []string{"zip", "state", "first_name", "email"}, []string{"trustedform_cert_url"}, "0.17", 10*1.0/6 - 5},
+		{"one of six", []string{"zip", "state", "first_name", "email"}, []string{"trustedform_cert_url"}, "0.17", -3.3},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
