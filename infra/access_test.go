@@ -564,11 +564,13 @@ func functionDeps() map[string]handlerDeps {
 // noTableOrQueue are handler dependencies that reach neither the table nor
 // the queues: HTTP clients (buyers, sellers' postbacks, Slack) and SES
 // (TestSendEmailScope). A postback sender reads the configuration through
-// the function's own configuration cache. The Meta pages' tokens are SSM
-// parameters (meta.go grants them).
+// the function's own configuration cache. The Meta pages' tokens and the
+// ad spend accounts' are SSM parameters (meta.go grants them).
 var noTableOrQueue = map[string]bool{"Pinger": true, "Postbacks": true, "Webhook": true, "Slack": true, "Email": true,
 	"Secrets":    true, // the configuration's secrets: KMS (stack.go grants it), not the table
-	"PageTokens": true}
+	"PageTokens": true,
+	"AdSpend":    true, // the ad platforms over HTTP, the accounts' tokens from SSM (meta.go grants them)
+}
 
 // access is what one function's dependencies did.
 type access struct {

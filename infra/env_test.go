@@ -53,6 +53,7 @@ func TestFunctionsReadEveryVariableTheStackSets(t *testing.T) {
 			"LEADRELAY_EMAIL_FROM": s.EmailFrom, "LEADRELAY_ALLOW_PRIVATE_TARGETS": fmt.Sprint(s.AllowPrivateTargets),
 			"LEADRELAY_SECRETS_KEY_ID": s.SecretsKeyID, "LEADRELAY_META_QUEUE_URL": s.MetaQueueURL, "LEADRELAY_META_DLQ_URL": s.MetaDLQURL,
 			"LEADRELAY_META_APP_SECRET_PARAM": s.MetaAppSecretParam, "LEADRELAY_META_GRAPH_URL": s.MetaGraphURL,
+			"LEADRELAY_GOOGLE_ADS_URL": s.GoogleAdsURL,
 		}
 		for k, v := range values {
 			if g, ok := got[k]; ok && g != v {
@@ -67,5 +68,8 @@ func TestFunctionsReadEveryVariableTheStackSets(t *testing.T) {
 func TestMetaGraphURLIsTheFunctionsDefault(t *testing.T) {
 	if DefaultMetaGraphURL != fnsettings.DefaultMetaGraphURL {
 		t.Errorf("the stack sets LEADRELAY_META_GRAPH_URL=%s, the functions default to %s", DefaultMetaGraphURL, fnsettings.DefaultMetaGraphURL)
+	}
+	if DefaultGoogleAdsURL != fnsettings.DefaultGoogleAdsURL {
+		t.Errorf("the stack sets LEADRELAY_GOOGLE_ADS_URL=%s, the functions default to %s", DefaultGoogleAdsURL, fnsettings.DefaultGoogleAdsURL)
 	}
 }

@@ -287,7 +287,7 @@ func TestLeastPrivilege(t *testing.T) {
 					t.Errorf("ingest ssm:GetParameter on %v, want %v", rs, want)
 				}
 			}
-		case "router", "delivery": // the configuration's secret references, only
+		case "router", "delivery", "admin": // the configuration's secret references (admin: the ad spend accounts' tokens), only
 			if len(rs) != 1 || !strings.HasSuffix(rs[0], ":parameter/"+SecretParamPrefix+"*") {
 				t.Errorf("%s ssm:GetParameter on %v, want the parameters under /%s only", name, rs, SecretParamPrefix)
 			}
@@ -524,7 +524,7 @@ var wildcardReasons = []struct {
 			return w.effect == "Deny" && (w.field == "Principal" || w.field == "Action") &&
 				(w.value == "*" || w.value == "sqs:*" || w.value == "sns:*" || w.value == "sns:Publish")
 		}},
-	{"the configuration's secret fields reference SSM parameters (ssm:/leadrelay/...) that operators name: router and delivery read those under /leadrelay/ only, and ingest the Meta pages' access tokens",
+	{"the configuration's secret fields reference SSM parameters (ssm:/leadrelay/...) that operators name: router and delivery read those under /leadrelay/ only, ingest the Meta pages' access tokens, and admin the ad spend accounts' tokens",
 		func(w wildcard) bool {
 			return w.field == "Resource" && strings.HasSuffix(w.value, ":parameter/"+SecretParamPrefix+"*") &&
 				slices.Equal(w.actions, []string{"ssm:GetParameter"})

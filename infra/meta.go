@@ -18,6 +18,23 @@ const DefaultMetaAppSecretParam = "/leadrelay/meta-app-secret"
 // function fetches Meta leads from (shared/settings.DefaultMetaGraphURL).
 const DefaultMetaGraphURL = "https://graph.facebook.com/v21.0"
 
+// DefaultGoogleAdsURL is the Google Ads API, version included, the admin
+// function's ad spend import reads (shared/settings.DefaultGoogleAdsURL).
+const DefaultGoogleAdsURL = "https://googleads.googleapis.com/v18"
+
+// grantSpendTokens lets the admin function read the ad spend accounts'
+// tokens, SSM parameters under /leadrelay/ that the configuration
+// references (ssm:/leadrelay/...), with ssm:GetParameter and nothing else
+// in SSM.
+func (s *LeadRelayStack) grantSpendTokens(admin awslambda.Function) {
+	admin.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions: jsii.Strings("ssm:GetParameter"),
+		Resources: jsii.Strings(*s.FormatArn(&awscdk.ArnComponents{
+			Service: jsii.String("ssm"), Resource: jsii.String("parameter"), ResourceName: jsii.String(SecretParamPrefix + "*"),
+		})),
+	}))
+}
+
 // grantMeta lets the ingest function take Meta Lead Ads leads: send the
 // webhook's notified leads to the Meta queue (its event source mapping
 // consumes them, connectQueues), and read the Meta app's secret and the

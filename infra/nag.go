@@ -93,7 +93,7 @@ func (s *LeadRelayStack) suppressNag() {
 		}
 		suppress(fn.Role(), true, "AwsSolutions-IAM5", reason, "Resource::*")
 	}
-	for _, name := range []string{FnRouter, FnDelivery, FnIngest} {
+	for _, name := range []string{FnRouter, FnDelivery, FnIngest, FnAdmin} {
 		suppress(s.Functions[name].Role(), true, "AwsSolutions-IAM5", reasonSecretParams,
 			"Resource::arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:parameter/"+SecretParamPrefix+"*")
 	}
@@ -101,7 +101,7 @@ func (s *LeadRelayStack) suppressNag() {
 
 // reasonSecretParams: the configuration's secret fields may reference any
 // SSM parameter under /leadrelay/ (ssm:/leadrelay/…), named by operators.
-const reasonSecretParams = "The configuration's secret fields may reference SSM SecureString parameters (ssm:/leadrelay/...) that operators name; router and delivery read them, and ingest the Meta pages' access tokens, only under /leadrelay/."
+const reasonSecretParams = "The configuration's secret fields may reference SSM SecureString parameters (ssm:/leadrelay/...) that operators name; router and delivery read them, ingest the Meta pages' access tokens, and admin the ad spend accounts' tokens, only under /leadrelay/."
 
 // nagFinding is one unsuppressed cdk-nag finding.
 type nagFinding struct {

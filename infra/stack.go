@@ -149,10 +149,11 @@ type LeadRelayStack struct {
 	AlarmTopic awssns.Topic
 	// SweepSchedule runs the sweeper every limits.SweepInterval.
 	SweepSchedule awsevents.Rule
-	// TrainSchedule and FeedbackSchedule run the admin function's
-	// scheduled tasks: the scoring models' training (daily) and the
-	// feedback loops (every limits.FeedbackInterval).
-	TrainSchedule, FeedbackSchedule awsevents.Rule
+	// TrainSchedule, FeedbackSchedule and SpendSchedule run the admin
+	// function's scheduled tasks: the scoring models' training (daily),
+	// the feedback loops (every limits.FeedbackInterval) and the ad spend
+	// import (hourly).
+	TrainSchedule, FeedbackSchedule, SpendSchedule awsevents.Rule
 	// apiMethods are the API's methods by "VERB /path".
 	apiMethods map[string]awsapigateway.Method
 	// nagSuppressions are the cdk-nag suppressions added (nag.go).
@@ -218,6 +219,7 @@ func NewLeadRelayStack(scope constructs.Construct, id string, props *LeadRelaySt
 		"LEADRELAY_META_DLQ_URL":          s.MetaDLQ.QueueUrl(),
 		"LEADRELAY_META_APP_SECRET_PARAM": jsii.String(DefaultMetaAppSecretParam),
 		"LEADRELAY_META_GRAPH_URL":        jsii.String(DefaultMetaGraphURL),
+		"LEADRELAY_GOOGLE_ADS_URL":        jsii.String(DefaultGoogleAdsURL),
 	}
 	for _, sp := range specs {
 		s.Functions[sp.name] = newFunction(stack, sp, arch, props.AssetsDir, env)
@@ -228,7 +230,7 @@ func NewLeadRelayStack(scope constructs.Construct, id string, props *LeadRelaySt
 	s.connectQueues()
 	s.connectStream()
 	s.SweepSchedule = s.newSweepSchedule()
-	s.TrainSchedule, s.FeedbackSchedule = s.newAdminSchedules()
+	s.TrainSchedule, s.FeedbackSchedule, s.SpendSchedule = s.newAdminSchedules()
 	s.API = s.newAPI()
 	s.AlarmTopic = s.newAlarms(props.AlarmEmail)
 	s.outputs()
@@ -420,6 +422,7 @@ func (s *LeadRelayStack) grant(from string) error {
 	s.DeliveryDLQ.GrantConsumeMessages(admin)
 	s.MetaQueue.GrantSendMessages(admin) // redrive of the Meta DLQ
 	s.MetaDLQ.GrantConsumeMessages(admin)
+	s.grantSpendTokens(admin)
 
 	// The sweeper re-sends lost messages, and dead-letters a lead it gave
 	// up on (queue.Sender.DeadLetterRoute, DeadLetter) for an operator.
@@ -547,8 +550,10 @@ func (s *LeadRelayStack) newSweepSchedule() awsevents.Rule {
 
 // newAdminSchedules invoke the admin function with its scheduled tasks
 // (admin.RunTask): {"task": "train"} daily, {"task": "feedback"} every
-// limits.FeedbackInterval. A missed run is not retried: the next one comes.
-func (s *LeadRelayStack) newAdminSchedules() (awsevents.Rule, awsevents.Rule) {
+// limits.FeedbackInterval, {"task": "spend"} hourly. A missed run is not
+// retried: the next one comes (the spend import reads yesterday and today
+// again).
+func (s *LeadRelayStack) newAdminSchedules() (awsevents.Rule, awsevents.Rule, awsevents.Rule) {
 	admin := s.Functions[FnAdmin]
 	rule := func(id, description string, every awscdk.Duration, task string) awsevents.Rule {
 		return awsevents.NewRule(s.Stack, jsii.String(id), &awsevents.RuleProps{
@@ -563,7 +568,8 @@ func (s *LeadRelayStack) newAdminSchedules() (awsevents.Rule, awsevents.Rule) {
 		})
 	}
 	return rule("TrainSchedule", "LeadRelay: trains the campaigns' scoring models", awscdk.Duration_Days(jsii.Number(1)), "train"),
-		rule("FeedbackSchedule", "LeadRelay: runs the feedback loops", seconds(limits.FeedbackInterval), "feedback")
+		rule("FeedbackSchedule", "LeadRelay: runs the feedback loops", seconds(limits.FeedbackInterval), "feedback"),
+		rule("SpendSchedule", "LeadRelay: imports the ad platforms' spend of yesterday and today", awscdk.Duration_Hours(jsii.Number(1)), "spend")
 }
 
 // newAPI defines the REST API (v1). Every method is a Lambda proxy

@@ -230,6 +230,9 @@ func TestFunctions(t *testing.T) {
 		if vars["LEADRELAY_PING_SECRET_PARAM"] != DefaultPingSecretParam {
 			t.Errorf("%s: LEADRELAY_PING_SECRET_PARAM = %v, want %s", id, vars["LEADRELAY_PING_SECRET_PARAM"], DefaultPingSecretParam)
 		}
+		if vars["LEADRELAY_GOOGLE_ADS_URL"] != DefaultGoogleAdsURL {
+			t.Errorf("%s: LEADRELAY_GOOGLE_ADS_URL = %v, want %s", id, vars["LEADRELAY_GOOGLE_ADS_URL"], DefaultGoogleAdsURL)
+		}
 		if vars["LEADRELAY_META_APP_SECRET_PARAM"] != DefaultMetaAppSecretParam || vars["LEADRELAY_META_GRAPH_URL"] != DefaultMetaGraphURL {
 			t.Errorf("%s: LEADRELAY_META_APP_SECRET_PARAM = %v, LEADRELAY_META_GRAPH_URL = %v", id, vars["LEADRELAY_META_APP_SECRET_PARAM"], vars["LEADRELAY_META_GRAPH_URL"])
 		}
@@ -382,18 +385,19 @@ func TestAPI(t *testing.T) {
 		t.Errorf("stage depends on %v, want %s among them", stage["DependsOn"], execID)
 	}
 	// API Gateway may invoke each function only from this API; EventBridge
-	// only the sweeper from its schedule, and admin from its two.
+	// only the sweeper from its schedule, and admin from its three.
 	sweeper, _ := f.onlyResource(t, "AWS::Lambda::Function", "SweeperFunction")
 	rule, _ := f.onlyResource(t, "AWS::Events::Rule", "SweepSchedule")
 	train, _ := f.onlyResource(t, "AWS::Events::Rule", "TrainSchedule")
 	loops, _ := f.onlyResource(t, "AWS::Events::Rule", "FeedbackSchedule")
+	spend, _ := f.onlyResource(t, "AWS::Events::Rule", "SpendSchedule")
 	for id, perm := range f.resources("AWS::Lambda::Permission") {
 		p := props(perm)
 		fn := refID(p["FunctionName"])
 		if p["Principal"] == "events.amazonaws.com" {
 			from := refID(p["SourceArn"])
-			if !(fn == sweeper && from == rule) && !(fn == admin && (from == train || from == loops)) {
-				t.Errorf("permission %s: EventBridge may invoke %s from %v, want the sweeper from %s, admin from %s and %s", id, fn, from, rule, train, loops)
+			if !(fn == sweeper && from == rule) && !(fn == admin && (from == train || from == loops || from == spend)) {
+				t.Errorf("permission %s: EventBridge may invoke %s from %v, want the sweeper from %s, admin from %s, %s and %s", id, fn, from, rule, train, loops, spend)
 			}
 			continue
 		}

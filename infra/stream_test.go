@@ -70,14 +70,15 @@ func TestAggregateStream(t *testing.T) {
 }
 
 // TestAdminSchedules checks the admin function's scheduled tasks: each rule
-// invokes it with its task, the training daily and the loops every
-// limits.FeedbackInterval.
+// invokes it with its task, the training daily, the loops every
+// limits.FeedbackInterval and the ad spend import hourly.
 func TestAdminSchedules(t *testing.T) {
 	f := synthDefault(t)
 	fnID, _ := f.onlyResource(t, "AWS::Lambda::Function", "AdminFunction")
 	for _, c := range []struct{ rule, every, task string }{
 		{"TrainSchedule", "rate(1 day)", `{"task":"train"}`},
 		{"FeedbackSchedule", "rate(5 minutes)", `{"task":"feedback"}`},
+		{"SpendSchedule", "rate(1 hour)", `{"task":"spend"}`},
 	} {
 		id, rule := f.onlyResource(t, "AWS::Events::Rule", c.rule)
 		p := props(rule)
@@ -103,8 +104,8 @@ func TestSweepSchedule(t *testing.T) {
 	f := synthDefault(t)
 	fnID, fn := f.onlyResource(t, "AWS::Lambda::Function", "SweeperFunction")
 	rules := f.resources("AWS::Events::Rule")
-	if len(rules) != 3 {
-		t.Fatalf("got %d EventBridge rules, want 3 (the sweeper's, the admin function's two tasks)", len(rules))
+	if len(rules) != 4 {
+		t.Fatalf("got %d EventBridge rules, want 4 (the sweeper's, the admin function's three tasks)", len(rules))
 	}
 	ruleID, rule := f.onlyResource(t, "AWS::Events::Rule", "SweepSchedule")
 	p := props(rule)

@@ -95,7 +95,11 @@ type Options struct {
 	// LEADRELAY_META_APP_SECRET (or its SSM parameter).
 	MetaGraphURL  string
 	MetaAppSecret string
-	Log           *slog.Logger
+	// GoogleAdsURL is the Google Ads API the ad spend import reads (tests:
+	// a fake on loopback); "" keeps LEADRELAY_GOOGLE_ADS_URL or its
+	// default. The import reads Meta's insights at MetaGraphURL.
+	GoogleAdsURL string
+	Log          *slog.Logger
 }
 
 // Runner is a running local LeadRelay.
@@ -167,6 +171,9 @@ func Start(ctx context.Context, o Options) (*Runner, error) {
 	s.MetaQueueURL, s.MetaDLQURL = urls.Meta, urls.MetaDLQ
 	if o.MetaGraphURL != "" {
 		s.MetaGraphURL = strings.TrimSuffix(o.MetaGraphURL, "/")
+	}
+	if o.GoogleAdsURL != "" {
+		s.GoogleAdsURL = strings.TrimSuffix(o.GoogleAdsURL, "/")
 	}
 	if o.MetaAppSecret != "" {
 		s.MetaAppSecret = o.MetaAppSecret
@@ -265,8 +272,8 @@ func Start(ctx context.Context, o Options) (*Runner, error) {
 }
 
 // runTasks runs the admin function's scheduled tasks on the stack's
-// schedules: the feedback loops every limits.FeedbackInterval, the
-// scoring models' training daily.
+// schedules: the feedback loops every limits.FeedbackInterval, the ad
+// spend import hourly, the scoring models' training daily.
 func (r *Runner) runTasks(ctx context.Context, log *slog.Logger) {
 	every := func(d time.Duration, task string) {
 		r.wg.Add(1)
@@ -287,6 +294,7 @@ func (r *Runner) runTasks(ctx context.Context, log *slog.Logger) {
 		}()
 	}
 	every(limits.FeedbackInterval, admin.TaskFeedback)
+	every(time.Hour, admin.TaskSpend)
 	every(24*time.Hour, admin.TaskTrain)
 }
 

@@ -70,6 +70,9 @@ type Handler struct {
 	Models ModelStore
 	// Slack tells the loops' channel what they did (loops.go).
 	Slack Notifier
+	// AdSpend reads the ad platforms' spend the "spend" task imports
+	// (adspend.go).
+	AdSpend AdSpend
 
 	once sync.Once
 	mux  httpapi.Mux

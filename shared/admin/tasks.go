@@ -15,6 +15,9 @@ const (
 	TaskTrain = "train"
 	// TaskFeedback runs the feedback loops (every few minutes).
 	TaskFeedback = "feedback"
+	// TaskSpend imports the ad platforms' spend of yesterday and today
+	// (hourly, adspend.go).
+	TaskSpend = "spend"
 )
 
 // Task is a scheduled task's event.
@@ -30,6 +33,8 @@ func (h *Handler) RunTask(ctx context.Context, t Task) error {
 	case TaskFeedback:
 		_, err := h.RunLoops(ctx)
 		return err
+	case TaskSpend:
+		return h.ImportSpend(ctx)
 	case TaskTrain:
 		c, err := h.Store.LoadConfig(ctx)
 		if err != nil {

@@ -93,7 +93,9 @@ func (a *App) Delivery() *delivery.Handler {
 // Admin is the admin function's handler; token guards it where IAM does
 // not (the local runner).
 func (a *App) Admin(token string) *admin.Handler {
-	return adminapp.Handler(a.Base, a.SQS, a.Queue, a.Secrets, token)
+	h := adminapp.Handler(a.Base, a.SQS, a.Queue, a.Secrets, token)
+	h.AdSpend = adminapp.AdSpend(a.Settings, a.PageTokens) // the same SSM references' reader as the Meta pages'
+	return h
 }
 
 // Ping is the ping function's handler (POST /v1/pings).

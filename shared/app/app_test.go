@@ -43,9 +43,11 @@ var linked = map[string]struct {
 	"ingest": {[]string{"dynamodb", "sqs", "ssm"}, "ingest", true},
 	// kms: the configuration's sealed secrets (admin seals them; router
 	// and delivery open them for postbacks, signing, auth and Slack).
-	"router":    {[]string{"dynamodb", "kms", "sqs"}, "router", false},
-	"delivery":  {[]string{"dynamodb", "kms", "sesv2", "sqs"}, "delivery", false},
-	"admin":     {[]string{"dynamodb", "kms", "sqs"}, "admin", true},
+	"router":   {[]string{"dynamodb", "kms", "sqs"}, "router", false},
+	"delivery": {[]string{"dynamodb", "kms", "sesv2", "sqs"}, "delivery", false},
+	// ssm: the ad spend accounts' tokens, read on use by the admin
+	// function's "spend" task.
+	"admin":     {[]string{"dynamodb", "kms", "sqs", "ssm"}, "admin", true},
 	"ping":      {[]string{"dynamodb", "ssm"}, "ping", true},
 	"aggregate": {[]string{"dynamodb"}, "aggregate", false},
 	"sweeper":   {[]string{"dynamodb", "sqs"}, "sweeper", false},

@@ -176,7 +176,7 @@ func flat(v any) map[string]any {
 // secretKeys name values never shown: webhook secrets, credentials, a
 // source's postback secret, a Slack incoming webhook (its URL is its
 // secret), a Meta page's access token, and every header a delivery sends (they often carry a token).
-var secretKeys = []string{"secret", "previous_secret", "password", "token", "access_token", "key", "postback_secret", "slack_url"}
+var secretKeys = []string{"secret", "previous_secret", "password", "token", "access_token", "developer_token", "key", "postback_secret", "slack_url"}
 
 // urlKeys name URLs, whose query may carry a key: shown without it.
 var urlKeys = []string{"url", "ping_url", "postback_url"}

@@ -5,13 +5,75 @@ import (
 	"encoding/hex"
 	"fmt"
 	"sort"
+	"strings"
 )
 
 // Integrations connect ad platforms' lead forms to campaigns.
 type Integrations struct {
 	Google *Google `yaml:"google,omitempty" json:"google,omitempty"`
 	Meta   *Meta   `yaml:"meta,omitempty" json:"meta,omitempty"`
+	// Spend lists the ad accounts whose spend the admin function imports
+	// every hour (its "spend" task): each platform id mapped to a source
+	// and campaign.
+	Spend []SpendAccount `yaml:"spend,omitempty" json:"spend,omitempty"`
 }
+
+// Ad platforms whose spend is imported, and the levels of a Meta account's
+// insights.
+const (
+	SpendPlatformMeta   = "meta"
+	SpendPlatformGoogle = "google"
+
+	SpendLevelCampaign = "campaign"
+	SpendLevelAdset    = "adset"
+	SpendLevelAd       = "ad"
+)
+
+// SpendAccount is one ad account whose daily spend is imported: a Meta ad
+// account (its insights at Level) or a Google Ads customer (its campaigns'
+// cost). Its tokens are ssm: references only, resolved by the admin
+// function when it imports (secret fields, Secret.OnUse).
+type SpendAccount struct {
+	// Platform is SpendPlatformMeta or SpendPlatformGoogle.
+	Platform string `yaml:"platform" json:"platform"`
+	// AccountID is the Meta ad account's id ("act_<digits>") or the
+	// Google Ads customer id (10 digits, without dashes).
+	AccountID string `yaml:"account_id" json:"account_id"`
+	// AccessToken reads the account: a Meta access token with ads_read,
+	// or a Google OAuth access token; always "ssm:/leadrelay/...".
+	AccessToken string `yaml:"access_token" json:"access_token"`
+	// DeveloperToken is the Google Ads developer token ("ssm:/..."),
+	// Google only.
+	DeveloperToken string `yaml:"developer_token,omitempty" json:"developer_token,omitempty"`
+	// LoginCustomerID is the Google Ads manager account the access goes
+	// through (login-customer-id), when there is one.
+	LoginCustomerID string `yaml:"login_customer_id,omitempty" json:"login_customer_id,omitempty"`
+	// Level is what Map's ids are: campaign (the default), adset or ad
+	// for Meta; campaign only for Google.
+	Level string `yaml:"level,omitempty" json:"level,omitempty"`
+	// Map takes a platform id (campaign, ad set or ad) to the source and
+	// campaign its spend is counted against; spend of ids not listed is
+	// not imported.
+	Map map[string]SpendTarget `yaml:"map" json:"map"`
+}
+
+// SpendTarget is the source and campaign a platform id's spend counts
+// against.
+type SpendTarget struct {
+	Source   string `yaml:"source" json:"source"`
+	Campaign string `yaml:"campaign" json:"campaign"`
+}
+
+// SpendLevel is the account's level, campaign unless set.
+func (a *SpendAccount) SpendLevel() string {
+	if a.Level == "" {
+		return SpendLevelCampaign
+	}
+	return a.Level
+}
+
+// Name is how the account is named in paths and logs: "meta:act_123".
+func (a *SpendAccount) Name() string { return a.Platform + ":" + a.AccountID }
 
 // Google holds the Google Ads lead forms whose webhook posts to
 // POST /v1/integrations/google/webhook.
@@ -68,6 +130,105 @@ func (k *checker) integrations(c *Config, campaigns map[string]*Campaign) {
 	}
 	k.googleForms(c.Integrations.Google, sources, campaigns)
 	k.meta(c.Integrations.Meta, sources, campaigns)
+	k.spend(c.Integrations.Spend, sources, campaigns)
+}
+
+// spend checks the ad accounts whose spend is imported: each account once,
+// its platform, id, level and token references, and each mapped id to a
+// known source allowed a known campaign.
+func (k *checker) spend(accounts []SpendAccount, sources map[string]*Source, campaigns map[string]*Campaign) {
+	seen := map[string]bool{}
+	for i, a := range accounts {
+		p := fmt.Sprintf("integrations.spend[%d]", i)
+		var idOK func(string) bool
+		switch a.Platform {
+		case SpendPlatformMeta:
+			idOK = func(id string) bool { d, ok := strings.CutPrefix(id, "act_"); return ok && isDigits(d) }
+		case SpendPlatformGoogle:
+			idOK = func(id string) bool { return len(id) == 10 && isDigits(id) }
+		default:
+			k.add(p+".platform", CodeInvalid, "platform %q: want meta or google", a.Platform)
+		}
+		switch {
+		case a.AccountID == "":
+			k.add(p+".account_id", CodeRequired, "account_id is required: the Meta ad account's id (act_…) or the Google Ads customer id")
+		case idOK != nil && !idOK(a.AccountID):
+			if a.Platform == SpendPlatformMeta {
+				k.add(p+".account_id", CodeInvalid, "account_id %q: a Meta ad account's id is act_ and digits", a.AccountID)
+			} else {
+				k.add(p+".account_id", CodeInvalid, "account_id %q: a Google Ads customer id is 10 digits, without dashes", a.AccountID)
+			}
+		case seen[a.Name()]:
+			k.add(p+".account_id", CodeDuplicate, "account %s is configured twice", a.Name())
+		}
+		seen[a.Name()] = true
+		k.spendRef(p+".access_token", a.AccessToken, true, "the access token")
+		switch a.Platform {
+		case SpendPlatformGoogle:
+			k.spendRef(p+".developer_token", a.DeveloperToken, true, "the Google Ads developer token")
+			if a.LoginCustomerID != "" && (len(a.LoginCustomerID) != 10 || !isDigits(a.LoginCustomerID)) {
+				k.add(p+".login_customer_id", CodeInvalid, "login_customer_id %q: a Google Ads customer id is 10 digits, without dashes", a.LoginCustomerID)
+			}
+			if a.SpendLevel() != SpendLevelCampaign {
+				k.add(p+".level", CodeInvalid, "level %q: Google Ads spend is imported per campaign only", a.Level)
+			}
+		case SpendPlatformMeta:
+			if a.DeveloperToken != "" {
+				k.add(p+".developer_token", CodeInvalid, "developer_token is Google's only")
+			}
+			if a.LoginCustomerID != "" {
+				k.add(p+".login_customer_id", CodeInvalid, "login_customer_id is Google's only")
+			}
+			if l := a.SpendLevel(); l != SpendLevelCampaign && l != SpendLevelAdset && l != SpendLevelAd {
+				k.add(p+".level", CodeInvalid, "level %q: want campaign, adset or ad", a.Level)
+			}
+		}
+		if len(a.Map) == 0 {
+			k.add(p+".map", CodeRequired, "map the platform's ids to a source and campaign each")
+		}
+		for _, id := range sortedKeys(a.Map) {
+			t, mp := a.Map[id], p+".map."+id
+			if !isDigits(id) {
+				k.add(mp, CodeInvalid, "%q: a platform id is digits", id)
+			}
+			src, camp := sources[t.Source], campaigns[t.Campaign]
+			switch {
+			case src == nil:
+				k.add(mp+".source", CodeReference, "unknown source %q", t.Source)
+			case camp != nil && !src.Allows(t.Campaign):
+				k.add(mp+".campaign", CodeReference, "source %s may not post to campaign %s", t.Source, t.Campaign)
+			}
+			if camp == nil {
+				k.add(mp+".campaign", CodeReference, "unknown campaign %q", t.Campaign)
+			}
+		}
+	}
+}
+
+// spendRef checks a token of an ad account: an ssm:/ reference, never the
+// value (which is not echoed).
+func (k *checker) spendRef(path, v string, required bool, what string) {
+	switch {
+	case v == "":
+		if required {
+			k.add(path, CodeRequired, "%s is required: an ssm:/leadrelay/... reference to the SSM SecureString parameter holding it", what)
+		}
+	case !IsSecretRef(v):
+		k.add(path, CodeInvalid, "%s must be an ssm:/leadrelay/... reference to an SSM SecureString parameter, never the value itself", what)
+	}
+}
+
+// isDigits reports whether s is one or more ASCII digits.
+func isDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // googleForms checks the Google Ads lead forms.

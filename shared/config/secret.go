@@ -10,7 +10,8 @@ import (
 // values, its Slack incoming-webhook URL, a source's postback secret —
 // takes either a value or a reference to an SSM SecureString parameter
 // ("ssm:/path/name", resolved by the functions and cached); a Meta page's
-// access_token takes a reference only (Secret.OnUse). A value is
+// access_token and an ad spend account's access_token and developer_token
+// take a reference only (Secret.OnUse). A value is
 // kept sealed (encrypted) in the stored document and shown nowhere:
 // GET /v1/admin/config answers SecretSet in its place, and a document put
 // back with SecretSet keeps the stored value. References are shown as
@@ -67,6 +68,17 @@ func Secrets(c *Config) []Secret {
 			pg := &m.Pages[i]
 			if pg.AccessToken != "" {
 				out = append(out, Secret{Path: fmt.Sprintf("integrations.meta.pages[%s].access_token", pg.PageID), Value: &pg.AccessToken, OnUse: true})
+			}
+		}
+	}
+	for i := range c.Integrations.Spend {
+		a := &c.Integrations.Spend[i]
+		for _, f := range []struct {
+			name string
+			v    *string
+		}{{"access_token", &a.AccessToken}, {"developer_token", &a.DeveloperToken}} {
+			if *f.v != "" {
+				out = append(out, Secret{Path: fmt.Sprintf("integrations.spend[%s].%s", a.Name(), f.name), Value: f.v, OnUse: true})
 			}
 		}
 	}

@@ -60,14 +60,15 @@ var table = []layer{
 	},
 	{
 		// The outside world: DynamoDB, SQS, SES, SSM Parameter Store, and
-		// HTTP to buyers (posts, pings), sources (postbacks) and Slack.
+		// HTTP to buyers (posts, pings), sources (postbacks), Slack and
+		// the ad platforms' reporting APIs (ad spend).
 		// An adapter carries the domain to and from one service; it may
 		// use another adapter (email renders with webhook), never a
 		// handler.
 		name: "adapter",
 		pkgs: []string{
 			"shared/store", "shared/queue", "shared/email", "shared/notify", "shared/webhook",
-			"shared/postback", "shared/pinger", "shared/paramstore", "shared/secrets",
+			"shared/postback", "shared/pinger", "shared/paramstore", "shared/secrets", "shared/adspend",
 		},
 		may: []string{"domain", "adapter"},
 	},

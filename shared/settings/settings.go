@@ -55,6 +55,10 @@ type Settings struct {
 	// (LEADRELAY_META_GRAPH_URL, default DefaultMetaGraphURL): tests point
 	// it at a fake.
 	MetaGraphURL string
+	// GoogleAdsURL is the Google Ads API's base URL, version included
+	// (LEADRELAY_GOOGLE_ADS_URL, default DefaultGoogleAdsURL), which the
+	// admin function's ad spend import reads: tests point it at a fake.
+	GoogleAdsURL string
 	// MetaQueueURL and MetaDLQURL are the queue of Meta Lead Ads
 	// notifications, which the ingest function sends and consumes (each
 	// lead fetched from the Graph API), and its DLQ.
@@ -65,6 +69,10 @@ type Settings struct {
 // DefaultMetaGraphURL is the Graph API the ingest function fetches Meta
 // leads from unless LEADRELAY_META_GRAPH_URL says otherwise.
 const DefaultMetaGraphURL = "https://graph.facebook.com/v21.0"
+
+// DefaultGoogleAdsURL is the Google Ads API the ad spend import reads
+// unless LEADRELAY_GOOGLE_ADS_URL says otherwise.
+const DefaultGoogleAdsURL = "https://googleads.googleapis.com/v18"
 
 // DefaultEmailFrom is the sender of email deliveries unless
 // LEADRELAY_EMAIL_FROM says otherwise (the LocalStack init hook verifies it).
@@ -94,6 +102,7 @@ func FromEnv(getenv func(string) string) (Settings, error) {
 		MetaAppSecret:      getenv("LEADRELAY_META_APP_SECRET"),
 		MetaAppSecretParam: getenv("LEADRELAY_META_APP_SECRET_PARAM"),
 		MetaGraphURL:       getenv("LEADRELAY_META_GRAPH_URL"),
+		GoogleAdsURL:       getenv("LEADRELAY_GOOGLE_ADS_URL"),
 		MetaQueueURL:       getenv("LEADRELAY_META_QUEUE_URL"),
 		MetaDLQURL:         getenv("LEADRELAY_META_DLQ_URL"),
 	}
@@ -110,6 +119,13 @@ func FromEnv(getenv func(string) string) (Settings, error) {
 		return s, fmt.Errorf("LEADRELAY_META_GRAPH_URL=%q: want the Graph API's base URL, such as %s", s.MetaGraphURL, DefaultMetaGraphURL)
 	}
 	s.MetaGraphURL = strings.TrimSuffix(s.MetaGraphURL, "/")
+	if s.GoogleAdsURL == "" {
+		s.GoogleAdsURL = DefaultGoogleAdsURL
+	}
+	if u, err := url.Parse(s.GoogleAdsURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" {
+		return s, fmt.Errorf("LEADRELAY_GOOGLE_ADS_URL=%q: want the Google Ads API's base URL, such as %s", s.GoogleAdsURL, DefaultGoogleAdsURL)
+	}
+	s.GoogleAdsURL = strings.TrimSuffix(s.GoogleAdsURL, "/")
 	if k := s.SecretsKey; k != "" {
 		if b, err := hex.DecodeString(k); err != nil || len(b) != 32 {
 			return s, fmt.Errorf("LEADRELAY_SECRETS_KEY: want 64 hex digits (an AES-256 key)")

@@ -14,7 +14,7 @@ func TestFromEnvDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if s.Table != "leadrelay" || s.EmailFrom != DefaultEmailFrom || s.ConfigTTL != DefaultConfigTTL || s.ModelTTL != DefaultModelTTL || s.AllowPrivateTargets ||
-		s.MetaGraphURL != "https://graph.facebook.com/v21.0" || s.MetaAppSecret != "" || s.MetaAppSecretParam != "" {
+		s.MetaGraphURL != "https://graph.facebook.com/v21.0" || s.GoogleAdsURL != "https://googleads.googleapis.com/v18" || s.MetaAppSecret != "" || s.MetaAppSecretParam != "" {
 		t.Fatalf("defaults: %+v", s)
 	}
 }
@@ -26,14 +26,14 @@ func TestFromEnvReadsEverything(t *testing.T) {
 		"LEADRELAY_CONFIG_TTL": "2s", "LEADRELAY_PING_SECRET": "secret", "LEADRELAY_PING_SECRET_PARAM": "/p",
 		"LEADRELAY_EMAIL_FROM": "leads@agency.example", "LEADRELAY_MODEL_TTL": "30s",
 		"LEADRELAY_META_APP_SECRET": "meta", "LEADRELAY_META_APP_SECRET_PARAM": "/m", "LEADRELAY_META_GRAPH_URL": "http://127.0.0.1:9/v21.0/",
-		"LEADRELAY_META_QUEUE_URL": "mq", "LEADRELAY_META_DLQ_URL": "mdlq",
+		"LEADRELAY_META_QUEUE_URL": "mq", "LEADRELAY_META_DLQ_URL": "mdlq", "LEADRELAY_GOOGLE_ADS_URL": "http://127.0.0.1:9/v18/",
 	}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := Settings{Table: "t", RoutingQueueURL: "rq", DeliveryQueueURL: "dq", RoutingDLQURL: "rdlq", DeliveryDLQURL: "ddlq",
 		AllowPrivateTargets: true, ConfigTTL: 2 * time.Second, ModelTTL: 30 * time.Second, PingSecret: "secret", PingSecretParam: "/p", EmailFrom: "leads@agency.example",
-		MetaAppSecret: "meta", MetaAppSecretParam: "/m", MetaGraphURL: "http://127.0.0.1:9/v21.0", MetaQueueURL: "mq", MetaDLQURL: "mdlq"}
+		MetaAppSecret: "meta", MetaAppSecretParam: "/m", MetaGraphURL: "http://127.0.0.1:9/v21.0", MetaQueueURL: "mq", MetaDLQURL: "mdlq", GoogleAdsURL: "http://127.0.0.1:9/v18"}
 	if s != want {
 		t.Fatalf("got %+v\nwant %+v", s, want)
 	}
@@ -41,7 +41,7 @@ func TestFromEnvReadsEverything(t *testing.T) {
 
 func TestFromEnvRefusesBadValues(t *testing.T) {
 	for k, v := range map[string]string{"LEADRELAY_ALLOW_PRIVATE_TARGETS": "sometimes", "LEADRELAY_CONFIG_TTL": "-1s", "LEADRELAY_MODEL_TTL": "soon",
-		"LEADRELAY_META_GRAPH_URL": "graph.facebook.com"} {
+		"LEADRELAY_META_GRAPH_URL": "graph.facebook.com", "LEADRELAY_GOOGLE_ADS_URL": "ftp://googleads.googleapis.com"} {
 		_, err := FromEnv(env(map[string]string{k: v}))
 		if err == nil || !strings.Contains(err.Error(), k) {
 			t.Errorf("%s=%s: %v, want an error naming it", k, v, err)

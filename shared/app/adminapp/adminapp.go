@@ -1,6 +1,7 @@
 // Package adminapp wires the admin function: the operators' API, and the
-// scheduled scoring trainings and feedback loops. It links DynamoDB, SQS
-// (redrive) and KMS (secrets).
+// scheduled scoring trainings, feedback loops and ad spend imports. It
+// links DynamoDB, SQS (redrive), KMS (secrets) and, for the ad accounts'
+// tokens read on use, SSM.
 package adminapp
 
 import (
@@ -8,14 +9,17 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net/http"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/leadrelay/leadrelay/shared/admin"
+	"github.com/leadrelay/leadrelay/shared/adspend"
 	"github.com/leadrelay/leadrelay/shared/app/base"
 	"github.com/leadrelay/leadrelay/shared/app/queues"
 	"github.com/leadrelay/leadrelay/shared/app/sealing"
+	"github.com/leadrelay/leadrelay/shared/app/secret"
 	"github.com/leadrelay/leadrelay/shared/httpapi"
 	"github.com/leadrelay/leadrelay/shared/notify"
 	"github.com/leadrelay/leadrelay/shared/queue"
@@ -28,7 +32,19 @@ import (
 // configuration without calling AWS. On AWS, IAM guards it: no token.
 func New(s settings.Settings, cfg aws.Config, log *slog.Logger) *admin.Handler {
 	sq, q := queues.New(s, cfg)
-	return Handler(base.New(s, cfg, log), sq, q, sealing.Keeper(s, cfg), "")
+	h := Handler(base.New(s, cfg, log), sq, q, sealing.Keeper(s, cfg), "")
+	h.AdSpend = AdSpend(s, secret.SSMRefs(cfg))
+	return h
+}
+
+// AdSpend reads the ad accounts' spend from the platforms at the
+// settings' base URLs, their tokens' ssm: references resolved by refs.
+func AdSpend(s settings.Settings, refs adspend.Refs) *adspend.Client {
+	return &adspend.Client{
+		Meta:   &adspend.Meta{GraphURL: s.MetaGraphURL, Client: &http.Client{Timeout: adspend.Timeout}},
+		Google: &adspend.Google{BaseURL: s.GoogleAdsURL, Client: &http.Client{Timeout: adspend.Timeout}},
+		Refs:   refs,
+	}
 }
 
 // Handler is the admin handler over clients built elsewhere; token guards
@@ -42,7 +58,7 @@ func Handler(b *base.Base, sq *sqs.Client, q *queue.Sender, k secrets.Keeper, to
 }
 
 // Invoke is the admin function's Lambda entry: an API Gateway request, or
-// a scheduled task ({"task": "train"|"feedback"}, admin.RunTask).
+// a scheduled task ({"task": "train"|"feedback"|"spend"}, admin.RunTask).
 func Invoke(h *admin.Handler) func(ctx context.Context, event json.RawMessage) (any, error) {
 	return func(ctx context.Context, event json.RawMessage) (any, error) {
 		var t admin.Task
