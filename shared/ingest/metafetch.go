@@ -157,14 +157,7 @@ func (h *Handler) fetchMeta(ctx context.Context, msg events.SQSMessage) error {
 // lead (counted as one), or a suppressed contact are done; anything else
 // is an error.
 func metaIngested(ctx context.Context, log *slog.Logger, r httpapi.Response) error {
-	var a struct {
-		LeadID string `json:"lead_id"`
-		Error  struct {
-			Code        string `json:"code"`
-			DuplicateOf string `json:"duplicate_of"`
-		} `json:"error"`
-	}
-	_ = json.Unmarshal([]byte(r.Body), &a)
+	a := readAnswer(r)
 	switch {
 	case r.StatusCode == http.StatusAccepted:
 		log.InfoContext(ctx, "Meta lead ingested", "lead_id", a.LeadID)
