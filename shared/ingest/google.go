@@ -95,34 +95,15 @@ func (h *Handler) googleLead(ctx context.Context, req httpapi.Request) httpapi.R
 	return googleAnswered(h.accept(ctx, ix, p))
 }
 
-// answered is what an answer of accept says: the lead, or the error's
-// code and the lead a duplicate duplicates.
-type answered struct {
-	LeadID string `json:"lead_id"`
-	Error  struct {
-		Code        string `json:"code"`
-		DuplicateOf string `json:"duplicate_of"`
-	} `json:"error"`
-}
-
-// readAnswer reads accept's answer back, for the ad platforms' paths,
-// which answer their platform in its own terms.
-func readAnswer(r httpapi.Response) answered {
-	var a answered
-	_ = json.Unmarshal([]byte(r.Body), &a)
-	return a
-}
-
 // googleAnswered turns ingest's answer into Google's: accepted (202, or
 // the first answer again for a lead_id seen before) and duplicate (409)
 // are 200; the rest stands.
-func googleAnswered(r httpapi.Response) httpapi.Response {
-	a := readAnswer(r)
+func googleAnswered(r httpapi.Response, got ingested) httpapi.Response {
 	switch {
-	case r.StatusCode == http.StatusAccepted:
-		return httpapi.JSON(http.StatusOK, googleAnswer{LeadID: a.LeadID, Status: "accepted"})
-	case r.StatusCode == http.StatusConflict && a.Error.Code == "duplicate":
-		return httpapi.JSON(http.StatusOK, googleAnswer{LeadID: a.Error.DuplicateOf, Status: "duplicate"})
+	case got.Lead != "":
+		return httpapi.JSON(http.StatusOK, googleAnswer{LeadID: got.Lead, Status: "accepted"})
+	case got.DuplicateOf != "":
+		return httpapi.JSON(http.StatusOK, googleAnswer{LeadID: got.DuplicateOf, Status: "duplicate"})
 	}
 	return r
 }

@@ -172,17 +172,30 @@ func (h *Handler) post(ctx context.Context, req httpapi.Request) httpapi.Respons
 	if refused != nil {
 		return *refused
 	}
-	return h.accept(ctx, ix, p)
+	r, _ := h.accept(ctx, ix, p)
+	return r
+}
+
+// ingested is what became of a lead accept was given, for the paths that
+// answer in another platform's terms (Google, Meta): the lead written, or
+// the one its idempotency key names (Lead); the earlier lead it duplicates
+// (DuplicateOf); or a contact on a suppression list. All zero: refused, or
+// not written (the answer says why).
+type ingested struct {
+	Lead        string
+	DuplicateOf string
+	Suppressed  bool
 }
 
 // accept scores a checked lead, writes it with its claims in one
-// transaction (store.PutLead), then queues it for routing.
-func (h *Handler) accept(ctx context.Context, ix *config.Index, p posted) httpapi.Response {
+// transaction (store.PutLead), then queues it for routing. It answers the
+// source, and says what became of the lead.
+func (h *Handler) accept(ctx context.Context, ix *config.Index, p posted) (httpapi.Response, ingested) {
 	now := h.Now().UTC()
 	contacts := contacts(p.camp, p.fields)
 	sc, refused := h.score(ctx, ix, p, contacts, now)
 	if refused != nil {
-		return *refused
+		return *refused, ingested{}
 	}
 	in, route, resp := h.newLead(p, contacts, sc, now)
 	l := in.Record.Lead
@@ -199,7 +212,7 @@ func (h *Handler) accept(ctx context.Context, ix *config.Index, p posted) httpap
 		log.ErrorContext(ctx, "queue lead for routing; the sweeper will", "error", err)
 	}
 	log.InfoContext(ctx, "lead accepted", "test", l.Test)
-	return answer(resp, p.env.Redirect)
+	return answer(resp, p.env.Redirect), ingested{Lead: l.ID}
 }
 
 // readLead authenticates a posted lead's source and checks the lead, in
@@ -371,16 +384,20 @@ func (h *Handler) newLead(p posted, contacts []store.Contact, sc scored, now tim
 // notWritten answers a lead the store did not write: the first answer
 // again for a repeated Idempotency-Key, or the refusal (suppressed,
 // duplicate, ping claimed), or 503.
-func (h *Handler) notWritten(ctx context.Context, log *slog.Logger, err error, p posted, l lead.Lead, now time.Time) httpapi.Response {
+func (h *Handler) notWritten(ctx context.Context, log *slog.Logger, err error, p posted, l lead.Lead, now time.Time) (httpapi.Response, ingested) {
 	var replay *store.ReplayError
 	var dup *store.DuplicateError
 	var sup *store.SuppressedError
 	switch {
 	case errors.As(err, &replay):
-		return h.replay(ctx, replay, p.env.Redirect)
+		r := h.replay(ctx, replay, p.env.Redirect)
+		if r.StatusCode >= 400 {
+			return r, ingested{}
+		}
+		return r, ingested{Lead: replay.LeadID}
 	case errors.As(err, &sup):
 		log.InfoContext(ctx, "suppressed lead", "field", sup.Field, "list", sup.List)
-		return suppressed(sup)
+		return suppressed(sup), ingested{Suppressed: true}
 	case errors.As(err, &dup):
 		log.InfoContext(ctx, "duplicate lead", "duplicate_of", dup.Of, "field", dup.Field)
 		if !l.Test { // a test lead counts nowhere
@@ -392,13 +409,13 @@ func (h *Handler) notWritten(ctx context.Context, log *slog.Logger, err error, p
 		return httpapi.JSON(http.StatusConflict, httpapi.ErrorBody{Error: httpapi.ErrorDetail{
 			Code: "duplicate", Message: fmt.Sprintf("a lead with the same %s was received within the campaign's dedupe window", dup.Field),
 			DuplicateOf: dup.Of,
-		}})
+		}}), ingested{DuplicateOf: dup.Of}
 	case errors.Is(err, store.ErrPingClaimed):
 		log.InfoContext(ctx, "ping already claimed")
-		return httpapi.Error(http.StatusConflict, "ping_claimed", "this ping_id was already claimed by another lead")
+		return httpapi.Error(http.StatusConflict, "ping_claimed", "this ping_id was already claimed by another lead"), ingested{}
 	}
 	log.ErrorContext(ctx, "write lead", "error", err)
-	return httpapi.Error(http.StatusServiceUnavailable, "unavailable", "the lead could not be stored; retry (with the same Idempotency-Key)")
+	return httpapi.Error(http.StatusServiceUnavailable, "unavailable", "the lead could not be stored; retry (with the same Idempotency-Key)"), ingested{}
 }
 
 type acceptance struct {

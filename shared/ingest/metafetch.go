@@ -149,23 +149,23 @@ func (h *Handler) fetchMeta(ctx context.Context, msg events.SQSMessage) error {
 	if refused != nil {
 		return refusal("the campaign refuses the lead", *refused)
 	}
-	return metaIngested(ctx, log, h.accept(ctx, ix, p))
+	r, got := h.accept(ctx, ix, p)
+	return metaIngested(ctx, log, r, got)
 }
 
 // metaIngested reads ingest's answer to a Meta lead: accepted (the first
 // answer again for a leadgen_id seen before), a duplicate of an earlier
 // lead (counted as one), or a suppressed contact are done; anything else
 // is an error.
-func metaIngested(ctx context.Context, log *slog.Logger, r httpapi.Response) error {
-	a := readAnswer(r)
+func metaIngested(ctx context.Context, log *slog.Logger, r httpapi.Response, got ingested) error {
 	switch {
-	case r.StatusCode == http.StatusAccepted:
-		log.InfoContext(ctx, "Meta lead ingested", "lead_id", a.LeadID)
+	case got.Lead != "":
+		log.InfoContext(ctx, "Meta lead ingested", "lead_id", got.Lead)
 		return nil
-	case r.StatusCode == http.StatusConflict && a.Error.Code == "duplicate":
-		log.InfoContext(ctx, "Meta lead duplicates an earlier lead", "duplicate_of", a.Error.DuplicateOf)
+	case got.DuplicateOf != "":
+		log.InfoContext(ctx, "Meta lead duplicates an earlier lead", "duplicate_of", got.DuplicateOf)
 		return nil
-	case r.StatusCode == http.StatusForbidden && a.Error.Code == "suppressed":
+	case got.Suppressed:
 		log.InfoContext(ctx, "Meta lead's contact is on a suppression list; not ingested")
 		return nil
 	}
