@@ -94,11 +94,11 @@ func (h *Handler) postTrain(ctx context.Context, req httpapi.Request) httpapi.Re
 		return httpapi.Fields(http.StatusBadRequest, "validation_failed", "campaign is required",
 			[]httpapi.FieldProblem{{Field: "campaign", Code: "required", Message: "name the campaign to train"}})
 	}
-	camp, refused := h.campaign(ctx, in.Campaign)
+	ix, camp, refused := h.campaign(ctx, in.Campaign)
 	if refused != nil {
 		return *refused
 	}
-	m, err := h.Train(ctx, camp)
+	m, err := h.Train(ctx, ix, camp)
 	if errors.Is(err, errNoLabels) {
 		return httpapi.Error(http.StatusUnprocessableEntity, "no_labels", "campaign %s has no labelled leads in the last %d days to learn from", camp.ID, int(TrainWindow.Hours()/24))
 	}
@@ -110,7 +110,7 @@ func (h *Handler) postTrain(ctx context.Context, req httpapi.Request) httpapi.Re
 }
 
 func (h *Handler) getModel(ctx context.Context, id string) httpapi.Response {
-	camp, refused := h.campaign(ctx, id)
+	_, camp, refused := h.campaign(ctx, id)
 	if refused != nil {
 		return *refused
 	}
@@ -148,32 +148,29 @@ func minLabels(camp *config.Campaign) int {
 	return config.DefaultMinLabels
 }
 
-// campaign reads the configured campaign, or the answer that it is not.
-func (h *Handler) campaign(ctx context.Context, id string) (*config.Campaign, *httpapi.Response) {
+// campaign reads the configuration and the campaign in it, or the answer
+// that it cannot or is not there.
+func (h *Handler) campaign(ctx context.Context, id string) (*config.Index, *config.Campaign, *httpapi.Response) {
 	c, err := h.Store.LoadConfig(ctx)
 	if err != nil {
 		h.Log.ErrorContext(ctx, "load configuration", "error", err)
 		r := httpapi.Error(http.StatusServiceUnavailable, "unavailable", "configuration unavailable; retry")
-		return nil, &r
+		return nil, nil, &r
 	}
-	camp := config.NewIndex(c).Campaign(id)
+	ix := config.NewIndex(c)
+	camp := ix.Campaign(id)
 	if camp == nil {
 		r := httpapi.Error(http.StatusNotFound, "campaign_not_found", "no campaign %q", id)
-		return nil, &r
+		return nil, nil, &r
 	}
-	return camp, nil
+	return ix, camp, nil
 }
 
 var errNoLabels = errors.New("no labelled leads")
 
-// Train learns and stores the campaign's next model version from its
-// labelled leads.
-func (h *Handler) Train(ctx context.Context, camp *config.Campaign) (*scoring.Model, error) {
-	c, err := h.Store.LoadConfig(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("load configuration: %w", err)
-	}
-	ix := config.NewIndex(c)
+// Train learns and stores the next model version of the campaign (one of
+// ix's) from its labelled leads.
+func (h *Handler) Train(ctx context.Context, ix *config.Index, camp *config.Campaign) (*scoring.Model, error) {
 	now := h.Now().UTC()
 	examples, err := h.examples(ctx, ix, camp, now)
 	if err != nil {

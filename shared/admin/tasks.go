@@ -40,13 +40,14 @@ func (h *Handler) RunTask(ctx context.Context, t Task) error {
 		if err != nil {
 			return fmt.Errorf("load configuration: %w", err)
 		}
+		ix := config.NewIndex(c)
 		var errs []error
 		for i := range c.Campaigns {
 			camp := &c.Campaigns[i]
 			if camp.Status == config.StatusPaused {
 				continue
 			}
-			if _, err := h.Train(ctx, camp); err != nil && !errors.Is(err, errNoLabels) {
+			if _, err := h.Train(ctx, ix, camp); err != nil && !errors.Is(err, errNoLabels) {
 				h.Log.ErrorContext(ctx, "train scoring model", "campaign", camp.ID, "error", err)
 				errs = append(errs, fmt.Errorf("train %s: %w", camp.ID, err))
 			}
