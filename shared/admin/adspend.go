@@ -17,7 +17,9 @@ import (
 )
 
 // AdSpend reads an ad account's daily spend from its platform, its
-// tokens' references resolved on use (package adspend's Client).
+// tokens' references resolved on use and, for a Google account with an
+// OAuth client, its access token refreshed from its refresh token and
+// kept until it expires (package adspend's Client and GoogleOAuth).
 type AdSpend interface {
 	Spend(ctx context.Context, a *config.SpendAccount, since, until string) ([]adspend.Row, error)
 }
@@ -41,7 +43,9 @@ type spendTarget struct{ origin, source, campaign string }
 // mapped target without rows is set to 0. Every account is tried; one
 // that fails is reported (errors.Join) and the figures it contributes to
 // are left as they were, so that the other accounts' never replace them
-// in part.
+// in part. A Google account whose refresh token Google refuses
+// (invalid_grant: the consent was revoked) fails like any other, its
+// error wrapping adspend.ErrRefreshRefused.
 func (h *Handler) ImportSpend(ctx context.Context) error {
 	c, err := h.Store.LoadConfig(ctx)
 	if err != nil {
@@ -64,11 +68,14 @@ func (h *Handler) ImportSpend(ctx context.Context) error {
 		origin := spendOrigin(a.Platform)
 		rows, err := h.AdSpend.Spend(ctx, a, days[0], days[1])
 		if err != nil {
-			h.Log.ErrorContext(ctx, "import ad spend", "account", a.Name(), "error", err)
-			errs = append(errs, fmt.Errorf("ad spend of %s: %w", a.Name(), err))
+			var kept []string
 			for _, t := range a.Map {
 				failed[spendTarget{origin, t.Source, t.Campaign}] = true
+				kept = append(kept, t.Source+"/"+t.Campaign)
 			}
+			slices.Sort(kept)
+			h.Log.ErrorContext(ctx, "import ad spend", "account", a.Name(), "error", err, "kept", slices.Compact(kept))
+			errs = append(errs, fmt.Errorf("ad spend of %s: %w", a.Name(), err))
 			continue
 		}
 		h.addSpend(ctx, a, origin, days, rows, sums)

@@ -51,7 +51,10 @@ type Refs interface {
 type Client struct {
 	Meta   *Meta
 	Google *Google
-	Refs   Refs
+	// GoogleOAuth gets the access tokens of Google accounts configured
+	// with an OAuth client and refresh token.
+	GoogleOAuth *GoogleOAuth
+	Refs        Refs
 }
 
 // Spend reads the account's spend on the days since..until (YYYY-MM-DD,
@@ -60,29 +63,66 @@ func (c *Client) Spend(ctx context.Context, a *config.SpendAccount, since, until
 	if c.Refs == nil {
 		return nil, errors.New("no reader of ssm: references")
 	}
-	token, err := c.Refs.Resolve(ctx, a.AccessToken)
-	if err != nil {
-		return nil, fmt.Errorf("access_token: %w", err)
-	}
 	switch a.Platform {
 	case config.SpendPlatformMeta:
 		if c.Meta == nil {
 			return nil, errors.New("no Meta client")
+		}
+		token, err := c.resolve(ctx, "access_token", a.AccessToken)
+		if err != nil {
+			return nil, err
 		}
 		return c.Meta.Insights(ctx, a.AccountID, token, a.SpendLevel(), since, until)
 	case config.SpendPlatformGoogle:
 		if c.Google == nil {
 			return nil, errors.New("no Google Ads client")
 		}
-		dev, err := c.Refs.Resolve(ctx, a.DeveloperToken)
+		token, err := c.googleToken(ctx, a)
 		if err != nil {
-			return nil, fmt.Errorf("developer_token: %w", err)
+			return nil, err
+		}
+		dev, err := c.resolve(ctx, "developer_token", a.DeveloperToken)
+		if err != nil {
+			return nil, err
 		}
 		return c.Google.CampaignCost(ctx, GoogleQuery{
 			CustomerID: a.AccountID, Token: token, DeveloperToken: dev, LoginCustomerID: a.LoginCustomerID, Since: since, Until: until,
 		})
 	}
 	return nil, fmt.Errorf("unknown platform %q", a.Platform)
+}
+
+// googleToken is the Google account's access token: its access_token's
+// value, or one its OAuth client's refresh token gets.
+func (c *Client) googleToken(ctx context.Context, a *config.SpendAccount) (string, error) {
+	if !a.GoogleOAuth() {
+		return c.resolve(ctx, "access_token", a.AccessToken)
+	}
+	if c.GoogleOAuth == nil {
+		return "", errors.New("no Google OAuth token source")
+	}
+	secret, err := c.resolve(ctx, "client_secret", a.ClientSecret)
+	if err != nil {
+		return "", err
+	}
+	refresh, err := c.resolve(ctx, "refresh_token", a.RefreshToken)
+	if err != nil {
+		return "", err
+	}
+	token, err := c.GoogleOAuth.Token(ctx, GoogleCredentials{ClientID: a.ClientID, ClientSecret: secret, RefreshToken: refresh})
+	if err != nil {
+		return "", fmt.Errorf("access token from refresh_token: %w", err)
+	}
+	return token, nil
+}
+
+// resolve reads the reference of the account's field.
+func (c *Client) resolve(ctx context.Context, field, reference string) (string, error) {
+	v, err := c.Refs.Resolve(ctx, reference)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", field, err)
+	}
+	return v, nil
 }
 
 // Error is a platform's refusal or a failure to reach it.
@@ -108,6 +148,11 @@ func (e *Error) Unwrap() error { return e.Err }
 // get sends req and reads its answer; an answer other than 200 is an
 // *Error with the platform's message, the secrets taken out.
 func get(client *http.Client, req *http.Request, platform string, secrets ...string) ([]byte, error) {
+	return send(client, req, platform, errorMessage, secrets...)
+}
+
+// send is get with the reader of the platform's error answers.
+func send(client *http.Client, req *http.Request, platform string, message func([]byte) string, secrets ...string) ([]byte, error) {
 	if client == nil {
 		client = &http.Client{Timeout: Timeout}
 	}
@@ -121,7 +166,7 @@ func get(client *http.Client, req *http.Request, platform string, secrets ...str
 		return nil, &Error{Platform: platform, Err: webhook.Redacted(err, false)}
 	}
 	if resp.StatusCode != http.StatusOK {
-		return nil, &Error{Platform: platform, Status: resp.StatusCode, Msg: shown(errorMessage(body), secrets)}
+		return nil, &Error{Platform: platform, Status: resp.StatusCode, Msg: shown(message(body), secrets)}
 	}
 	return body, nil
 }

@@ -33,6 +33,11 @@ const (
 // account (its insights at Level) or a Google Ads customer (its campaigns'
 // cost). Its tokens are ssm: references only, resolved by the admin
 // function when it imports (secret fields, Secret.OnUse).
+//
+// A Google account reads with an OAuth access token: either AccessToken
+// (kept current by the agency), or one the admin function obtains from
+// Google's token endpoint with the OAuth client (ClientID, ClientSecret)
+// and the user's RefreshToken, refreshed before it expires.
 type SpendAccount struct {
 	// Platform is SpendPlatformMeta or SpendPlatformGoogle.
 	Platform string `yaml:"platform" json:"platform"`
@@ -40,8 +45,17 @@ type SpendAccount struct {
 	// Google Ads customer id (10 digits, without dashes).
 	AccountID string `yaml:"account_id" json:"account_id"`
 	// AccessToken reads the account: a Meta access token with ads_read,
-	// or a Google OAuth access token; always "ssm:/leadrelay/...".
-	AccessToken string `yaml:"access_token" json:"access_token"`
+	// or a Google OAuth access token; always "ssm:/leadrelay/...". A
+	// Google account may take the OAuth client's fields instead.
+	AccessToken string `yaml:"access_token,omitempty" json:"access_token,omitempty"`
+	// ClientID is the Google OAuth client's id (not a secret), Google
+	// only, with ClientSecret and RefreshToken.
+	ClientID string `yaml:"client_id,omitempty" json:"client_id,omitempty"`
+	// ClientSecret is the Google OAuth client's secret and RefreshToken
+	// the refresh token its user's consent gave (scope
+	// https://www.googleapis.com/auth/adwords); both "ssm:/leadrelay/...".
+	ClientSecret string `yaml:"client_secret,omitempty" json:"client_secret,omitempty"`
+	RefreshToken string `yaml:"refresh_token,omitempty" json:"refresh_token,omitempty"`
 	// DeveloperToken is the Google Ads developer token ("ssm:/..."),
 	// Google only.
 	DeveloperToken string `yaml:"developer_token,omitempty" json:"developer_token,omitempty"`
@@ -74,6 +88,13 @@ func (a *SpendAccount) SpendLevel() string {
 
 // Name is how the account is named in paths and logs: "meta:act_123".
 func (a *SpendAccount) Name() string { return a.Platform + ":" + a.AccountID }
+
+// GoogleOAuth reports whether the account reads Google Ads with access
+// tokens refreshed from its OAuth client's refresh token (rather than a
+// stored access token).
+func (a *SpendAccount) GoogleOAuth() bool {
+	return a.Platform == SpendPlatformGoogle && (a.ClientID != "" || a.ClientSecret != "" || a.RefreshToken != "")
+}
 
 // Google holds the Google Ads lead forms whose webhook posts to
 // POST /v1/integrations/google/webhook.
@@ -162,9 +183,9 @@ func (k *checker) spend(accounts []SpendAccount, sources map[string]*Source, cam
 			k.add(p+".account_id", CodeDuplicate, "account %s is configured twice", a.Name())
 		}
 		seen[a.Name()] = true
-		k.spendRef(p+".access_token", a.AccessToken, true, "the access token")
 		switch a.Platform {
 		case SpendPlatformGoogle:
+			k.googleAuth(p, &a)
 			k.spendRef(p+".developer_token", a.DeveloperToken, true, "the Google Ads developer token")
 			if a.LoginCustomerID != "" && (len(a.LoginCustomerID) != 10 || !isDigits(a.LoginCustomerID)) {
 				k.add(p+".login_customer_id", CodeInvalid, "login_customer_id %q: a Google Ads customer id is 10 digits, without dashes", a.LoginCustomerID)
@@ -173,8 +194,13 @@ func (k *checker) spend(accounts []SpendAccount, sources map[string]*Source, cam
 				k.add(p+".level", CodeInvalid, "level %q: Google Ads spend is imported per campaign only", a.Level)
 			}
 		case SpendPlatformMeta:
-			if a.DeveloperToken != "" {
-				k.add(p+".developer_token", CodeInvalid, "developer_token is Google's only")
+			k.spendRef(p+".access_token", a.AccessToken, true, "the access token")
+			for _, f := range []struct{ name, v string }{
+				{"developer_token", a.DeveloperToken}, {"client_id", a.ClientID}, {"client_secret", a.ClientSecret}, {"refresh_token", a.RefreshToken},
+			} {
+				if f.v != "" {
+					k.add(p+"."+f.name, CodeInvalid, "%s is Google's only", f.name)
+				}
 			}
 			if a.LoginCustomerID != "" {
 				k.add(p+".login_customer_id", CodeInvalid, "login_customer_id is Google's only")
@@ -182,6 +208,8 @@ func (k *checker) spend(accounts []SpendAccount, sources map[string]*Source, cam
 			if l := a.SpendLevel(); l != SpendLevelCampaign && l != SpendLevelAdset && l != SpendLevelAd {
 				k.add(p+".level", CodeInvalid, "level %q: want campaign, adset or ad", a.Level)
 			}
+		default:
+			k.spendRef(p+".access_token", a.AccessToken, true, "the access token")
 		}
 		if len(a.Map) == 0 {
 			k.add(p+".map", CodeRequired, "map the platform's ids to a source and campaign each")
@@ -203,6 +231,34 @@ func (k *checker) spend(accounts []SpendAccount, sources map[string]*Source, cam
 			}
 		}
 	}
+}
+
+// googleAuth checks how a Google Ads account is read: with an access
+// token (access_token), or with access tokens the import obtains from the
+// OAuth client (client_id, client_secret) and its refresh_token; one way,
+// not both.
+func (k *checker) googleAuth(p string, a *SpendAccount) {
+	if !a.GoogleOAuth() {
+		if a.AccessToken == "" {
+			k.add(p+".access_token", CodeRequired, "a Google account needs client_id, client_secret and refresh_token (an OAuth client and its refresh token: the import refreshes access tokens itself), or access_token (an access token kept current in SSM)")
+			return
+		}
+		k.spendRef(p+".access_token", a.AccessToken, true, "the access token")
+		return
+	}
+	if a.AccessToken != "" {
+		k.add(p+".access_token", CodeInvalid, "give either access_token or client_id, client_secret and refresh_token, not both: with the OAuth client the import refreshes access tokens itself")
+	}
+	switch {
+	case a.ClientID == "":
+		k.add(p+".client_id", CodeRequired, "client_id is required with client_secret and refresh_token: the OAuth client's id (…apps.googleusercontent.com)")
+	case IsSecretRef(a.ClientID):
+		k.add(p+".client_id", CodeInvalid, "client_id is not a secret: give the OAuth client's id itself, not an ssm: reference")
+	case strings.ContainsFunc(a.ClientID, func(r rune) bool { return r <= ' ' || r == 0x7f }) || len(a.ClientID) > 256:
+		k.add(p+".client_id", CodeInvalid, "client_id: want the OAuth client's id (…apps.googleusercontent.com), without spaces")
+	}
+	k.spendRef(p+".client_secret", a.ClientSecret, true, "the OAuth client's secret (client_secret)")
+	k.spendRef(p+".refresh_token", a.RefreshToken, true, "the OAuth refresh token (refresh_token)")
 }
 
 // spendRef checks a token of an ad account: an ssm:/ reference, never the
