@@ -22,6 +22,8 @@ import (
 const (
 	DeliveryWebhook = "webhook"
 	DeliveryEmail   = "email"
+	// DeliverySheets appends a row per lead to a Google Sheet (sheets.go).
+	DeliverySheets = "sheets"
 )
 
 // Delivery formats of a webhook.
@@ -84,6 +86,13 @@ type Delivery struct {
 	Secret string `yaml:"secret,omitempty" json:"secret,omitempty"`
 	// To is the address for email delivery.
 	To string `yaml:"to,omitempty" json:"to,omitempty"`
+	// SpreadsheetID, Range and Credentials are a Google Sheets
+	// delivery's: the spreadsheet, the table in it in A1 notation
+	// ("Leads!A1") and an ssm: reference to the service account's JSON key
+	// (a secret field, resolved on use). Its columns are Fields (sheets.go).
+	SpreadsheetID string `yaml:"spreadsheet_id,omitempty" json:"spreadsheet_id,omitempty"`
+	Range         string `yaml:"range,omitempty" json:"range,omitempty"`
+	Credentials   string `yaml:"credentials,omitempty" json:"credentials,omitempty"`
 	// Headers are sent with every post.
 	Headers map[string]string `yaml:"headers,omitempty" json:"headers,omitempty"`
 	// MaxAttempts bounds the tries of one post before the lead moves to the
@@ -401,8 +410,13 @@ func (k *checker) transport(p string, d, eff Delivery) {
 		if !strings.Contains(d.To, "@") {
 			k.add(p+".to", CodeRequired, "email delivery needs a 'to' address")
 		}
+	case DeliverySheets:
+		k.sheets(p, d)
 	default:
-		k.add(p+".type", CodeInvalid, "delivery type %q: want webhook or email", d.Type)
+		k.add(p+".type", CodeInvalid, "delivery type %q: want webhook, email or sheets", d.Type)
+	}
+	if d.Type != DeliverySheets {
+		k.notSheets(p, d)
 	}
 }
 

@@ -34,6 +34,12 @@ type Post struct {
 	// answer that matches the delivery's duplicate rules is Accepted
 	// (reason duplicate).
 	AfterUnknown bool
+	// Repeat says this post may have been made before: its message was
+	// received before (a redelivery, a retry after a transient failure)
+	// or sent again (a re-send, a redrive). A buyer drops a repeat by
+	// MessageID; a destination that cannot (a Google Sheet, where every
+	// append adds a row) checks whether it has the lead before sending.
+	Repeat bool
 }
 
 // Outcome is the class of a verdict.

@@ -1,9 +1,10 @@
 // Package deliveryapp wires the delivery function: the delivery queue's
 // consumer. It links DynamoDB, SQS, SES (email deliveries) and HTTP to
-// buyers, sources' postbacks and Slack.
+// buyers, Google Sheets, sources' postbacks and Slack.
 package deliveryapp
 
 import (
+	"context"
 	"log/slog"
 	"math/rand/v2"
 	"time"
@@ -22,6 +23,7 @@ import (
 	"github.com/leadrelay/leadrelay/shared/queue"
 	"github.com/leadrelay/leadrelay/shared/secrets"
 	"github.com/leadrelay/leadrelay/shared/settings"
+	"github.com/leadrelay/leadrelay/shared/sheets"
 	"github.com/leadrelay/leadrelay/shared/webhook"
 )
 
@@ -31,7 +33,21 @@ func New(s settings.Settings, cfg aws.Config, log *slog.Logger) *delivery.Handle
 	b := base.New(s, cfg, log)
 	sealing.Open(b, sealing.Keeper(s, cfg), secrets.Extension{}) // signing, auth, Slack, postbacks
 	_, q := queues.New(s, cfg)
-	return Handler(b, q, b.Breakers(), SES(cfg))
+	h := Handler(b, q, b.Breakers(), SES(cfg))
+	// Sheets buyers' keys, read through the extension when a row is
+	// appended, each kept for secrets.DefaultParamTTL.
+	h.Sheets = Sheets(b, (&secrets.Params{Resolver: secrets.Extension{}, Now: b.Now}).Get)
+	return h
+}
+
+// Sheets is the sender of Google Sheets deliveries, to the settings'
+// Sheets API and token endpoint; credentials reads the ssm: references
+// of the service accounts' keys.
+func Sheets(b *base.Base, credentials func(ctx context.Context, ref string) (string, error)) *sheets.Sender {
+	return &sheets.Sender{
+		SheetsURL: b.Settings.SheetsURL, TokenURL: b.Settings.GoogleTokenURL, Credentials: credentials,
+		Client: sheets.NewClient(), Now: b.Now, Log: b.Log,
+	}
 }
 
 // SES is the client email deliveries are sent with.
