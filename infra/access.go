@@ -73,6 +73,8 @@ const (
 	// the rounds due for the sweeper.
 	gsiCampaign = "CAMPAIGN#*"
 	gsiDue      = "DUE#*"
+	// The lead stages queued for Meta's Conversions API.
+	gsiConversion = "CONV#*"
 )
 
 // indexGSI1 is the table's one global secondary index (store.GSI1).
@@ -167,9 +169,13 @@ func tableAccessOf(fn string) tableAccess {
 				// changes too); Reroute, Return; PutModel (a training);
 				// SetSpend (a figure replaced).
 				{ddbPutItem, []string{pkConfig, pkAudit, pkLead, pkModel, pkSpend}},
-				{ddbUpdateItem, []string{pkValue, pkLedger}}, // Suppress, Unsuppress; SetSpend
+				// Suppress, Unsuppress; SetSpend; ClaimConversions,
+				// ConversionSent, ConversionFailed (the leads' stages
+				// queued for Meta).
+				{ddbUpdateItem, []string{pkValue, pkLedger, pkLead}},
 			},
-			index: []keyGrant{{ddbQuery, []string{gsiCampaign}}}, // SearchLeads by campaign
+			// SearchLeads by campaign; ClaimConversions.
+			index: []keyGrant{{ddbQuery, []string{gsiCampaign, gsiConversion}}},
 		}
 	case FnAggregate:
 		// The table's stream comes through its event source mapping; the

@@ -386,6 +386,8 @@ var storeScenarios = map[string][]scenario{
 	}},
 	"Return": {func(ctx context.Context, e *accessEnv) {
 		_ = e.store.Return(ctx, returns.Decision{Lead: accessRecord(false), Sale: 0, Return: lead.Return{At: accessNow}})
+	}, func(ctx context.Context, e *accessEnv) { // a Meta lead's return, its conversion queued with it
+		_ = e.store.Return(ctx, returns.Decision{Lead: accessRecord(false), Sale: 0, Return: lead.Return{At: accessNow}, Final: true, Conversion: accessConversion})
 	}},
 	"Reserve": reroutable(func(ctx context.Context, e *accessEnv) {
 		_ = e.store.Reserve(ctx, store.Reservation{
@@ -401,7 +403,8 @@ var storeScenarios = map[string][]scenario{
 	"Sell": reroutable(func(ctx context.Context, e *accessEnv) {
 		rec := accessRecord(false)
 		_ = e.store.Sell(ctx, store.SaleInput{Lead: &rec.Lead, Seq: 1, Sale: rec.Sales[0], First: true, More: true,
-			BuyerDedupe: []store.BuyerDedupeKey{{Buyer: "acme", Field: "phone", Value: accessPhone, Window: time.Hour}}})
+			BuyerDedupe: []store.BuyerDedupeKey{{Buyer: "acme", Field: "phone", Value: accessPhone, Window: time.Hour}},
+			Conversion:  accessConversion})
 	}),
 	"Release": reroutable(func(ctx context.Context, e *accessEnv) {
 		_ = e.store.Release(ctx, "l-1", 1, lead.Routing, []lead.CapHold{{Key: accessCap, Amount: 2500}}, nil)
@@ -434,7 +437,18 @@ var storeScenarios = map[string][]scenario{
 		_, _ = e.store.FoldLedger(ctx, "shard-1", []store.StreamRecord{{Seq: "100", Ledger: []string{"2026-05-01|campaign|auto|leads:1"}}})
 	}},
 	"PutReport": {func(ctx context.Context, e *accessEnv) {
-		_ = e.store.PutReport(ctx, "l-1", lead.Report{Buyer: "acme", Event: lead.ReportConverted, At: accessNow}, lead.Event{At: accessNow})
+		_ = e.store.PutReport(ctx, "l-1", lead.Report{Buyer: "acme", Event: lead.ReportConverted, At: accessNow}, lead.Event{At: accessNow}, nil)
+	}, func(ctx context.Context, e *accessEnv) {
+		_ = e.store.PutReport(ctx, "l-1", lead.Report{Buyer: "acme", Event: lead.ReportConverted, At: accessNow}, lead.Event{At: accessNow}, accessConversion)
+	}},
+	"ClaimConversions": {func(ctx context.Context, e *accessEnv) {
+		_, _ = e.store.ClaimConversions(ctx, "run-1", 10, time.Minute)
+	}},
+	"ConversionSent": {func(ctx context.Context, e *accessEnv) {
+		_ = e.store.ConversionSent(ctx, "run-1", accessQueuedConversion(), accessNow)
+	}},
+	"ConversionFailed": {func(ctx context.Context, e *accessEnv) {
+		_ = e.store.ConversionFailed(ctx, "run-1", accessQueuedConversion(), "refused")
 	}},
 	"RecentLeads": {func(ctx context.Context, e *accessEnv) {
 		_, _ = e.store.RecentLeads(ctx, []store.Contact{{Field: "phone", Kind: "phone", Value: accessPhone}, {Field: "ip", Kind: "ip", Value: "203.0.113.9"}}, time.Hour, accessNow)
@@ -461,6 +475,16 @@ var storeScenarios = map[string][]scenario{
 // reroutable is a state change, once as written and once finding its
 // round taken (the store then reads the lead as it is).
 func reroutable(s scenario) []scenario { return []scenario{s, failing(stale, s)} }
+
+// accessConversion is a Meta lead's stage, queued with the write that
+// reaches it.
+var accessConversion = &lead.Conversion{Stage: lead.StageSold, PlatformLeadID: "1234567890", At: accessNow, Key: "R1"}
+
+// accessQueuedConversion is a conversion a run claimed: claimed from the
+// canned index entry, so that its keys are the store's.
+func accessQueuedConversion() store.QueuedConversion {
+	return store.QueuedConversionOf("l-1", *accessConversion)
+}
 
 var acme = &config.Buyer{ID: "acme"}
 
@@ -552,7 +576,7 @@ func functionDeps() map[string]handlerDeps {
 			"Store": storeScenarios, "Queue": queueScenarios, "Configs": configsScenarios, "Breakers": breakersScenarios}},
 		FnAdmin: {reflect.TypeFor[admin.Handler](), map[string]map[string][]scenario{
 			"Store": storeScenarios, "Queue": queueScenarios, "Redriver": redriverScenarios, "Ledger": storeScenarios,
-			"Models": storeScenarios}},
+			"Models": storeScenarios, "ConversionQueue": storeScenarios}},
 		FnPing: {reflect.TypeFor[ping.Handler](), map[string]map[string][]scenario{
 			"Configs": configsScenarios, "Breakers": breakersScenarios, "Limits": limitsScenarios}},
 		FnAggregate: {reflect.TypeFor[aggregate.Handler](), map[string]map[string][]scenario{"Store": storeScenarios}},
@@ -570,6 +594,13 @@ var noTableOrQueue = map[string]bool{"Pinger": true, "Postbacks": true, "Webhook
 	"Secrets":    true, // the configuration's secrets: KMS (stack.go grants it), not the table
 	"PageTokens": true,
 	"AdSpend":    true, // the ad platforms over HTTP, the accounts' tokens from SSM (meta.go grants them)
+	// Meta's Conversions API over HTTP, the dataset's token from SSM
+	// (meta.go grants it).
+	"ConversionSender": true,
+	// Google Sheets over HTTP, the service account's key from SSM (the
+	// Parameters and Secrets extension, /leadrelay/*): a repeat reads the
+	// sheet back, not the table.
+	"Sheets": true,
 }
 
 // access is what one function's dependencies did.
@@ -636,6 +667,8 @@ func cannedItems(index, pk string) []map[string]ddbtypes.AttributeValue {
 	switch {
 	case index == "" && strings.HasPrefix(pk, "VAL#"):
 		return []map[string]ddbtypes.AttributeValue{{"pk": s(pk), "sk": s("VAL"), "leads": &ddbtypes.AttributeValueMemberL{Value: []ddbtypes.AttributeValue{s("l-1")}}}}
+	case index == indexGSI1 && strings.HasPrefix(pk, "CONV#"):
+		return []map[string]ddbtypes.AttributeValue{{"pk": s("LEAD#l-1"), "sk": s("X#CONV#sold#R1"), "gsi1pk": s(pk), "gsi1sk": s("2026-05-01T11:00:00.000000000Z#l-1#sold#R1")}}
 	case index == indexGSI1 && strings.HasPrefix(pk, "CAMPAIGN#"):
 		return []map[string]ddbtypes.AttributeValue{{"pk": s("LEAD#l-1"), "sk": s("R#000000"), "gsi1pk": s(pk), "gsi1sk": s("2026-05-01T11:00:00.000000000Z#l-1")}}
 	case index == "" && pk == "BREAKER":

@@ -391,13 +391,14 @@ func TestAPI(t *testing.T) {
 	train, _ := f.onlyResource(t, "AWS::Events::Rule", "TrainSchedule")
 	loops, _ := f.onlyResource(t, "AWS::Events::Rule", "FeedbackSchedule")
 	spend, _ := f.onlyResource(t, "AWS::Events::Rule", "SpendSchedule")
+	convs, _ := f.onlyResource(t, "AWS::Events::Rule", "ConversionsSchedule")
 	for id, perm := range f.resources("AWS::Lambda::Permission") {
 		p := props(perm)
 		fn := refID(p["FunctionName"])
 		if p["Principal"] == "events.amazonaws.com" {
 			from := refID(p["SourceArn"])
-			if !(fn == sweeper && from == rule) && !(fn == admin && (from == train || from == loops || from == spend)) {
-				t.Errorf("permission %s: EventBridge may invoke %s from %v, want the sweeper from %s, admin from %s, %s and %s", id, fn, from, rule, train, loops, spend)
+			if !(fn == sweeper && from == rule) && !(fn == admin && (from == train || from == loops || from == spend || from == convs)) {
+				t.Errorf("permission %s: EventBridge may invoke %s from %v, want the sweeper from %s, admin from %s, %s, %s and %s", id, fn, from, rule, train, loops, spend, convs)
 			}
 			continue
 		}

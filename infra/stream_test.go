@@ -71,7 +71,8 @@ func TestAggregateStream(t *testing.T) {
 
 // TestAdminSchedules checks the admin function's scheduled tasks: each rule
 // invokes it with its task, the training daily, the loops every
-// limits.FeedbackInterval and the ad spend import hourly.
+// limits.FeedbackInterval, the ad spend import hourly and the conversions
+// every limits.ConversionsInterval.
 func TestAdminSchedules(t *testing.T) {
 	f := synthDefault(t)
 	fnID, _ := f.onlyResource(t, "AWS::Lambda::Function", "AdminFunction")
@@ -79,6 +80,7 @@ func TestAdminSchedules(t *testing.T) {
 		{"TrainSchedule", "rate(1 day)", `{"task":"train"}`},
 		{"FeedbackSchedule", "rate(5 minutes)", `{"task":"feedback"}`},
 		{"SpendSchedule", "rate(1 hour)", `{"task":"spend"}`},
+		{"ConversionsSchedule", "rate(1 minute)", `{"task":"conversions"}`},
 	} {
 		id, rule := f.onlyResource(t, "AWS::Events::Rule", c.rule)
 		p := props(rule)
@@ -104,8 +106,8 @@ func TestSweepSchedule(t *testing.T) {
 	f := synthDefault(t)
 	fnID, fn := f.onlyResource(t, "AWS::Lambda::Function", "SweeperFunction")
 	rules := f.resources("AWS::Events::Rule")
-	if len(rules) != 4 {
-		t.Fatalf("got %d EventBridge rules, want 4 (the sweeper's, the admin function's three tasks)", len(rules))
+	if len(rules) != 5 {
+		t.Fatalf("got %d EventBridge rules, want 5 (the sweeper's, the admin function's four tasks)", len(rules))
 	}
 	ruleID, rule := f.onlyResource(t, "AWS::Events::Rule", "SweepSchedule")
 	p := props(rule)

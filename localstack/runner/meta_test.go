@@ -42,6 +42,8 @@ type metaGraph struct {
 	leads map[string]string
 	fail  map[string]int
 	asked map[string]int
+	// events are what the Conversions API took (metacapi_test.go).
+	events []capiEvent
 }
 
 func newMetaGraph(t *testing.T) *metaGraph {
@@ -51,6 +53,10 @@ func newMetaGraph(t *testing.T) *metaGraph {
 		g.mu.Lock()
 		defer g.mu.Unlock()
 		g.asked[id]++
+		if r.Method == http.MethodPost && strings.HasSuffix(id, "/events") {
+			g.conversions(w, r, strings.TrimSuffix(id, "/events"))
+			return
+		}
 		if g.fail[id] > 0 {
 			g.fail[id]--
 			w.WriteHeader(http.StatusInternalServerError)
@@ -100,18 +106,32 @@ func (g *metaGraph) total() int {
 	return n
 }
 
+// secureParam puts an SSM SecureString on the emulator, under a name of
+// this run, and returns its name.
+func secureParam(t *testing.T, name, value string) string {
+	t.Helper()
+	param := "/" + strings.TrimSuffix(emulator.Name("leadrelay/meta-"), "-") + "/" + name
+	if _, err := ssm.NewFromConfig(emulator.Config(t)).PutParameter(context.Background(), &ssm.PutParameterInput{
+		Name: aws.String(param), Value: aws.String(value), Type: ssmtypes.ParameterTypeSecureString, Overwrite: aws.Bool(true),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return param
+}
+
 // startMeta runs LeadRelay with a Meta page connected: its token an SSM
 // SecureString on the emulator, the Graph API the fake, the app secret set.
 func startMeta(t *testing.T, b *buyer, g *metaGraph) *env {
 	t.Helper()
-	cfg := emulator.Config(t)
-	param := "/" + strings.TrimSuffix(emulator.Name("leadrelay/meta-"), "-") + "/page"
-	if _, err := ssm.NewFromConfig(cfg).PutParameter(context.Background(), &ssm.PutParameterInput{
-		Name: aws.String(param), Value: aws.String(metaPageToken), Type: ssmtypes.ParameterTypeSecureString, Overwrite: aws.Bool(true),
-	}); err != nil {
-		t.Fatal(err)
-	}
-	doc := campaignYAML(b.srv.URL, "daily: 100") + fmt.Sprintf(`
+	return startMetaWith(t, g, campaignYAML(b.srv.URL, "daily: 100"), "")
+}
+
+// startMetaWith runs LeadRelay on doc with a Meta page connected to its
+// campaign auto and source src; more goes into integrations.meta.
+func startMetaWith(t *testing.T, g *metaGraph, doc, more string) *env {
+	t.Helper()
+	param := secureParam(t, "page", metaPageToken)
+	doc += fmt.Sprintf(`
 integrations:
   meta:
     verify_token_sha256: %q
@@ -120,7 +140,7 @@ integrations:
         access_token: "ssm:%s"
         forms:
           - {form_id: %q, source: src, campaign: auto, fields: {phone_number: phone, email: email, state: state}}
-`, metaVerifyHash, metaPage, param, metaForm)
+`, metaVerifyHash, metaPage, param, metaForm) + more
 	return start(t, doc, func(o *Options) {
 		o.MetaGraphURL = g.srv.URL + "/v21.0"
 		o.MetaAppSecret = metaAppSecret

@@ -18,6 +18,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -99,7 +100,13 @@ type Options struct {
 	// a fake on loopback); "" keeps LEADRELAY_GOOGLE_ADS_URL or its
 	// default. The import reads Meta's insights at MetaGraphURL.
 	GoogleAdsURL string
-	Log          *slog.Logger
+	// SheetsURL and GoogleTokenURL are the Sheets API and the token
+	// endpoint of Sheets deliveries (tests: a fake on loopback); ""
+	// keeps LEADRELAY_SHEETS_URL and LEADRELAY_GOOGLE_TOKEN_URL or their
+	// defaults.
+	SheetsURL      string
+	GoogleTokenURL string
+	Log            *slog.Logger
 }
 
 // Runner is a running local LeadRelay.
@@ -174,6 +181,12 @@ func Start(ctx context.Context, o Options) (*Runner, error) {
 	}
 	if o.GoogleAdsURL != "" {
 		s.GoogleAdsURL = strings.TrimSuffix(o.GoogleAdsURL, "/")
+	}
+	if o.SheetsURL != "" {
+		s.SheetsURL = strings.TrimSuffix(o.SheetsURL, "/")
+	}
+	if o.GoogleTokenURL != "" {
+		s.GoogleTokenURL = o.GoogleTokenURL
 	}
 	if o.MetaAppSecret != "" {
 		s.MetaAppSecret = o.MetaAppSecret
@@ -273,7 +286,8 @@ func Start(ctx context.Context, o Options) (*Runner, error) {
 
 // runTasks runs the admin function's scheduled tasks on the stack's
 // schedules: the feedback loops every limits.FeedbackInterval, the ad
-// spend import hourly, the scoring models' training daily.
+// spend import hourly, the lead stages to Meta every
+// limits.ConversionsInterval, the scoring models' training daily.
 func (r *Runner) runTasks(ctx context.Context, log *slog.Logger) {
 	every := func(d time.Duration, task string) {
 		r.wg.Add(1)
@@ -295,6 +309,7 @@ func (r *Runner) runTasks(ctx context.Context, log *slog.Logger) {
 	}
 	every(limits.FeedbackInterval, admin.TaskFeedback)
 	every(time.Hour, admin.TaskSpend)
+	every(limits.ConversionsInterval, admin.TaskConversions)
 	every(24*time.Hour, admin.TaskTrain)
 }
 
@@ -315,13 +330,7 @@ func applyFile(ctx context.Context, a *app.App, path, addr string) error {
 	if err != nil {
 		return fmt.Errorf("read configuration: %w", err)
 	}
-	doc := os.Expand(string(raw), func(k string) string {
-		if k == "LEADRELAY_ADDR" {
-			return addr
-		}
-		return os.Getenv(k)
-	})
-	c, err := config.Parse([]byte(doc))
+	c, err := config.Parse([]byte(expandFile(string(raw), addr)))
 	if err != nil {
 		return fmt.Errorf("configuration %s: %w", path, err)
 	}
@@ -341,6 +350,23 @@ func applyFile(ctx context.Context, a *app.App, path, addr string) error {
 	}
 	a.Configs.Invalidate()
 	return nil
+}
+
+// envRef is a ${NAME} reference in a configuration file.
+var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
+
+// expandFile puts the environment's values in place of a configuration
+// file's ${NAME} references (${LEADRELAY_ADDR}: the runner's address).
+// Only the braced form is expanded: a bare $name is the configuration's
+// own ($lead_id in a buyer's field mapping).
+func expandFile(doc, addr string) string {
+	return envRef.ReplaceAllStringFunc(doc, func(m string) string {
+		k := envRef.FindStringSubmatch(m)[1]
+		if k == "LEADRELAY_ADDR" {
+			return addr
+		}
+		return os.Getenv(k)
+	})
 }
 
 // proxy serves an API Gateway proxy handler over HTTP.

@@ -73,6 +73,10 @@ type Handler struct {
 	// AdSpend reads the ad platforms' spend the "spend" task imports
 	// (adspend.go).
 	AdSpend AdSpend
+	// ConversionQueue and ConversionSender report Meta's leads' stages
+	// back to Meta (conversions.go, the "conversions" task).
+	ConversionQueue  ConversionQueue
+	ConversionSender ConversionSender
 
 	once sync.Once
 	mux  httpapi.Mux

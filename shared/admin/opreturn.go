@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/leadrelay/leadrelay/shared/config"
+	"github.com/leadrelay/leadrelay/shared/conversions"
 	"github.com/leadrelay/leadrelay/shared/httpapi"
 	"github.com/leadrelay/leadrelay/shared/lead"
 	"github.com/leadrelay/leadrelay/shared/money"
@@ -77,6 +78,9 @@ func (h *Handler) operatorReturn(ctx context.Context, req httpapi.Request, id st
 		}
 		d, err := returns.Override(rec, in.Buyer, ix.Source(rec.Source), in.Reason, h.Now().UTC())
 		if err == nil {
+			if d.Final {
+				d.Conversion = conversions.For(ix, &rec.Lead, lead.StageReturned, fmt.Sprintf("S%d", d.Sale), d.Return.At)
+			}
 			err = h.Store.Return(ctx, d)
 		}
 		var stale *store.StaleError

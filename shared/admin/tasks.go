@@ -18,6 +18,9 @@ const (
 	// TaskSpend imports the ad platforms' spend of yesterday and today
 	// (hourly, adspend.go).
 	TaskSpend = "spend"
+	// TaskConversions sends the queued lead stages of Meta's leads to
+	// Meta's Conversions API (every minute, conversions.go).
+	TaskConversions = "conversions"
 )
 
 // Task is a scheduled task's event.
@@ -35,6 +38,9 @@ func (h *Handler) RunTask(ctx context.Context, t Task) error {
 		return err
 	case TaskSpend:
 		return h.ImportSpend(ctx)
+	case TaskConversions:
+		_, err := h.SendConversions(ctx)
+		return err
 	case TaskTrain:
 		c, err := h.Store.LoadConfig(ctx)
 		if err != nil {

@@ -87,7 +87,9 @@ func (a *App) Router() *router.Handler { return routerapp.Handler(a.Base, a.Queu
 
 // Delivery is the delivery function's handler.
 func (a *App) Delivery() *delivery.Handler {
-	return deliveryapp.Handler(a.Base, a.Queue, a.Breakers, a.SES)
+	h := deliveryapp.Handler(a.Base, a.Queue, a.Breakers, a.SES)
+	h.Sheets = deliveryapp.Sheets(a.Base, a.PageTokens.Resolve) // the same SSM references' reader as the Meta pages'
+	return h
 }
 
 // Admin is the admin function's handler; token guards it where IAM does
@@ -95,6 +97,7 @@ func (a *App) Delivery() *delivery.Handler {
 func (a *App) Admin(token string) *admin.Handler {
 	h := adminapp.Handler(a.Base, a.SQS, a.Queue, a.Secrets, token)
 	h.AdSpend = adminapp.AdSpend(a.Settings, a.PageTokens) // the same SSM references' reader as the Meta pages'
+	h.ConversionSender = adminapp.Conversions(a.Settings, a.PageTokens)
 	return h
 }
 

@@ -4,6 +4,9 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
 )
 
 // Meta connects Meta Lead Ads: the pages whose leadgen webhook posts to
@@ -14,6 +17,53 @@ type Meta struct {
 	// when the subscription is made).
 	VerifyTokenSHA256 string     `yaml:"verify_token_sha256" json:"verify_token_sha256"`
 	Pages             []MetaPage `yaml:"pages" json:"pages"`
+	// Conversions, when set, sends what became of the pages' leads back
+	// to Meta's Conversions API for CRM, so that Meta's delivery optimises
+	// for leads that sell and convert.
+	Conversions *MetaConversions `yaml:"conversions,omitempty" json:"conversions,omitempty"`
+}
+
+// MetaConversions is the Conversions API dataset (the CRM dataset, once
+// called an offline event set or pixel, connected to the pages' ad
+// accounts) that the lead stages of Meta's leads are sent to.
+type MetaConversions struct {
+	// DatasetID is the dataset's id: events are posted to
+	// /<dataset_id>/events.
+	DatasetID string `yaml:"dataset_id" json:"dataset_id"`
+	// AccessToken is the Conversions API access token generated for the
+	// dataset, always an ssm: reference (a secret field, resolved by the
+	// admin function when it sends).
+	AccessToken string `yaml:"access_token" json:"access_token"`
+	// Events names the event sent for each stage (sold, returned,
+	// converted): the lead stage names the dataset's CRM funnel uses.
+	// Without it every stage is sent under DefaultMetaEvents' names; with
+	// it, only the stages it lists are sent.
+	Events map[string]string `yaml:"events,omitempty" json:"events,omitempty"`
+}
+
+// DefaultMetaEvents are the event names of the stages when
+// integrations.meta.conversions.events is not set.
+var DefaultMetaEvents = map[string]string{"sold": "Sold", "returned": "Returned", "converted": "Converted"}
+
+// EventName is the event sent to Meta for a stage, or "" when the stage is
+// not sent.
+func (c *MetaConversions) EventName(stage string) string {
+	if c == nil {
+		return ""
+	}
+	if c.Events == nil {
+		return DefaultMetaEvents[stage]
+	}
+	return c.Events[stage]
+}
+
+// MetaConversions is the Conversions API dataset Meta's lead stages are
+// sent to, or nil when none is configured.
+func (ix *Index) MetaConversions() *MetaConversions {
+	if m := ix.Config.Integrations.Meta; m != nil {
+		return m.Conversions
+	}
+	return nil
 }
 
 // MetaPage is one Facebook page whose lead forms are connected.
@@ -140,6 +190,39 @@ func (k *checker) meta(m *Meta, sources map[string]*Source, campaigns map[string
 			forms[f.FormID] = true
 			k.formTarget(fp, "fields", "map the form's field_data names (phone_number, email, full_name…) to the campaign's fields",
 				f.Source, f.Campaign, f.Fields, sources, campaigns)
+		}
+	}
+	k.metaConversions(m.Conversions)
+}
+
+// metaConversions checks the Conversions API dataset: its id, its token as
+// an ssm: reference, and each stage named once with an event name.
+func (k *checker) metaConversions(c *MetaConversions) {
+	if c == nil {
+		return
+	}
+	const p = "integrations.meta.conversions"
+	if c.DatasetID == "" {
+		k.add(p+".dataset_id", CodeRequired, "dataset_id is required: the id of the Conversions API dataset connected to the pages' ad accounts")
+	} else if strings.Trim(c.DatasetID, "0123456789") != "" {
+		k.add(p+".dataset_id", CodeInvalid, "dataset_id must be the dataset's numeric id")
+	}
+	switch {
+	case c.AccessToken == "":
+		k.add(p+".access_token", CodeRequired, "access_token is required: an ssm:/leadrelay/... reference to the SSM SecureString parameter holding the Conversions API access token")
+	case !IsSecretRef(c.AccessToken):
+		k.add(p+".access_token", CodeInvalid, "access_token must be an ssm:/leadrelay/... reference to an SSM SecureString parameter holding the Conversions API access token, never the token itself")
+	}
+	if c.Events != nil && len(c.Events) == 0 {
+		k.add(p+".events", CodeRequired, "name the event of at least one stage (sold, returned, converted), or leave events out to send all three")
+	}
+	for _, stage := range slices.Sorted(maps.Keys(c.Events)) {
+		name := c.Events[stage]
+		switch {
+		case DefaultMetaEvents[stage] == "":
+			k.add(p+".events."+stage, CodeInvalid, "unknown stage %q: the stages are sold, returned and converted", stage)
+		case strings.TrimSpace(name) == "" || len(name) > 100:
+			k.add(p+".events."+stage, CodeInvalid, "the event name of stage %s must be 1 to 100 characters: the lead stage's name in the dataset's CRM funnel", stage)
 		}
 	}
 }

@@ -114,3 +114,52 @@ func TestMetaAccessTokenIsASecretResolvedOnUse(t *testing.T) {
 		t.Fatal("a plan shows an access_token")
 	}
 }
+
+// The Conversions API dataset: its id, its token a reference only (a
+// secret resolved on use, never echoed), its stages' event names.
+func TestMetaConversionsConfig(t *testing.T) {
+	const conv = "    conversions: {dataset_id: \"777000111\", access_token: \"ssm:/leadrelay/meta/capi\"}\n"
+	c, err := Parse([]byte(metaDoc + conv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mc := NewIndex(c).MetaConversions()
+	if mc == nil || mc.DatasetID != "777000111" || mc.EventName("sold") != "Sold" || mc.EventName("returned") != "Returned" ||
+		mc.EventName("converted") != "Converted" || mc.EventName("contacted") != "" {
+		t.Fatalf("conversions %+v", mc)
+	}
+	var found bool
+	for _, s := range Secrets(c) {
+		if s.Path == "integrations.meta.conversions.access_token" && s.OnUse && *s.Value == "ssm:/leadrelay/meta/capi" {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatal("the dataset's token is not a secret resolved on use")
+	}
+	named, err := Parse([]byte(metaDoc + strings.Replace(conv, "}", ", events: {sold: Qualified, converted: Converted}}", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := NewIndex(named).MetaConversions(); m.EventName("sold") != "Qualified" || m.EventName("returned") != "" {
+		t.Fatalf("named events %+v", m.Events)
+	}
+	for _, c := range []struct{ old, new, field string }{
+		{`dataset_id: "777000111"`, `dataset_id: ""`, "integrations.meta.conversions.dataset_id"},
+		{`dataset_id: "777000111"`, `dataset_id: "act_1"`, "integrations.meta.conversions.dataset_id"},
+		{`access_token: "ssm:/leadrelay/meta/capi"`, `access_token: "EAACapiTokenLiteral"`, "integrations.meta.conversions.access_token"},
+		{`access_token: "ssm:/leadrelay/meta/capi"`, `access_token: ""`, "integrations.meta.conversions.access_token"},
+		{`}`, `, events: {shipped: Shipped}}`, "integrations.meta.conversions.events.shipped"},
+		{`}`, `, events: {sold: ""}}`, "integrations.meta.conversions.events.sold"},
+		{`}`, `, events: {}}`, "integrations.meta.conversions.events"},
+	} {
+		_, err := Parse([]byte(metaDoc + strings.Replace(conv, c.old, c.new, 1)))
+		var ce *Error
+		if !errors.As(err, &ce) || !strings.Contains(err.Error(), c.field) {
+			t.Errorf("%s → %s: %v, want a problem at %s", c.old, c.new, err, c.field)
+		}
+		if err != nil && strings.Contains(err.Error(), "CapiTokenLiteral") {
+			t.Errorf("the problem echoes the token: %v", err)
+		}
+	}
+}

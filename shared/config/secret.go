@@ -10,9 +10,10 @@ import (
 // values, its Slack incoming-webhook URL, a source's postback secret —
 // takes either a value or a reference to an SSM SecureString parameter
 // ("ssm:/path/name", resolved by the functions and cached); a Meta page's
-// access_token and an ad spend account's access_token and developer_token
-// take a reference only (Secret.OnUse). A value is
-// kept sealed (encrypted) in the stored document and shown nowhere:
+// access_token and an ad spend account's access_token, developer_token,
+// client_secret and refresh_token and a Sheets buyer's credentials take a
+// reference only (Secret.OnUse).
+// A value is kept sealed (encrypted) in the stored document and shown nowhere:
 // GET /v1/admin/config answers SecretSet in its place, and a document put
 // back with SecretSet keeps the stored value. References are shown as
 // they are: they are names, not secrets.
@@ -70,13 +71,16 @@ func Secrets(c *Config) []Secret {
 				out = append(out, Secret{Path: fmt.Sprintf("integrations.meta.pages[%s].access_token", pg.PageID), Value: &pg.AccessToken, OnUse: true})
 			}
 		}
+		if cv := m.Conversions; cv != nil && cv.AccessToken != "" {
+			out = append(out, Secret{Path: "integrations.meta.conversions.access_token", Value: &cv.AccessToken, OnUse: true})
+		}
 	}
 	for i := range c.Integrations.Spend {
 		a := &c.Integrations.Spend[i]
 		for _, f := range []struct {
 			name string
 			v    *string
-		}{{"access_token", &a.AccessToken}, {"developer_token", &a.DeveloperToken}} {
+		}{{"access_token", &a.AccessToken}, {"developer_token", &a.DeveloperToken}, {"client_secret", &a.ClientSecret}, {"refresh_token", &a.RefreshToken}} {
 			if *f.v != "" {
 				out = append(out, Secret{Path: fmt.Sprintf("integrations.spend[%s].%s", a.Name(), f.name), Value: f.v, OnUse: true})
 			}
@@ -89,6 +93,11 @@ func Secrets(c *Config) []Secret {
 		d := &b.Delivery
 		add(p+".delivery.secret", &d.Secret)
 		add(p+".delivery.previous_secret", &d.PreviousSecret)
+		if d.Credentials != "" {
+			// A Sheets service account's key: always a reference, read
+			// by the delivery function when it appends a row.
+			out = append(out, Secret{Path: p + ".delivery.credentials", Value: &d.Credentials, OnUse: true})
+		}
 		if a := d.Auth; a != nil {
 			add(p+".delivery.auth.token", &a.Token)
 			add(p+".delivery.auth.password", &a.Password)

@@ -25,6 +25,7 @@ import (
 
 	"github.com/leadrelay/leadrelay/shared/backoff"
 	"github.com/leadrelay/leadrelay/shared/config"
+	"github.com/leadrelay/leadrelay/shared/conversions"
 	"github.com/leadrelay/leadrelay/shared/lead"
 	"github.com/leadrelay/leadrelay/shared/money"
 	"github.com/leadrelay/leadrelay/shared/queue"
@@ -62,9 +63,11 @@ type Handler struct {
 	Store   Store
 	Queue   Queue
 	Configs Configs
-	// Webhook posts webhook deliveries; Email sends email ones (optional).
+	// Webhook posts webhook deliveries; Email sends email ones and Sheets
+	// appends Google Sheets ones (both optional).
 	Webhook Poster
 	Email   Poster
+	Sheets  Poster
 	// QueueURL is the delivery queue's URL (for backoff).
 	QueueURL string
 	Now      func() time.Time
@@ -138,7 +141,7 @@ func (h *Handler) deliver(ctx context.Context, msg events.SQSMessage) (retry boo
 		return false, h.release(ctx, log, m, redelivered, lead.Event{At: now, Type: lead.EventFailed, Buyer: a.Buyer, Order: a.Order,
 			Detail: "the order is no longer configured"}, "")
 	}
-	v := h.post(ctx, ref, m, now, round.unknown)
+	v := h.post(ctx, ref, m, now, round.unknown, redelivered || m.Recovered)
 	done := h.Now().UTC()
 	ev := attemptEvent(done, a, v, attempt)
 	log.InfoContext(ctx, "delivery attempt", "outcome", v.Outcome, "status", v.Status, "reason", v.Reason, "unknown", v.Unknown, "latency_ms", v.Latency.Milliseconds())
@@ -183,19 +186,24 @@ func (h *Handler) checkRound(ctx context.Context, log *slog.Logger, m queue.Deli
 	return round, false, nil
 }
 
-// post delivers the lead to the order's buyer by webhook or email; a
-// kind of delivery this deployment has no poster for is a refusal.
-func (h *Handler) post(ctx context.Context, ref config.OrderRef, m queue.Deliver, now time.Time, afterUnknown bool) webhook.Verdict {
+// post delivers the lead to the order's buyer by webhook, email or
+// Google Sheets; a kind of delivery this deployment has no poster for is
+// a refusal. repeat says the message was seen before or sent again, so
+// the lead may have reached the buyer already (webhook.Post.Repeat).
+func (h *Handler) post(ctx context.Context, ref config.OrderRef, m queue.Deliver, now time.Time, afterUnknown, repeat bool) webhook.Verdict {
 	poster := h.Webhook
-	if ref.Buyer.Delivery.Type == config.DeliveryEmail {
+	switch ref.Buyer.Delivery.Type {
+	case config.DeliveryEmail:
 		poster = h.Email
+	case config.DeliverySheets:
+		poster = h.Sheets
 	}
 	if poster == nil {
 		return webhook.Verdict{Outcome: webhook.Rejected, Reason: "not_configured", Detail: ref.Buyer.Delivery.Type + " delivery is not configured in this deployment"}
 	}
 	a := m.Assignment
 	return poster.Send(ctx, &ref.Buyer.Delivery, webhook.Post{
-		Lead: &m.Lead, Price: a.Price, BidID: a.BidID, MessageID: messageID(m), Now: now, AfterUnknown: afterUnknown,
+		Lead: &m.Lead, Price: a.Price, BidID: a.BidID, MessageID: messageID(m), Now: now, AfterUnknown: afterUnknown, Repeat: repeat,
 	})
 }
 
@@ -266,6 +274,11 @@ func (h *Handler) sell(ctx context.Context, log *slog.Logger, ix *config.Index, 
 		Events: append([]lead.Event{ev, accepted}, extra...),
 	}
 	in.BuyerDedupe = store.BuyerDedupeKeys(a.Buyer, ref.Order.Dedupe, m.Lead.Fields)
+	if first {
+		// Keyed by the sale's round: unique in the lead, so a lead sold
+		// again after a return is reported sold again.
+		in.Conversion = conversions.For(ix, &m.Lead, lead.StageSold, fmt.Sprintf("R%d", m.Seq+1), now)
+	}
 	// The buyer has accepted: try hard to record it before giving the
 	// message back (a redelivery would check the round, not post again).
 	var err error

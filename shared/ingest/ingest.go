@@ -287,6 +287,13 @@ func readEnvelope(req httpapi.Request) (envelope, *httpapi.Response) {
 		return refuse(httpapi.Error(http.StatusUnsupportedMediaType, "unsupported_media_type",
 			"Content-Type %q is not accepted: use application/json or application/x-www-form-urlencoded", mt))
 	}
+	for _, p := range []string{lead.MetaPrefix, lead.GooglePrefix} {
+		if strings.HasPrefix(strings.ToLower(env.ExternalID), p) {
+			// Reserved: a Meta lead's stages are reported to Meta by its id.
+			problems = append(problems, httpapi.FieldProblem{Field: "external_id", Code: "reserved",
+				Message: fmt.Sprintf("external ids starting %q are given by the ad platform integrations only", p)})
+		}
+	}
 	if len(problems) > 0 {
 		return refuse(httpapi.Fields(http.StatusBadRequest, "validation_failed", "the lead's envelope is not valid", problems))
 	}

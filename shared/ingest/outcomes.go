@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/leadrelay/leadrelay/shared/auth"
+	"github.com/leadrelay/leadrelay/shared/conversions"
 	"github.com/leadrelay/leadrelay/shared/httpapi"
 	"github.com/leadrelay/leadrelay/shared/lead"
 	"github.com/leadrelay/leadrelay/shared/money"
@@ -19,7 +20,7 @@ import (
 
 // OutcomeStore is what the outcome endpoint needs of the table.
 type OutcomeStore interface {
-	PutReport(ctx context.Context, id string, r lead.Report, ev lead.Event) error
+	PutReport(ctx context.Context, id string, r lead.Report, ev lead.Event, conv *lead.Conversion) error
 }
 
 func (h *Handler) outcomeRoutes(m *httpapi.Mux) {
@@ -77,7 +78,11 @@ func (h *Handler) postOutcome(ctx context.Context, req httpapi.Request) httpapi.
 		detail += " (value " + in.Value.Decimal() + ")"
 	}
 	ev := lead.Event{At: now, Type: lead.EventReported, Buyer: buyer.ID, Detail: detail}
-	if err := h.Outcomes.PutReport(ctx, rec.ID, r, ev); err != nil {
+	var conv *lead.Conversion
+	if in.Event == lead.ReportConverted {
+		conv = conversions.For(ix, &rec.Lead, lead.StageConverted, buyer.ID, now)
+	}
+	if err := h.Outcomes.PutReport(ctx, rec.ID, r, ev, conv); err != nil {
 		log.ErrorContext(ctx, "record outcome", "error", err)
 		return httpapi.Error(http.StatusServiceUnavailable, "unavailable", "the outcome could not be recorded; retry")
 	}

@@ -15,7 +15,7 @@ type reportStore struct {
 	events  []lead.Event
 }
 
-func (s *reportStore) PutReport(_ context.Context, _ string, r lead.Report, ev lead.Event) error {
+func (s *reportStore) PutReport(_ context.Context, _ string, r lead.Report, ev lead.Event, _ *lead.Conversion) error {
 	s.reports = append(s.reports, r)
 	s.events = append(s.events, ev)
 	return nil

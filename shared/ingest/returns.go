@@ -11,6 +11,7 @@ import (
 
 	"github.com/leadrelay/leadrelay/shared/auth"
 	"github.com/leadrelay/leadrelay/shared/config"
+	"github.com/leadrelay/leadrelay/shared/conversions"
 	"github.com/leadrelay/leadrelay/shared/httpapi"
 	"github.com/leadrelay/leadrelay/shared/lead"
 	"github.com/leadrelay/leadrelay/shared/money"
@@ -66,6 +67,9 @@ func (h *Handler) postReturn(ctx context.Context, req httpapi.Request) httpapi.R
 		d, refused := decideReturn(ix, rec, buyer.ID, in.Reason, h.Now().UTC())
 		if refused != nil {
 			return *refused
+		}
+		if d.Final {
+			d.Conversion = conversions.For(ix, &rec.Lead, lead.StageReturned, fmt.Sprintf("S%d", d.Sale), d.Return.At)
 		}
 		err = h.Store.Return(ctx, d)
 		var stale *store.StaleError

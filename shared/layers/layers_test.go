@@ -60,8 +60,10 @@ var table = []layer{
 	},
 	{
 		// The outside world: DynamoDB, SQS, SES, SSM Parameter Store, and
-		// HTTP to buyers (posts, pings), sources (postbacks), Slack and
-		// the ad platforms' reporting APIs (ad spend).
+		// HTTP to buyers (posts, pings, Google Sheets), sources
+		// (postbacks), Slack, the ad platforms' reporting APIs (ad spend)
+		// and Meta's Conversions API, and Stripe (with the fakes of
+		// Sheets and Stripe that tests on loopback use).
 		// An adapter carries the domain to and from one service; it may
 		// use another adapter (email renders with webhook), never a
 		// handler.
@@ -69,6 +71,7 @@ var table = []layer{
 		pkgs: []string{
 			"shared/store", "shared/queue", "shared/email", "shared/notify", "shared/webhook",
 			"shared/postback", "shared/pinger", "shared/paramstore", "shared/secrets", "shared/adspend",
+			"shared/conversions", "shared/sheets/...", "shared/stripe/...",
 		},
 		may: []string{"domain", "adapter"},
 	},

@@ -146,9 +146,12 @@ type Record struct {
 	ScoreDetail *ScoreDetail `json:"score_detail,omitempty" dynamodbav:"score_detail,omitempty"`
 	Sales       []Sale       `json:"sales,omitempty" dynamodbav:"sales,omitempty"`
 	// Reports are what the buyers reported of the lead after buying it.
-	Reports []Report  `json:"reports,omitempty" dynamodbav:"reports,omitempty"`
-	Events  []Event   `json:"events,omitempty" dynamodbav:"events,omitempty"`
-	Updated time.Time `json:"updated_at" dynamodbav:"updated_at"`
+	Reports []Report `json:"reports,omitempty" dynamodbav:"reports,omitempty"`
+	// Conversions are the stages reported (or queued to be reported) to
+	// the ad platform the lead came from.
+	Conversions []Conversion `json:"conversions,omitempty" dynamodbav:"conversions,omitempty"`
+	Events      []Event      `json:"events,omitempty" dynamodbav:"events,omitempty"`
+	Updated     time.Time    `json:"updated_at" dynamodbav:"updated_at"`
 	// Due is when the current round's message must have moved the lead on
 	// (zero: settled, or not known); the sweeper sends it again after.
 	Due time.Time `json:"-" dynamodbav:"-"`

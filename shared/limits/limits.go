@@ -28,6 +28,10 @@ const (
 	// FeedbackInterval is how often the feedback loops run (the admin
 	// function's scheduled task).
 	FeedbackInterval = 5 * time.Minute
+	// ConversionsInterval is how often the queued lead stages of Meta's
+	// leads are sent to Meta's Conversions API (the admin function's
+	// "conversions" task).
+	ConversionsInterval = time.Minute
 	// AdminFunctionTimeout bounds one scheduled task (a day's training of
 	// every campaign's model, a run of the feedback loops); an operator's
 	// request is cut at API Gateway's 29 s first.

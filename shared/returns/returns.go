@@ -61,6 +61,9 @@ type Decision struct {
 	// holds; Final is what the decision says.)
 	Final  bool
 	Events []lead.Event
+	// Conversion, when set, queues the return's report to the ad platform
+	// the lead came from, with the return.
+	Conversion *lead.Conversion
 }
 
 // SaleOf is the index of the buyer's sale of the lead, or -1.

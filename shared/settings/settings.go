@@ -64,6 +64,16 @@ type Settings struct {
 	// lead fetched from the Graph API), and its DLQ.
 	MetaQueueURL string
 	MetaDLQURL   string
+	// SheetsURL is the Google Sheets API's base URL, without the version
+	// (LEADRELAY_SHEETS_URL, default DefaultSheetsURL), where the delivery
+	// function appends Sheets buyers' rows. GoogleTokenURL is Google's
+	// OAuth 2.0 token endpoint (LEADRELAY_GOOGLE_TOKEN_URL, default
+	// DefaultGoogleTokenURL): where the delivery function trades Sheets
+	// buyers' service accounts' signed assertions for access tokens, and
+	// the ad spend import Google Ads refresh tokens. Tests point both at
+	// fakes.
+	SheetsURL      string
+	GoogleTokenURL string
 }
 
 // DefaultMetaGraphURL is the Graph API the ingest function fetches Meta
@@ -73,6 +83,15 @@ const DefaultMetaGraphURL = "https://graph.facebook.com/v21.0"
 // DefaultGoogleAdsURL is the Google Ads API the ad spend import reads
 // unless LEADRELAY_GOOGLE_ADS_URL says otherwise.
 const DefaultGoogleAdsURL = "https://googleads.googleapis.com/v18"
+
+// DefaultSheetsURL is the Sheets API Sheets deliveries append to unless
+// LEADRELAY_SHEETS_URL says otherwise.
+const DefaultSheetsURL = "https://sheets.googleapis.com"
+
+// DefaultGoogleTokenURL is Google's OAuth 2.0 token endpoint, of Sheets
+// deliveries' service accounts and Google Ads' refresh tokens, unless
+// LEADRELAY_GOOGLE_TOKEN_URL says otherwise.
+const DefaultGoogleTokenURL = "https://oauth2.googleapis.com/token"
 
 // DefaultEmailFrom is the sender of email deliveries unless
 // LEADRELAY_EMAIL_FROM says otherwise (the LocalStack init hook verifies it).
@@ -105,6 +124,8 @@ func FromEnv(getenv func(string) string) (Settings, error) {
 		GoogleAdsURL:       getenv("LEADRELAY_GOOGLE_ADS_URL"),
 		MetaQueueURL:       getenv("LEADRELAY_META_QUEUE_URL"),
 		MetaDLQURL:         getenv("LEADRELAY_META_DLQ_URL"),
+		SheetsURL:          getenv("LEADRELAY_SHEETS_URL"),
+		GoogleTokenURL:     getenv("LEADRELAY_GOOGLE_TOKEN_URL"),
 	}
 	if s.Table == "" {
 		s.Table = "leadrelay"
@@ -126,6 +147,19 @@ func FromEnv(getenv func(string) string) (Settings, error) {
 		return s, fmt.Errorf("LEADRELAY_GOOGLE_ADS_URL=%q: want the Google Ads API's base URL, such as %s", s.GoogleAdsURL, DefaultGoogleAdsURL)
 	}
 	s.GoogleAdsURL = strings.TrimSuffix(s.GoogleAdsURL, "/")
+	if s.SheetsURL == "" {
+		s.SheetsURL = DefaultSheetsURL
+	}
+	if !httpURL(s.SheetsURL) {
+		return s, fmt.Errorf("LEADRELAY_SHEETS_URL=%q: want the Sheets API's base URL, such as %s", s.SheetsURL, DefaultSheetsURL)
+	}
+	s.SheetsURL = strings.TrimSuffix(s.SheetsURL, "/")
+	if s.GoogleTokenURL == "" {
+		s.GoogleTokenURL = DefaultGoogleTokenURL
+	}
+	if !httpURL(s.GoogleTokenURL) {
+		return s, fmt.Errorf("LEADRELAY_GOOGLE_TOKEN_URL=%q: want Google's OAuth 2.0 token endpoint, such as %s", s.GoogleTokenURL, DefaultGoogleTokenURL)
+	}
 	if k := s.SecretsKey; k != "" {
 		if b, err := hex.DecodeString(k); err != nil || len(b) != 32 {
 			return s, fmt.Errorf("LEADRELAY_SECRETS_KEY: want 64 hex digits (an AES-256 key)")
@@ -153,6 +187,13 @@ func FromEnv(getenv func(string) string) (Settings, error) {
 		s.ModelTTL = d
 	}
 	return s, nil
+}
+
+// httpURL reports whether v is an http(s) URL with a host and without a
+// query or fragment: a base URL or an endpoint of an API.
+func httpURL(v string) bool {
+	u, err := url.Parse(v)
+	return err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != "" && u.RawQuery == "" && u.Fragment == "" && u.User == nil
 }
 
 // MustFromEnv reads the settings from the process environment or exits:

@@ -14,7 +14,8 @@ func TestFromEnvDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if s.Table != "leadrelay" || s.EmailFrom != DefaultEmailFrom || s.ConfigTTL != DefaultConfigTTL || s.ModelTTL != DefaultModelTTL || s.AllowPrivateTargets ||
-		s.MetaGraphURL != "https://graph.facebook.com/v21.0" || s.GoogleAdsURL != "https://googleads.googleapis.com/v18" || s.MetaAppSecret != "" || s.MetaAppSecretParam != "" {
+		s.MetaGraphURL != "https://graph.facebook.com/v21.0" || s.GoogleAdsURL != "https://googleads.googleapis.com/v18" ||
+		s.GoogleTokenURL != "https://oauth2.googleapis.com/token" || s.MetaAppSecret != "" || s.MetaAppSecretParam != "" {
 		t.Fatalf("defaults: %+v", s)
 	}
 }
@@ -25,6 +26,7 @@ func TestFromEnvReadsEverything(t *testing.T) {
 		"LEADRELAY_ROUTING_DLQ_URL": "rdlq", "LEADRELAY_DELIVERY_DLQ_URL": "ddlq", "LEADRELAY_ALLOW_PRIVATE_TARGETS": "true",
 		"LEADRELAY_CONFIG_TTL": "2s", "LEADRELAY_PING_SECRET": "secret", "LEADRELAY_PING_SECRET_PARAM": "/p",
 		"LEADRELAY_EMAIL_FROM": "leads@agency.example", "LEADRELAY_MODEL_TTL": "30s",
+		"LEADRELAY_SHEETS_URL": "http://127.0.0.1:9/sheets/", "LEADRELAY_GOOGLE_TOKEN_URL": "http://127.0.0.1:9/token",
 		"LEADRELAY_META_APP_SECRET": "meta", "LEADRELAY_META_APP_SECRET_PARAM": "/m", "LEADRELAY_META_GRAPH_URL": "http://127.0.0.1:9/v21.0/",
 		"LEADRELAY_META_QUEUE_URL": "mq", "LEADRELAY_META_DLQ_URL": "mdlq", "LEADRELAY_GOOGLE_ADS_URL": "http://127.0.0.1:9/v18/",
 	}))
@@ -33,7 +35,8 @@ func TestFromEnvReadsEverything(t *testing.T) {
 	}
 	want := Settings{Table: "t", RoutingQueueURL: "rq", DeliveryQueueURL: "dq", RoutingDLQURL: "rdlq", DeliveryDLQURL: "ddlq",
 		AllowPrivateTargets: true, ConfigTTL: 2 * time.Second, ModelTTL: 30 * time.Second, PingSecret: "secret", PingSecretParam: "/p", EmailFrom: "leads@agency.example",
-		MetaAppSecret: "meta", MetaAppSecretParam: "/m", MetaGraphURL: "http://127.0.0.1:9/v21.0", MetaQueueURL: "mq", MetaDLQURL: "mdlq", GoogleAdsURL: "http://127.0.0.1:9/v18"}
+		MetaAppSecret: "meta", MetaAppSecretParam: "/m", MetaGraphURL: "http://127.0.0.1:9/v21.0", MetaQueueURL: "mq", MetaDLQURL: "mdlq", GoogleAdsURL: "http://127.0.0.1:9/v18",
+		SheetsURL: "http://127.0.0.1:9/sheets", GoogleTokenURL: "http://127.0.0.1:9/token"}
 	if s != want {
 		t.Fatalf("got %+v\nwant %+v", s, want)
 	}
@@ -46,5 +49,27 @@ func TestFromEnvRefusesBadValues(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), k) {
 			t.Errorf("%s=%s: %v, want an error naming it", k, v, err)
 		}
+	}
+}
+
+// The Sheets API and its token endpoint default to Google's; set, each is
+// an http(s) URL with a host, without a query, fragment or user.
+func TestFromEnvSheetsURLs(t *testing.T) {
+	s, err := FromEnv(env(nil))
+	if err != nil || s.SheetsURL != "https://sheets.googleapis.com" || s.GoogleTokenURL != "https://oauth2.googleapis.com/token" {
+		t.Fatalf("defaults %q %q, %v", s.SheetsURL, s.GoogleTokenURL, err)
+	}
+	for _, k := range []string{"LEADRELAY_SHEETS_URL", "LEADRELAY_GOOGLE_TOKEN_URL"} {
+		for _, v := range []string{"sheets.googleapis.com", "ftp://sheets.googleapis.com", "https:///v4", "https://sheets.googleapis.com?key=1",
+			"https://sheets.googleapis.com/#x", "https://user:pw@sheets.googleapis.com", "://bad"} {
+			_, err := FromEnv(env(map[string]string{k: v}))
+			if err == nil || !strings.Contains(err.Error(), k) {
+				t.Errorf("%s=%s: %v, want an error naming it", k, v, err)
+			}
+		}
+	}
+	s, err = FromEnv(env(map[string]string{"LEADRELAY_SHEETS_URL": "http://127.0.0.1:8081/", "LEADRELAY_GOOGLE_TOKEN_URL": "http://127.0.0.1:8081/token"}))
+	if err != nil || s.SheetsURL != "http://127.0.0.1:8081" || s.GoogleTokenURL != "http://127.0.0.1:8081/token" {
+		t.Fatalf("%q %q, %v", s.SheetsURL, s.GoogleTokenURL, err)
 	}
 }

@@ -52,6 +52,12 @@ const (
 	itemLead = "lead"
 	itemIdem = "idempotency"
 	itemPing = "ping"
+	// itemConversion is a conversion queued with the write that reaches
+	// its stage (conversions.go).
+	itemConversion = "conversion"
+	// itemOwn is the one item of a write a conversion joins (a return, a
+	// buyer's report).
+	itemOwn = "own"
 )
 
 // PutLead writes a new lead (its round 0) with its dedupe claims,

@@ -2,12 +2,10 @@ package store
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/leadrelay/leadrelay/shared/lead"
@@ -21,21 +19,18 @@ type reported struct {
 
 // PutReport records a buyer's report of a lead, once per buyer and event:
 // a repeat (a buyer's retry) changes nothing and reports no error, so the
-// first report stands.
-func (s *Store) PutReport(ctx context.Context, id string, r lead.Report, ev lead.Event) error {
+// first report stands. conv, when set, is queued with the report.
+func (s *Store) PutReport(ctx context.Context, id string, r lead.Report, ev lead.Event, conv *lead.Conversion) error {
 	item, err := attributevalue.MarshalMap(reported{Report: r, Events: []lead.Event{ev}})
 	if err != nil {
 		return fmt.Errorf("encode report of lead %s: %w", id, err)
 	}
 	pk, sk := outcomeKey(id, r.Buyer, r.Event)
 	item[attrPK], item[attrSK] = str(pk), str(sk)
-	err = s.putItem(ctx, &dynamodb.PutItemInput{
+	_, err = s.putWithConversion(ctx, id, &types.Put{
 		TableName: aws.String(s.table), Item: item,
 		ConditionExpression: aws.String("attribute_not_exists(pk)"),
-	})
-	if errors.As(err, new(*types.ConditionalCheckFailedException)) {
-		return nil
-	}
+	}, conv)
 	if err != nil {
 		return fmt.Errorf("put report of lead %s: %w", id, err)
 	}

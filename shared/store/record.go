@@ -125,6 +125,10 @@ func fold(items []map[string]types.AttributeValue) (*lead.Record, error) {
 			}
 			rec.Reports = append(rec.Reports, r.Report)
 			rec.Events = append(rec.Events, r.Events...)
+		case isConversion(sk):
+			if err := foldConversion(rec, it); err != nil {
+				return nil, err
+			}
 		case strings.HasPrefix(sk, "X#RET#"):
 			var ret returned
 			if err := attributevalue.UnmarshalMap(it, &ret); err != nil {

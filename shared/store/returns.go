@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/leadrelay/leadrelay/shared/lead"
 	"github.com/leadrelay/leadrelay/shared/returns"
 )
 
@@ -46,12 +47,38 @@ func (s *Store) Return(ctx context.Context, in returns.Decision) error {
 			DimOrder: sale.Buyer + "/" + sale.Order}, c)...)
 		item[attrLedger] = ledgerValue(lg)
 	}
-	err = s.putItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: item, ConditionExpression: aws.String("attribute_not_exists(pk)")})
-	if errors.As(err, new(*types.ConditionalCheckFailedException)) {
+	put := &types.Put{TableName: aws.String(s.table), Item: item, ConditionExpression: aws.String("attribute_not_exists(pk)")}
+	taken, err := s.putWithConversion(ctx, rec.ID, put, in.Conversion)
+	if taken {
 		return returns.ErrAlreadyReturned
 	}
 	if err != nil {
 		return fmt.Errorf("return lead %s: %w", rec.ID, err)
 	}
 	return nil
+}
+
+// putWithConversion puts a lead's item on its condition, with a
+// conversion queued in the same transaction when there is one. It
+// reports whether the item's condition failed (the item was there).
+func (s *Store) putWithConversion(ctx context.Context, id string, put *types.Put, conv *lead.Conversion) (bool, error) {
+	if conv == nil {
+		err := s.putItem(ctx, &dynamodb.PutItemInput{TableName: put.TableName, Item: put.Item, ConditionExpression: put.ConditionExpression})
+		if errors.As(err, new(*types.ConditionalCheckFailedException)) {
+			return true, nil
+		}
+		return false, err
+	}
+	cp, err := s.conversionPut(id, conv)
+	if err != nil {
+		return false, err
+	}
+	t := &txn{}
+	t.put(itemOwn, put)
+	t.put(itemConversion, cp)
+	err = s.transact(ctx, t)
+	if _, ok := t.failures(err)[itemOwn]; ok {
+		return true, nil
+	}
+	return false, err
 }

@@ -320,6 +320,9 @@ type SaleInput struct {
 	More        bool
 	BuyerDedupe []BuyerDedupeKey
 	Events      []lead.Event
+	// Conversion, when set, queues the sale's report to the ad platform
+	// the lead came from, in the sale's transaction (conversions.go).
+	Conversion *lead.Conversion
 }
 
 // Sell marks the assignment of round Seq sold, with its ledger entries, in
@@ -358,6 +361,13 @@ func (s *Store) Sell(ctx context.Context, in SaleInput) error {
 			it[attrExpires] = expiry(now.Add(d.Window))
 			t.put(buyerDedupePut(i), &types.Put{TableName: aws.String(s.table), Item: it})
 		}
+	}
+	if in.Conversion != nil {
+		p, err := s.conversionPut(in.Lead.ID, in.Conversion)
+		if err != nil {
+			return err
+		}
+		t.put(itemConversion, p)
 	}
 	if _, err := s.commitRound(ctx, in.Lead.ID, t); err != nil {
 		if errors.As(err, new(*StaleError)) {

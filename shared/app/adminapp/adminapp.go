@@ -20,6 +20,7 @@ import (
 	"github.com/leadrelay/leadrelay/shared/app/queues"
 	"github.com/leadrelay/leadrelay/shared/app/sealing"
 	"github.com/leadrelay/leadrelay/shared/app/secret"
+	"github.com/leadrelay/leadrelay/shared/conversions"
 	"github.com/leadrelay/leadrelay/shared/httpapi"
 	"github.com/leadrelay/leadrelay/shared/notify"
 	"github.com/leadrelay/leadrelay/shared/queue"
@@ -33,17 +34,29 @@ import (
 func New(s settings.Settings, cfg aws.Config, log *slog.Logger) *admin.Handler {
 	sq, q := queues.New(s, cfg)
 	h := Handler(base.New(s, cfg, log), sq, q, sealing.Keeper(s, cfg), "")
-	h.AdSpend = AdSpend(s, secret.SSMRefs(cfg))
+	refs := secret.SSMRefs(cfg)
+	h.AdSpend = AdSpend(s, refs)
+	h.ConversionSender = Conversions(s, refs)
 	return h
+}
+
+// Conversions sends Meta's leads' stages to the Conversions API at the
+// settings' Graph API URL, its token's ssm: reference resolved by refs.
+func Conversions(s settings.Settings, refs conversions.Refs) *conversions.Client {
+	return &conversions.Client{Meta: &conversions.Meta{BaseURL: s.MetaGraphURL, Client: &http.Client{Timeout: conversions.Timeout}}, Refs: refs}
 }
 
 // AdSpend reads the ad accounts' spend from the platforms at the
 // settings' base URLs, their tokens' ssm: references resolved by refs.
+// Google accounts with an OAuth client get their access tokens at the
+// settings' token endpoint, kept by this client (the instance's) until
+// they expire.
 func AdSpend(s settings.Settings, refs adspend.Refs) *adspend.Client {
 	return &adspend.Client{
-		Meta:   &adspend.Meta{GraphURL: s.MetaGraphURL, Client: &http.Client{Timeout: adspend.Timeout}},
-		Google: &adspend.Google{BaseURL: s.GoogleAdsURL, Client: &http.Client{Timeout: adspend.Timeout}},
-		Refs:   refs,
+		Meta:        &adspend.Meta{GraphURL: s.MetaGraphURL, Client: &http.Client{Timeout: adspend.Timeout}},
+		Google:      &adspend.Google{BaseURL: s.GoogleAdsURL, Client: &http.Client{Timeout: adspend.Timeout}},
+		GoogleOAuth: &adspend.GoogleOAuth{TokenURL: s.GoogleTokenURL, Client: &http.Client{Timeout: adspend.OAuthTimeout}},
+		Refs:        refs,
 	}
 }
 
@@ -52,7 +65,7 @@ func AdSpend(s settings.Settings, refs adspend.Refs) *adspend.Client {
 func Handler(b *base.Base, sq *sqs.Client, q *queue.Sender, k secrets.Keeper, token string) *admin.Handler {
 	return &admin.Handler{
 		Store: b.Store, Queue: q, Now: b.Now, Token: token, Changed: b.Configs.Invalidate, Log: b.Log,
-		Redriver: queue.NewRedriver(sq, q.URLs()), Ledger: b.Store, Secrets: k, Models: b.Store,
+		Redriver: queue.NewRedriver(sq, q.URLs()), Ledger: b.Store, Secrets: k, Models: b.Store, ConversionQueue: b.Store,
 		Slack: &notify.Slack{Client: webhook.NewClient(b.Settings.AllowPrivateTargets)},
 	}
 }

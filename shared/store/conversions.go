@@ -1,0 +1,197 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/leadrelay/leadrelay/shared/lead"
+)
+
+// A conversion is a stage of a lead to report to the ad platform it came
+// from (lead.Conversion). It is an item of the lead's partition, put once
+// in the transaction that makes the stage true (the sale's round, the
+// return, the buyer's report), so it is queued exactly when the stage is
+// reached and never twice for one stage. While it waits to be sent it is
+// listed in GSI1 under CONV#<shard>; sending it claims it (a lease, so that
+// two runs never send the same conversion), and marking it sent or failed
+// takes it off the index. Its key in the lead is X#CONV#<stage>#<key>.
+
+// conversionItem is a conversion's item.
+type conversionItem struct {
+	lead.Conversion
+	LeadID string `dynamodbav:"lead_id"`
+	// Claim and ClaimUntil are the lease of the run sending it.
+	Claim      string `dynamodbav:"claim,omitempty"`
+	ClaimUntil int64  `dynamodbav:"claim_until,omitempty"`
+}
+
+// conversionKey names a lead's conversion of a stage.
+func conversionKey(id string, c *lead.Conversion) (string, string) {
+	return leadPartition(id), "X#CONV#" + c.Stage + "#" + c.Key
+}
+
+func conversionPartition(s int) string { return fmt.Sprintf("CONV#%d", s) }
+
+// conversionPut queues a conversion: put on the condition that it is not
+// there, in the transaction of the write that reaches the stage.
+func (s *Store) conversionPut(id string, c *lead.Conversion) (*types.Put, error) {
+	item, err := attributevalue.MarshalMap(conversionItem{Conversion: *c, LeadID: id})
+	if err != nil {
+		return nil, fmt.Errorf("encode conversion of lead %s: %w", id, err)
+	}
+	// Queued: neither sent nor failed (a zero time is not "not sent").
+	delete(item, "sent_at")
+	delete(item, "failed")
+	pk, sk := conversionKey(id, c)
+	item[attrPK], item[attrSK] = str(pk), str(sk)
+	item[attrGSI1PK] = str(conversionPartition(shard(id)))
+	item[attrGSI1SK] = str(sortTime(c.At) + "#" + id + "#" + c.Stage + "#" + c.Key)
+	return &types.Put{TableName: aws.String(s.table), Item: item, ConditionExpression: aws.String("attribute_not_exists(pk)")}, nil
+}
+
+// QueuedConversion is a conversion waiting to be sent, claimed by a run.
+type QueuedConversion struct {
+	LeadID string
+	lead.Conversion
+	pk, sk string
+}
+
+// QueuedConversionOf is the queued conversion of a lead, as a run claims
+// it (for tests of what settling it writes).
+func QueuedConversionOf(leadID string, c lead.Conversion) QueuedConversion {
+	q := QueuedConversion{LeadID: leadID, Conversion: c}
+	q.pk, q.sk = conversionKey(leadID, &c)
+	return q
+}
+
+// ClaimConversions claims up to limit queued conversions for a run, the
+// oldest of each index shard first, until lease: a conversion claimed by
+// another run whose lease has not run out, or sent meanwhile, is left
+// alone. The index is read eventually consistently; the claim is the
+// conditional write that makes a conversion the run's.
+func (s *Store) ClaimConversions(ctx context.Context, run string, limit int, lease time.Duration) ([]QueuedConversion, error) {
+	now := s.now()
+	var out []QueuedConversion
+	for sh := 0; sh < IndexShards && len(out) < limit; sh++ {
+		q, err := s.db.Query(ctx, &dynamodb.QueryInput{
+			TableName:                 aws.String(s.table),
+			IndexName:                 aws.String(GSI1),
+			KeyConditionExpression:    aws.String("gsi1pk = :p"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":p": str(conversionPartition(sh))},
+			Limit:                     aws.Int32(int32(limit - len(out))),
+		})
+		if err != nil {
+			return out, fmt.Errorf("list queued conversions: %w", err)
+		}
+		for _, it := range q.Items {
+			c, ok, err := s.claimConversion(ctx, it[attrPK], it[attrSK], run, now, lease)
+			if err != nil {
+				return out, err
+			}
+			if ok {
+				out = append(out, c)
+			}
+		}
+	}
+	return out, nil
+}
+
+// claimConversion claims one conversion for the run: it must be neither
+// sent nor failed, and free or its lease over.
+func (s *Store) claimConversion(ctx context.Context, pk, sk types.AttributeValue, run string, now time.Time, lease time.Duration) (QueuedConversion, bool, error) {
+	cond := expression.AttributeExists(expression.Name(attrPK)).
+		And(expression.AttributeNotExists(expression.Name("sent_at"))).
+		And(expression.AttributeNotExists(expression.Name("failed"))).
+		And(expression.Or(
+			expression.AttributeNotExists(expression.Name("claim_until")),
+			expression.Name("claim_until").LessThan(expression.Value(now.Unix())),
+		))
+	upd := expression.Set(expression.Name("claim"), expression.Value(run)).
+		Set(expression.Name("claim_until"), expression.Value(now.Add(lease).Unix()))
+	expr, err := expression.NewBuilder().WithCondition(cond).WithUpdate(upd).Build()
+	if err != nil {
+		return QueuedConversion{}, false, fmt.Errorf("claim expression: %w", err)
+	}
+	out, err := s.updateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String(s.table), Key: map[string]types.AttributeValue{attrPK: pk, attrSK: sk},
+		ConditionExpression: expr.Condition(), UpdateExpression: expr.Update(),
+		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
+		ReturnValues: types.ReturnValueAllNew,
+	})
+	if errors.As(err, new(*types.ConditionalCheckFailedException)) {
+		return QueuedConversion{}, false, nil
+	}
+	if err != nil {
+		return QueuedConversion{}, false, fmt.Errorf("claim conversion: %w", err)
+	}
+	var it conversionItem
+	if err := attributevalue.UnmarshalMap(out.Attributes, &it); err != nil {
+		return QueuedConversion{}, false, fmt.Errorf("decode conversion: %w", err)
+	}
+	return QueuedConversionOf(it.LeadID, it.Conversion), true, nil
+}
+
+// ConversionSent marks a claimed conversion sent at; ConversionFailed
+// marks it refused or dropped, with why. Either takes it off the queue
+// for good. A conversion no longer the run's (its lease ran out and
+// another run claimed it) is left to that run: ErrNotClaimed.
+func (s *Store) ConversionSent(ctx context.Context, run string, c QueuedConversion, at time.Time) error {
+	return s.settleConversion(ctx, run, c, expression.Set(expression.Name("sent_at"), expression.Value(at)))
+}
+
+// ConversionFailed marks a claimed conversion failed (see ConversionSent).
+func (s *Store) ConversionFailed(ctx context.Context, run string, c QueuedConversion, why string) error {
+	if len(why) > 500 {
+		why = why[:500] + "…"
+	}
+	return s.settleConversion(ctx, run, c, expression.Set(expression.Name("failed"), expression.Value(why)))
+}
+
+// ErrNotClaimed reports a conversion settled by a run that no longer
+// holds it.
+var ErrNotClaimed = errors.New("conversion not claimed by this run")
+
+func (s *Store) settleConversion(ctx context.Context, run string, c QueuedConversion, upd expression.UpdateBuilder) error {
+	upd = upd.Remove(expression.Name(attrGSI1PK)).Remove(expression.Name(attrGSI1SK)).
+		Remove(expression.Name("claim")).Remove(expression.Name("claim_until"))
+	expr, err := expression.NewBuilder().
+		WithCondition(expression.Name("claim").Equal(expression.Value(run))).
+		WithUpdate(upd).Build()
+	if err != nil {
+		return fmt.Errorf("settle expression: %w", err)
+	}
+	_, err = s.updateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String(s.table), Key: key(c.pk, c.sk),
+		ConditionExpression: expr.Condition(), UpdateExpression: expr.Update(),
+		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
+	})
+	if errors.As(err, new(*types.ConditionalCheckFailedException)) {
+		return ErrNotClaimed
+	}
+	if err != nil {
+		return fmt.Errorf("settle conversion %s of lead %s: %w", c.Stage, c.LeadID, err)
+	}
+	return nil
+}
+
+// foldConversion adds a conversion item to the lead's record.
+func foldConversion(rec *lead.Record, it map[string]types.AttributeValue) error {
+	var c conversionItem
+	if err := attributevalue.UnmarshalMap(it, &c); err != nil {
+		return fmt.Errorf("decode conversion of lead %s: %w", rec.ID, err)
+	}
+	rec.Conversions = append(rec.Conversions, c.Conversion)
+	return nil
+}
+
+// isConversion reports whether a lead item's sort key is a conversion's.
+func isConversion(sk string) bool { return strings.HasPrefix(sk, "X#CONV#") }
