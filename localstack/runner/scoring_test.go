@@ -183,7 +183,11 @@ func TestLeadsAreScoredAndRoutedByScore(t *testing.T) {
 		}
 	}
 	c, p := e.adminLead(cleanID), e.adminLead(poorID)
-	if cs, ps := c["score"].(float64), p["score"].(float64); cs < 60 || ps >= 20 {
+	// A score of 0 is left out of the record (the poor lead's, scored at
+	// night in the lead's zone, when the hour signal costs it more).
+	cs, _ := c["score"].(float64)
+	ps, _ := p["score"].(float64)
+	if cs < 60 || ps >= 20 {
 		t.Fatalf("scores: clean %v, poor %v", cs, ps)
 	}
 	if soldTo(c) != "premium" || soldTo(p) != "cheap" {
