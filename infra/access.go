@@ -68,13 +68,18 @@ const (
 	pkPingClaim   = "PINGCLAIM#*"   // ping_id claims
 	pkModel       = "MODEL#*"       // campaigns' scoring models, versioned
 	pkSpend       = "SPEND#*"       // each day's ad spend figures, by origin, source and campaign
+	pkBalance     = "BALANCE#*"     // prepaid buyers' balances
+	pkTopUp       = "TOPUP#*"       // payments credited to a balance, once each
+	pkBill        = "BILL#*"        // invoiced buyers' charges, by buyer and month
 
 	// gsi1's partitions (gsi1pk): each campaign's leads by creation, and
 	// the rounds due for the sweeper.
 	gsiCampaign = "CAMPAIGN#*"
 	gsiDue      = "DUE#*"
-	// The lead stages queued for Meta's Conversions API.
+	// The lead stages queued for Meta's Conversions API, and the charges
+	// queued for Stripe.
 	gsiConversion = "CONV#*"
+	gsiCharge     = "BILLQ#*"
 )
 
 // indexGSI1 is the table's one global secondary index (store.GSI1).
@@ -127,9 +132,12 @@ func tableAccessOf(fn string) tableAccess {
 			{ddbQuery, []string{pkLead, pkModel}},
 			{ddbBatchGetItem, []string{pkValue}}, // RecentLeads: velocity of the lead's contacts
 			// PutLead (round 0, idempotency, value overflow, dedupe, ping
-			// claim), CountDuplicate, Return, PutReport.
-			{ddbPutItem, []string{pkLead, pkIdempotency, pkFind, pkDedupe, pkPingClaim, pkDuplicate}},
-			{ddbUpdateItem, []string{pkValue, pkRate}}, // PutLead: contacts; Limits: TakeRate
+			// claim), CountDuplicate, Return (an invoiced buyer's credit
+			// queued), PutReport; TopUp (the payment's record).
+			{ddbPutItem, []string{pkLead, pkIdempotency, pkFind, pkDedupe, pkPingClaim, pkDuplicate, pkBill, pkTopUp}},
+			// PutLead: contacts; Limits: TakeRate; Return, TopUp: a prepaid
+			// balance credited.
+			{ddbUpdateItem, []string{pkValue, pkRate, pkBalance}},
 			// PutLead of a test lead: checks, claims nothing.
 			{ddbConditionCheckItem, []string{pkValue, pkDedupe, pkPingClaim}},
 		}}
@@ -139,17 +147,20 @@ func tableAccessOf(fn string) tableAccess {
 			// Rotations; Breakers; GetLead after a stale round.
 			{ddbQuery, []string{pkLead, pkRotation, pkBreaker}},
 			{ddbPutItem, []string{pkLead}}, // Reserve, Finish: the lead's next round
-			// Reserve: caps, rotation; ClaimBreakerTrial.
-			{ddbUpdateItem, []string{pkCap, pkRotation, pkBreaker}},
+			// Reserve: caps, rotation, a prepaid balance; ClaimBreakerTrial.
+			{ddbUpdateItem, []string{pkCap, pkRotation, pkBreaker, pkBalance}},
 			{ddbConditionCheckItem, []string{pkBuyerDedupe}}, // Reserve: buyer dedupe free
 		}}
 	case FnDelivery:
 		return tableAccess{table: []keyGrant{
-			{ddbGetItem, []string{pkConfig}},              // LoadConfig (cache; the ledger's timezone)
-			{ddbQuery, []string{pkLead, pkBreaker}},       // GetLead; Breakers
-			{ddbPutItem, []string{pkLead, pkBuyerDedupe}}, // Sell, Release, AppendEvents; Sell's buyer dedupe
-			// Release: caps back; BreakerFailure, OpenBreaker, CloseBreaker.
-			{ddbUpdateItem, []string{pkCap, pkBreaker}},
+			{ddbGetItem, []string{pkConfig}},        // LoadConfig (cache; the ledger's timezone)
+			{ddbQuery, []string{pkLead, pkBreaker}}, // GetLead; Breakers
+			// Sell, Release, AppendEvents; Sell's buyer dedupe and an
+			// invoiced buyer's charge.
+			{ddbPutItem, []string{pkLead, pkBuyerDedupe, pkBill}},
+			// Release: caps and a prepaid balance back; BreakerFailure,
+			// OpenBreaker, CloseBreaker.
+			{ddbUpdateItem, []string{pkCap, pkBreaker, pkBalance}},
 		}}
 	case FnAdmin:
 		// The operator API (AWS_IAM): configuration and its audit log,
@@ -168,11 +179,11 @@ func tableAccessOf(fn string) tableAccess {
 				// SaveConfig, ApplyConfig (with its audit record, the loops'
 				// changes too); Reroute, Return; PutModel (a training);
 				// SetSpend (a figure replaced).
-				{ddbPutItem, []string{pkConfig, pkAudit, pkLead, pkModel, pkSpend}},
+				{ddbPutItem, []string{pkConfig, pkAudit, pkLead, pkModel, pkSpend, pkBill}}, // Return: an invoiced buyer's credit queued
 				// Suppress, Unsuppress; SetSpend; ClaimConversions,
 				// ConversionSent, ConversionFailed (the leads' stages
 				// queued for Meta).
-				{ddbUpdateItem, []string{pkValue, pkLedger, pkLead}},
+				{ddbUpdateItem, []string{pkValue, pkLedger, pkLead, pkBalance}}, // Return: a prepaid balance credited
 			},
 			// SearchLeads by campaign; ClaimConversions.
 			index: []keyGrant{{ddbQuery, []string{gsiCampaign, gsiConversion}}},

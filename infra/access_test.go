@@ -388,6 +388,13 @@ var storeScenarios = map[string][]scenario{
 		_ = e.store.Return(ctx, returns.Decision{Lead: accessRecord(false), Sale: 0, Return: lead.Return{At: accessNow}})
 	}, func(ctx context.Context, e *accessEnv) { // a Meta lead's return, its conversion queued with it
 		_ = e.store.Return(ctx, returns.Decision{Lead: accessRecord(false), Sale: 0, Return: lead.Return{At: accessNow}, Final: true, Conversion: accessConversion})
+	}, func(ctx context.Context, e *accessEnv) { // a prepaid buyer's return credits its balance
+		_ = e.store.Return(ctx, returns.Decision{Lead: accessRecord(false), Sale: 0, Return: lead.Return{At: accessNow}, CreditBalance: true})
+	}, func(ctx context.Context, e *accessEnv) { // an invoiced buyer's return queues its credit
+		_ = e.store.Return(ctx, returns.Decision{Lead: accessRecord(false), Sale: 0, Return: lead.Return{At: accessNow}, Charge: accessCharge})
+	}},
+	"TopUp": {func(ctx context.Context, e *accessEnv) {
+		_, _ = e.store.TopUp(ctx, "acme", "pi_1", 5000, accessNow)
 	}},
 	"Reserve": reroutable(func(ctx context.Context, e *accessEnv) {
 		_ = e.store.Reserve(ctx, store.Reservation{
@@ -395,6 +402,7 @@ var storeScenarios = map[string][]scenario{
 			Caps:        []store.CapCounter{{Key: accessCap, Limit: 10, Expires: accessNow}},
 			BuyerDedupe: []store.BuyerDedupeKey{{Buyer: "acme", Field: "phone", Value: accessPhone, Window: time.Hour}},
 			Rotation:    &store.Rotation{Campaign: "auto", Order: "acme/auto"},
+			Balance:     &store.BalanceHold{Buyer: "acme", Amount: 2500},
 		})
 	}),
 	"Finish": reroutable(func(ctx context.Context, e *accessEnv) {
@@ -404,10 +412,10 @@ var storeScenarios = map[string][]scenario{
 		rec := accessRecord(false)
 		_ = e.store.Sell(ctx, store.SaleInput{Lead: &rec.Lead, Seq: 1, Sale: rec.Sales[0], First: true, More: true,
 			BuyerDedupe: []store.BuyerDedupeKey{{Buyer: "acme", Field: "phone", Value: accessPhone, Window: time.Hour}},
-			Conversion:  accessConversion})
+			Conversion:  accessConversion, Charge: accessCharge})
 	}),
 	"Release": reroutable(func(ctx context.Context, e *accessEnv) {
-		_ = e.store.Release(ctx, "l-1", 1, lead.Routing, []lead.CapHold{{Key: accessCap, Amount: 2500}}, nil)
+		_ = e.store.Release(ctx, "l-1", 1, lead.Routing, []lead.CapHold{{Key: accessCap, Amount: 2500}, {Key: store.BalanceKey("acme"), Amount: 2500}}, nil)
 	}),
 	"Rotations":    {func(ctx context.Context, e *accessEnv) { _, _ = e.store.Rotations(ctx, "auto") }},
 	"AppendEvents": {func(ctx context.Context, e *accessEnv) { _ = e.store.AppendEvents(ctx, "l-1", 1, nil) }},
@@ -479,6 +487,9 @@ func reroutable(s scenario) []scenario { return []scenario{s, failing(stale, s)}
 // accessConversion is a Meta lead's stage, queued with the write that
 // reaches it.
 var accessConversion = &lead.Conversion{Stage: lead.StageSold, PlatformLeadID: "1234567890", At: accessNow, Key: "R1"}
+
+// accessCharge is an invoiced buyer's charge, queued with its sale.
+var accessCharge = &lead.Charge{Kind: lead.ChargeSale, Buyer: "acme", Customer: "cus_1", LeadID: "l-1", Amount: 2500, At: accessNow, ID: "l-1:R2", Period: "2026-05"}
 
 // accessQueuedConversion is a conversion a run claimed: claimed from the
 // canned index entry, so that its keys are the store's.
@@ -569,7 +580,8 @@ func functionDeps() map[string]handlerDeps {
 	return map[string]handlerDeps{
 		FnIngest: {reflect.TypeFor[ingest.Handler](), map[string]map[string][]scenario{
 			"Store": storeScenarios, "Queue": queueScenarios, "Configs": configsScenarios, "Limits": limitsScenarios,
-			"Outcomes": storeScenarios, "Recents": storeScenarios, "Models": modelsScenarios, "MetaQueue": queueScenarios}},
+			"Outcomes": storeScenarios, "Recents": storeScenarios, "Models": modelsScenarios, "MetaQueue": queueScenarios,
+			"Balances": storeScenarios}},
 		FnRouter: {reflect.TypeFor[router.Handler](), map[string]map[string][]scenario{
 			"Store": storeScenarios, "Queue": queueScenarios, "Configs": configsScenarios, "Breakers": breakersScenarios}},
 		FnDelivery: {reflect.TypeFor[delivery.Handler](), map[string]map[string][]scenario{

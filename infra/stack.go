@@ -598,6 +598,8 @@ var routeRateLimits = map[string]float64{
 	"/v1/integrations/google/webhook/POST": 100,
 	"/v1/integrations/meta/webhook/POST":   100,
 	"/v1/integrations/meta/webhook/GET":    10,
+	// Stripe's billing events: top-ups, a few a minute at most.
+	"/v1/integrations/stripe/webhook/POST": 25,
 	"/v1/health/GET":                       10,
 	"/v1/admin/{proxy+}/*":                 25,
 }
@@ -686,6 +688,7 @@ func (s *LeadRelayStack) newAPI() awsapigateway.RestApi {
 	metaHook := integrations.AddResource(jsii.String("meta"), nil).AddResource(jsii.String("webhook"), nil)
 	add(metaHook, "GET", ingest, open)
 	add(metaHook, "POST", ingest, open)
+	add(integrations.AddResource(jsii.String("stripe"), nil).AddResource(jsii.String("webhook"), nil), "POST", ingest, open)
 	add(v1.AddResource(jsii.String("admin"), nil).AddResource(jsii.String("{proxy+}"), nil), "ANY",
 		integration(s.Functions[FnAdmin]), &awsapigateway.MethodOptions{AuthorizationType: awsapigateway.AuthorizationType_IAM})
 	return api

@@ -334,6 +334,7 @@ func TestAPI(t *testing.T) {
 		{"POST", "/v1/returns", "NONE", ingest},
 		{"POST", "/v1/outcomes", "NONE", ingest},
 		{"POST", "/v1/integrations/google/webhook", "NONE", ingest},
+		{"POST", "/v1/integrations/stripe/webhook", "NONE", ingest},
 		{"GET", "/v1/integrations/meta/webhook", "NONE", ingest},
 		{"POST", "/v1/integrations/meta/webhook", "NONE", ingest},
 		{"ANY", "/v1/admin/{proxy+}", "AWS_IAM", admin},

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/leadrelay/leadrelay/shared/billing"
 	"github.com/leadrelay/leadrelay/shared/config"
 	"github.com/leadrelay/leadrelay/shared/conversions"
 	"github.com/leadrelay/leadrelay/shared/httpapi"
@@ -81,6 +82,7 @@ func (h *Handler) operatorReturn(ctx context.Context, req httpapi.Request, id st
 			if d.Final {
 				d.Conversion = conversions.For(ix, &rec.Lead, lead.StageReturned, fmt.Sprintf("S%d", d.Sale), d.Return.At)
 			}
+			d.CreditBalance, d.Charge = billing.CreditsBalance(ix, rec, d.Sale), billing.ReturnCharge(ix, rec, d.Sale, d.Return.At)
 			err = h.Store.Return(ctx, d)
 		}
 		var stale *store.StaleError

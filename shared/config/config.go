@@ -28,9 +28,12 @@ type Config struct {
 	Feedback Feedback `yaml:"feedback,omitempty" json:"feedback,omitempty"`
 	// Integrations connect ad platforms' lead forms (integrations.go).
 	Integrations Integrations `yaml:"integrations,omitempty" json:"integrations,omitempty"`
-	Campaigns    []Campaign   `yaml:"campaigns" json:"campaigns"`
-	Sources      []Source     `yaml:"sources" json:"sources"`
-	Buyers       []Buyer      `yaml:"buyers" json:"buyers"`
+	// Billing is the agency's Stripe account, which bills the buyers
+	// (billing.go).
+	Billing   Billing    `yaml:"billing,omitempty" json:"billing,omitempty"`
+	Campaigns []Campaign `yaml:"campaigns" json:"campaigns"`
+	Sources   []Source   `yaml:"sources" json:"sources"`
+	Buyers    []Buyer    `yaml:"buyers" json:"buyers"`
 }
 
 // Field types a campaign can declare.
@@ -193,8 +196,11 @@ type Buyer struct {
 	// Caps across all of the buyer's orders.
 	Caps Caps `yaml:"caps,omitempty" json:"caps,omitempty"`
 	// Notify tells the buyer's team about its leads (optional).
-	Notify Notify  `yaml:"notify,omitempty" json:"notify,omitempty"`
-	Orders []Order `yaml:"orders" json:"orders"`
+	Notify Notify `yaml:"notify,omitempty" json:"notify,omitempty"`
+	// Billing is how the buyer pays: a prepaid balance or Stripe invoices
+	// (billing.go).
+	Billing BuyerBilling `yaml:"billing,omitempty" json:"billing,omitempty"`
+	Orders  []Order      `yaml:"orders" json:"orders"`
 }
 
 // Notify is where a buyer's notifications go: a Slack incoming webhook

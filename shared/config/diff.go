@@ -176,9 +176,9 @@ func flat(v any) map[string]any {
 // secretKeys name values never shown: webhook secrets, credentials, a
 // source's postback secret, a Slack incoming webhook (its URL is its
 // secret), a Meta page's access token, an ad spend account's tokens and
-// OAuth client secret, a Sheets buyer's credentials, and every header a
+// OAuth client secret, a Sheets buyer's credentials, the Stripe keys, and every header a
 // delivery sends (they often carry a token).
-var secretKeys = []string{"secret", "previous_secret", "password", "token", "access_token", "developer_token", "client_secret", "refresh_token", "key", "postback_secret", "slack_url", "credentials"}
+var secretKeys = []string{"secret", "previous_secret", "password", "token", "access_token", "developer_token", "client_secret", "refresh_token", "key", "postback_secret", "slack_url", "credentials", "secret_key", "webhook_secret"}
 
 // urlKeys name URLs, whose query may carry a key: shown without it.
 var urlKeys = []string{"url", "ping_url", "postback_url"}

@@ -75,6 +75,16 @@ func Secrets(c *Config) []Secret {
 			out = append(out, Secret{Path: "integrations.meta.conversions.access_token", Value: &cv.AccessToken, OnUse: true})
 		}
 	}
+	if s := c.Billing.Stripe; s != nil {
+		for _, f := range []struct {
+			name string
+			v    *string
+		}{{"secret_key", &s.SecretKey}, {"webhook_secret", &s.WebhookSecret}} {
+			if *f.v != "" {
+				out = append(out, Secret{Path: "billing.stripe." + f.name, Value: f.v, OnUse: true})
+			}
+		}
+	}
 	for i := range c.Integrations.Spend {
 		a := &c.Integrations.Spend[i]
 		for _, f := range []struct {

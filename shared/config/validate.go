@@ -229,6 +229,7 @@ func (c *Config) validate() []Problem {
 		}
 	}
 	k.integrations(c, campaigns)
+	k.billing(c)
 	for _, sec := range Secrets(c) {
 		if v := *sec.Value; IsSecretRef(v) && (!strings.HasPrefix(v, SecretRefPrefix+"/") || strings.ContainsAny(v, " \t\n")) {
 			k.add(sec.Path, CodeInvalid, "an ssm: reference names an SSM parameter by its full path: ssm:/path/name")

@@ -24,6 +24,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/leadrelay/leadrelay/shared/backoff"
+	"github.com/leadrelay/leadrelay/shared/billing"
 	"github.com/leadrelay/leadrelay/shared/config"
 	"github.com/leadrelay/leadrelay/shared/conversions"
 	"github.com/leadrelay/leadrelay/shared/lead"
@@ -274,6 +275,7 @@ func (h *Handler) sell(ctx context.Context, log *slog.Logger, ix *config.Index, 
 		Events: append([]lead.Event{ev, accepted}, extra...),
 	}
 	in.BuyerDedupe = store.BuyerDedupeKeys(a.Buyer, ref.Order.Dedupe, m.Lead.Fields)
+	in.Charge = billing.SaleCharge(ix, &m.Lead, sale, m.Seq+1)
 	if first {
 		// Keyed by the sale's round: unique in the lead, so a lead sold
 		// again after a return is reported sold again.

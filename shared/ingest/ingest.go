@@ -98,6 +98,11 @@ type Handler struct {
 	GraphURL   string
 	Graph      *http.Client
 
+	// Balances credits prepaid buyers' top-ups from Stripe's webhook
+	// (stripe.go), whose signing secret PageTokens (the reader of ssm:
+	// references) resolves.
+	Balances Balances
+
 	once sync.Once
 	mux  httpapi.Mux
 }
@@ -117,6 +122,7 @@ func (h *Handler) register() {
 		h.outcomeRoutes,
 		h.integrationRoutes,
 		h.metaRoutes,
+		h.stripeRoutes,
 	} {
 		add(&h.mux)
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/leadrelay/leadrelay/shared/auth"
+	"github.com/leadrelay/leadrelay/shared/billing"
 	"github.com/leadrelay/leadrelay/shared/config"
 	"github.com/leadrelay/leadrelay/shared/conversions"
 	"github.com/leadrelay/leadrelay/shared/httpapi"
@@ -71,6 +72,7 @@ func (h *Handler) postReturn(ctx context.Context, req httpapi.Request) httpapi.R
 		if d.Final {
 			d.Conversion = conversions.For(ix, &rec.Lead, lead.StageReturned, fmt.Sprintf("S%d", d.Sale), d.Return.At)
 		}
+		d.CreditBalance, d.Charge = billing.CreditsBalance(ix, rec, d.Sale), billing.ReturnCharge(ix, rec, d.Sale, d.Return.At)
 		err = h.Store.Return(ctx, d)
 		var stale *store.StaleError
 		switch {

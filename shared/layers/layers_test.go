@@ -43,7 +43,7 @@ var table = []layer{
 		pkgs: []string{
 			"shared/lead", "shared/money", "shared/config/...", "shared/limits", "shared/backoff",
 			"shared/validate", "shared/routing", "shared/auction", "shared/breaker", "shared/returns",
-			"shared/pingtoken", "shared/scoring", "shared/feedback",
+			"shared/pingtoken", "shared/scoring", "shared/feedback", "shared/billing",
 		},
 		may:    []string{"domain"},
 		banned: []string{awsSDK, "github.com/aws/aws-lambda-go", "net/http"},

@@ -64,6 +64,12 @@ type Decision struct {
 	// Conversion, when set, queues the return's report to the ad platform
 	// the lead came from, with the return.
 	Conversion *lead.Conversion
+	// CreditBalance gives the sale's price back to its buyer's prepaid
+	// balance, with the return.
+	CreditBalance bool
+	// Charge, when set, queues the credit of an invoiced buyer's returned
+	// sale for its next invoice, with the return.
+	Charge *lead.Charge
 }
 
 // SaleOf is the index of the buyer's sale of the lead, or -1.

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -164,6 +165,7 @@ func (h *Handler) offer(ctx context.Context, log *slog.Logger, m queue.Route, in
 			r := h.offerTo(m, in, c, explain, auctionEvents, rots)
 			err := h.Store.Reserve(ctx, r)
 			var full *store.CapFullError
+			var broke *store.BalanceError
 			var stale *store.StaleError
 			switch {
 			case err == nil:
@@ -182,6 +184,19 @@ func (h *Handler) offer(ctx context.Context, log *slog.Logger, m queue.Route, in
 				explain = mark(explain, c.Ref.Key(), reason, full.Error())
 				in.Exclude[c.Ref.Key()] = reason
 				log.InfoContext(ctx, "order full", "order", c.Ref.Key(), "cap", full.Key)
+				continue
+			case errors.As(err, &broke):
+				// Every order of the buyer costs at least as much from then
+				// on: none is offered this lead.
+				for _, v := range explain {
+					if strings.HasPrefix(v.Order, c.Ref.Buyer.ID+"/") && v.Eligible {
+						explain = mark(explain, v.Order, routing.ReasonNoBalance, broke.Error())
+						in.Exclude[v.Order] = routing.ReasonNoBalance
+					}
+				}
+				explain = mark(explain, c.Ref.Key(), routing.ReasonNoBalance, broke.Error())
+				in.Exclude[c.Ref.Key()] = routing.ReasonNoBalance
+				log.InfoContext(ctx, "prepaid balance too low", "order", c.Ref.Key(), "balance", broke.Balance.Decimal(), "price", broke.Price.Decimal())
 				continue
 			case errors.As(err, &stale):
 				return explain, nil, true, h.recover(ctx, log, m, redelivered, stale.Current)
@@ -269,6 +284,12 @@ func (h *Handler) reservation(l *lead.Lead, seq int, c routing.Candidate, explai
 		a.Caps = append(a.Caps, lead.CapHold{Key: k, Amount: c.Price})
 	}
 	r.BuyerDedupe = store.BuyerDedupeKeys(c.Ref.Buyer.ID, c.Ref.Order.Dedupe, l.Fields)
+	if c.Ref.Buyer.Prepaid() && c.Price > 0 && !l.Test {
+		// The price comes off the prepaid balance with the caps, and back
+		// with them if the buyer refuses the lead.
+		r.Balance = &store.BalanceHold{Buyer: c.Ref.Buyer.ID, Amount: c.Price}
+		a.Caps = append(a.Caps, lead.CapHold{Key: store.BalanceKey(c.Ref.Buyer.ID), Amount: c.Price})
+	}
 	r.Assignment = a
 	r.Events = []lead.Event{{
 		At: now, Type: lead.EventRouted, Buyer: a.Buyer, Order: a.Order,

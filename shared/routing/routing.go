@@ -24,6 +24,9 @@ const (
 	ReasonScheduleClosed = "schedule_closed"
 	ReasonHoliday        = "holiday"
 	ReasonLowScore       = "low_score"
+	// ReasonNoBalance: the buyer's prepaid balance cannot pay for the
+	// lead (known from a failed reservation).
+	ReasonNoBalance = "insufficient_balance"
 	// ReasonExcluded stands for an Exclude entry without a code.
 	ReasonExcluded = "excluded"
 )
@@ -323,6 +326,8 @@ func excludeDetail(code string) string {
 		return "the lead was already offered to this order"
 	case ReasonCapFull:
 		return "a cap of this order or its buyer was full when the router tried to reserve it"
+	case ReasonNoBalance:
+		return "the buyer's prepaid balance could not pay for the lead when the router tried to reserve it"
 	case ReasonExcluded:
 		return "excluded by the caller"
 	}

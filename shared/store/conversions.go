@@ -105,36 +105,17 @@ func (s *Store) ClaimConversions(ctx context.Context, run string, limit int, lea
 	return out, nil
 }
 
-// claimConversion claims one conversion for the run: it must be neither
-// sent nor failed, and free or its lease over.
+// claimConversion claims one conversion for the run.
 func (s *Store) claimConversion(ctx context.Context, pk, sk types.AttributeValue, run string, now time.Time, lease time.Duration) (QueuedConversion, bool, error) {
-	cond := expression.AttributeExists(expression.Name(attrPK)).
-		And(expression.AttributeNotExists(expression.Name("sent_at"))).
-		And(expression.AttributeNotExists(expression.Name("failed"))).
-		And(expression.Or(
-			expression.AttributeNotExists(expression.Name("claim_until")),
-			expression.Name("claim_until").LessThan(expression.Value(now.Unix())),
-		))
-	upd := expression.Set(expression.Name("claim"), expression.Value(run)).
-		Set(expression.Name("claim_until"), expression.Value(now.Add(lease).Unix()))
-	expr, err := expression.NewBuilder().WithCondition(cond).WithUpdate(upd).Build()
-	if err != nil {
-		return QueuedConversion{}, false, fmt.Errorf("claim expression: %w", err)
-	}
-	out, err := s.updateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: aws.String(s.table), Key: map[string]types.AttributeValue{attrPK: pk, attrSK: sk},
-		ConditionExpression: expr.Condition(), UpdateExpression: expr.Update(),
-		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
-		ReturnValues: types.ReturnValueAllNew,
-	})
-	if errors.As(err, new(*types.ConditionalCheckFailedException)) {
-		return QueuedConversion{}, false, nil
-	}
-	if err != nil {
-		return QueuedConversion{}, false, fmt.Errorf("claim conversion: %w", err)
+	attrs, ok, err := s.claim(ctx, pk, sk, run, now, lease)
+	if err != nil || !ok {
+		if err != nil {
+			err = fmt.Errorf("claim conversion: %w", err)
+		}
+		return QueuedConversion{}, false, err
 	}
 	var it conversionItem
-	if err := attributevalue.UnmarshalMap(out.Attributes, &it); err != nil {
+	if err := attributevalue.UnmarshalMap(attrs, &it); err != nil {
 		return QueuedConversion{}, false, fmt.Errorf("decode conversion: %w", err)
 	}
 	return QueuedConversionOf(it.LeadID, it.Conversion), true, nil
@@ -161,23 +142,10 @@ func (s *Store) ConversionFailed(ctx context.Context, run string, c QueuedConver
 var ErrNotClaimed = errors.New("conversion not claimed by this run")
 
 func (s *Store) settleConversion(ctx context.Context, run string, c QueuedConversion, upd expression.UpdateBuilder) error {
-	upd = upd.Remove(expression.Name(attrGSI1PK)).Remove(expression.Name(attrGSI1SK)).
-		Remove(expression.Name("claim")).Remove(expression.Name("claim_until"))
-	expr, err := expression.NewBuilder().
-		WithCondition(expression.Name("claim").Equal(expression.Value(run))).
-		WithUpdate(upd).Build()
-	if err != nil {
-		return fmt.Errorf("settle expression: %w", err)
-	}
-	_, err = s.updateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: aws.String(s.table), Key: key(c.pk, c.sk),
-		ConditionExpression: expr.Condition(), UpdateExpression: expr.Update(),
-		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
-	})
-	if errors.As(err, new(*types.ConditionalCheckFailedException)) {
-		return ErrNotClaimed
-	}
-	if err != nil {
+	if err := s.settle(ctx, run, c.pk, c.sk, upd); err != nil {
+		if errors.Is(err, ErrNotClaimed) {
+			return err
+		}
 		return fmt.Errorf("settle conversion %s of lead %s: %w", c.Stage, c.LeadID, err)
 	}
 	return nil

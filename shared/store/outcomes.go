@@ -27,7 +27,7 @@ func (s *Store) PutReport(ctx context.Context, id string, r lead.Report, ev lead
 	}
 	pk, sk := outcomeKey(id, r.Buyer, r.Event)
 	item[attrPK], item[attrSK] = str(pk), str(sk)
-	_, err = s.putWithConversion(ctx, id, &types.Put{
+	_, err = s.putWith(ctx, id, &types.Put{
 		TableName: aws.String(s.table), Item: item,
 		ConditionExpression: aws.String("attribute_not_exists(pk)"),
 	}, conv)

@@ -48,7 +48,18 @@ func (s *Store) Return(ctx context.Context, in returns.Decision) error {
 		item[attrLedger] = ledgerValue(lg)
 	}
 	put := &types.Put{TableName: aws.String(s.table), Item: item, ConditionExpression: aws.String("attribute_not_exists(pk)")}
-	taken, err := s.putWithConversion(ctx, rec.ID, put, in.Conversion)
+	var extra []types.TransactWriteItem
+	if in.CreditBalance && !rec.Test {
+		extra = append(extra, types.TransactWriteItem{Update: s.balanceCredit(sale.Buyer, sale.Price)})
+	}
+	if in.Charge != nil && !rec.Test {
+		cp, err := s.chargePut(in.Charge)
+		if err != nil {
+			return err
+		}
+		extra = append(extra, types.TransactWriteItem{Put: cp})
+	}
+	taken, err := s.putWith(ctx, rec.ID, put, in.Conversion, extra...)
 	if taken {
 		return returns.ErrAlreadyReturned
 	}
@@ -58,25 +69,30 @@ func (s *Store) Return(ctx context.Context, in returns.Decision) error {
 	return nil
 }
 
-// putWithConversion puts a lead's item on its condition, with a
-// conversion queued in the same transaction when there is one. It
-// reports whether the item's condition failed (the item was there).
-func (s *Store) putWithConversion(ctx context.Context, id string, put *types.Put, conv *lead.Conversion) (bool, error) {
-	if conv == nil {
+// putWith puts a lead's item on its condition, with a conversion queued
+// and the extra items written in the same transaction when there are any.
+// It reports whether the item's condition failed (the item was there).
+func (s *Store) putWith(ctx context.Context, id string, put *types.Put, conv *lead.Conversion, extra ...types.TransactWriteItem) (bool, error) {
+	if conv == nil && len(extra) == 0 {
 		err := s.putItem(ctx, &dynamodb.PutItemInput{TableName: put.TableName, Item: put.Item, ConditionExpression: put.ConditionExpression})
 		if errors.As(err, new(*types.ConditionalCheckFailedException)) {
 			return true, nil
 		}
 		return false, err
 	}
-	cp, err := s.conversionPut(id, conv)
-	if err != nil {
-		return false, err
-	}
 	t := &txn{}
 	t.put(itemOwn, put)
-	t.put(itemConversion, cp)
-	err = s.transact(ctx, t)
+	if conv != nil {
+		cp, err := s.conversionPut(id, conv)
+		if err != nil {
+			return false, err
+		}
+		t.put(itemConversion, cp)
+	}
+	for i, it := range extra {
+		t.add(fmt.Sprintf("extra:%d", i), it)
+	}
+	err := s.transact(ctx, t)
 	if _, ok := t.failures(err)[itemOwn]; ok {
 		return true, nil
 	}

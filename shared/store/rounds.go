@@ -75,6 +75,9 @@ type Reservation struct {
 	// Due is when the sweeper may send the delivery message again if the
 	// round is still waiting for it (zero: RoutingDue from now).
 	Due time.Time
+	// Balance, for a prepaid buyer, takes the price from its balance
+	// (balance.go); the assignment holds it (BalanceKey) like a cap.
+	Balance *BalanceHold
 }
 
 // Rotation names an order's rotation counter. Strict makes the
@@ -147,7 +150,7 @@ func (s *Store) commitRound(ctx context.Context, id string, t *txn) (Failed, err
 // *StaleError when the lead is no longer in round Seq.
 func (s *Store) Reserve(ctx context.Context, r Reservation) error {
 	if r.Test {
-		r.Caps, r.BuyerDedupe, r.Rotation = nil, nil, nil
+		r.Caps, r.BuyerDedupe, r.Rotation, r.Balance = nil, nil, nil, nil
 	}
 	a := r.Assignment
 	t, err := s.reserveTxn(ctx, r, s.now())
@@ -209,6 +212,9 @@ func (s *Store) reserveTxn(ctx context.Context, r Reservation, now time.Time) (*
 	if r.Rotation != nil {
 		t.update(itemRotation, s.rotationUpdate(r.Rotation, now))
 	}
+	if r.Balance != nil {
+		t.update(itemBalance, s.balanceTake(*r.Balance))
+	}
 	return t, nil
 }
 
@@ -247,6 +253,15 @@ func reserveRefusal(f Failed, r Reservation) error {
 	}
 	if _, ok := f[itemRotation]; ok {
 		return ErrRotationMoved
+	}
+	if old, ok := f[itemBalance]; ok {
+		e := &BalanceError{Buyer: r.Balance.Buyer, Price: r.Balance.Amount}
+		if n, ok := old["bal"].(*types.AttributeValueMemberN); ok {
+			var v int64
+			fmt.Sscan(n.Value, &v)
+			e.Balance = money.Amount(v)
+		}
+		return e
 	}
 	return nil
 }
@@ -323,6 +338,9 @@ type SaleInput struct {
 	// Conversion, when set, queues the sale's report to the ad platform
 	// the lead came from, in the sale's transaction (conversions.go).
 	Conversion *lead.Conversion
+	// Charge, when set, queues the sale's bill to an invoiced buyer, in
+	// the sale's transaction (charges.go).
+	Charge *lead.Charge
 }
 
 // Sell marks the assignment of round Seq sold, with its ledger entries, in
@@ -369,6 +387,13 @@ func (s *Store) Sell(ctx context.Context, in SaleInput) error {
 		}
 		t.put(itemConversion, p)
 	}
+	if in.Charge != nil && !in.Lead.Test {
+		p, err := s.chargePut(in.Charge)
+		if err != nil {
+			return err
+		}
+		t.put(itemCharge, p)
+	}
 	if _, err := s.commitRound(ctx, in.Lead.ID, t); err != nil {
 		if errors.As(err, new(*StaleError)) {
 			return err
@@ -391,6 +416,10 @@ func (s *Store) Release(ctx context.Context, id string, seq int, status lead.Sta
 	t := &txn{}
 	t.put(itemLead, put)
 	for i, h := range holds {
+		if isBalanceKey(h.Key) {
+			t.update(releaseName(i), s.balanceCredit(strings.TrimPrefix(h.Key, "BALANCE#"), h.Amount))
+			continue
+		}
 		t.update(releaseName(i), &types.Update{
 			TableName:        aws.String(s.table),
 			Key:              key(h.Key, "CAP"),

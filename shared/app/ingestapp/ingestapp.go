@@ -50,7 +50,7 @@ func Handler(b *base.Base, q *queue.Sender, sec Secrets) *ingest.Handler {
 		Store: b.Store, Queue: q, Configs: b.Configs, Limits: b.Limits, Now: b.Now, Log: b.Log,
 		NewID: base.NewID, PingSecret: sec.Ping.Get,
 		Outcomes: b.Store, Recents: b.Store, Models: &models.Cache{Store: b.Store, Now: b.Now, TTL: b.Settings.ModelTTL},
-		MetaSecret: sec.Meta.Get, MetaQueue: q, PageTokens: sec.PageTokens,
+		MetaSecret: sec.Meta.Get, MetaQueue: q, PageTokens: sec.PageTokens, Balances: b.Store,
 		GraphURL: b.Settings.MetaGraphURL, Graph: &http.Client{Timeout: ingest.GraphTimeout},
 	}
 }
