@@ -165,28 +165,36 @@ func tableAccessOf(fn string) tableAccess {
 	case FnAdmin:
 		// The operator API (AWS_IAM): configuration and its audit log,
 		// lead timelines and search, re-routes, suppression lists,
-		// operators' returns, the P&L and ad spend; the scheduled scoring
-		// trainings and feedback loops. Not: caps, rotations,
+		// operators' returns, the P&L and ad spend, prepaid balances and
+		// billing statements; the scheduled scoring trainings, feedback
+		// loops and billing (charges reported to Stripe, balances'
+		// notices and recharges). Not: caps, rotations,
 		// breakers, dedupe and idempotency records, rate windows, ping
 		// claims, the ledger's checkpoints, the sweeper's cursor.
 		return tableAccess{
 			table: []keyGrant{
-				{ddbGetItem, []string{pkConfig, pkValue}}, // LoadConfig, SaveConfig; SearchLeads by contact
+				// LoadConfig, SaveConfig; SearchLeads by contact; Balance.
+				{ddbGetItem, []string{pkConfig, pkValue, pkBalance}},
 				// Audit; GetLead, SearchLeads; SearchLeads' overflow lookups;
 				// LedgerDays (the P&L, the feedback loops); LatestModel;
-				// SetSpend (the day's figures).
-				{ddbQuery, []string{pkAudit, pkLead, pkFind, pkLedger, pkModel, pkSpend}},
+				// SetSpend (the day's figures); Charges (a statement).
+				{ddbQuery, []string{pkAudit, pkLead, pkFind, pkLedger, pkModel, pkSpend, pkBill}},
 				// SaveConfig, ApplyConfig (with its audit record, the loops'
 				// changes too); Reroute, Return; PutModel (a training);
 				// SetSpend (a figure replaced).
-				{ddbPutItem, []string{pkConfig, pkAudit, pkLead, pkModel, pkSpend, pkBill}}, // Return: an invoiced buyer's credit queued
+				// Return: an invoiced buyer's credit queued; TopUp (an
+				// automatic recharge): the payment's record.
+				{ddbPutItem, []string{pkConfig, pkAudit, pkLead, pkModel, pkSpend, pkBill, pkTopUp}},
 				// Suppress, Unsuppress; SetSpend; ClaimConversions,
 				// ConversionSent, ConversionFailed (the leads' stages
 				// queued for Meta).
-				{ddbUpdateItem, []string{pkValue, pkLedger, pkLead, pkBalance}}, // Return: a prepaid balance credited
+				// Return, TopUp: a prepaid balance credited;
+				// MarkBalanceNotice, StartRecharge; ClaimCharges,
+				// ChargeSent, ChargeFailed (the charges queued for Stripe).
+				{ddbUpdateItem, []string{pkValue, pkLedger, pkLead, pkBalance, pkBill}},
 			},
-			// SearchLeads by campaign; ClaimConversions.
-			index: []keyGrant{{ddbQuery, []string{gsiCampaign, gsiConversion}}},
+			// SearchLeads by campaign; ClaimConversions; ClaimCharges.
+			index: []keyGrant{{ddbQuery, []string{gsiCampaign, gsiConversion, gsiCharge}}},
 		}
 	case FnAggregate:
 		// The table's stream comes through its event source mapping; the

@@ -458,6 +458,24 @@ var storeScenarios = map[string][]scenario{
 	"ConversionFailed": {func(ctx context.Context, e *accessEnv) {
 		_ = e.store.ConversionFailed(ctx, "run-1", accessQueuedConversion(), "refused")
 	}},
+	// The billing task and the admin API's balances and statements.
+	"Balance": {func(ctx context.Context, e *accessEnv) { _, _ = e.store.Balance(ctx, "acme") }},
+	"MarkBalanceNotice": {func(ctx context.Context, e *accessEnv) {
+		_, _ = e.store.MarkBalanceNotice(ctx, "acme", "low")
+	}},
+	"StartRecharge": {func(ctx context.Context, e *accessEnv) {
+		_, _, _ = e.store.StartRecharge(ctx, "acme", accessNow, time.Hour)
+	}},
+	"ClaimCharges": {func(ctx context.Context, e *accessEnv) {
+		_, _ = e.store.ClaimCharges(ctx, "run-1", 10, time.Minute)
+	}},
+	"ChargeSent": {func(ctx context.Context, e *accessEnv) {
+		_ = e.store.ChargeSent(ctx, "run-1", *accessCharge, accessNow)
+	}},
+	"ChargeFailed": {func(ctx context.Context, e *accessEnv) {
+		_ = e.store.ChargeFailed(ctx, "run-1", *accessCharge, "refused")
+	}},
+	"Charges": {func(ctx context.Context, e *accessEnv) { _, _ = e.store.Charges(ctx, "acme", "2026-05") }},
 	"RecentLeads": {func(ctx context.Context, e *accessEnv) {
 		_, _ = e.store.RecentLeads(ctx, []store.Contact{{Field: "phone", Kind: "phone", Value: accessPhone}, {Field: "ip", Kind: "ip", Value: "203.0.113.9"}}, time.Hour, accessNow)
 	}},
@@ -588,7 +606,7 @@ func functionDeps() map[string]handlerDeps {
 			"Store": storeScenarios, "Queue": queueScenarios, "Configs": configsScenarios, "Breakers": breakersScenarios}},
 		FnAdmin: {reflect.TypeFor[admin.Handler](), map[string]map[string][]scenario{
 			"Store": storeScenarios, "Queue": queueScenarios, "Redriver": redriverScenarios, "Ledger": storeScenarios,
-			"Models": storeScenarios, "ConversionQueue": storeScenarios}},
+			"Models": storeScenarios, "ConversionQueue": storeScenarios, "Balances": storeScenarios, "Charges": storeScenarios}},
 		FnPing: {reflect.TypeFor[ping.Handler](), map[string]map[string][]scenario{
 			"Configs": configsScenarios, "Breakers": breakersScenarios, "Limits": limitsScenarios}},
 		FnAggregate: {reflect.TypeFor[aggregate.Handler](), map[string]map[string][]scenario{"Store": storeScenarios}},
@@ -609,6 +627,10 @@ var noTableOrQueue = map[string]bool{"Pinger": true, "Postbacks": true, "Webhook
 	// Meta's Conversions API over HTTP, the dataset's token from SSM
 	// (meta.go grants it).
 	"ConversionSender": true,
+	// Stripe's API over HTTP, the account's key from SSM (grantSpendTokens
+	// grants /leadrelay/*); Refs reads SSM parameters only.
+	"Billing": true,
+	"Refs":    true,
 	// Google Sheets over HTTP, the service account's key from SSM (the
 	// Parameters and Secrets extension, /leadrelay/*): a repeat reads the
 	// sheet back, not the table.
@@ -681,6 +703,8 @@ func cannedItems(index, pk string) []map[string]ddbtypes.AttributeValue {
 		return []map[string]ddbtypes.AttributeValue{{"pk": s(pk), "sk": s("VAL"), "leads": &ddbtypes.AttributeValueMemberL{Value: []ddbtypes.AttributeValue{s("l-1")}}}}
 	case index == indexGSI1 && strings.HasPrefix(pk, "CONV#"):
 		return []map[string]ddbtypes.AttributeValue{{"pk": s("LEAD#l-1"), "sk": s("X#CONV#sold#R1"), "gsi1pk": s(pk), "gsi1sk": s("2026-05-01T11:00:00.000000000Z#l-1#sold#R1")}}
+	case index == indexGSI1 && strings.HasPrefix(pk, "BILLQ#"):
+		return []map[string]ddbtypes.AttributeValue{{"pk": s("BILL#acme#2026-05"), "sk": s("2026-05-01T11:00:00.000000000Z#l-1:R2"), "gsi1pk": s(pk), "gsi1sk": s("2026-05-01T11:00:00.000000000Z#l-1:R2")}}
 	case index == indexGSI1 && strings.HasPrefix(pk, "CAMPAIGN#"):
 		return []map[string]ddbtypes.AttributeValue{{"pk": s("LEAD#l-1"), "sk": s("R#000000"), "gsi1pk": s(pk), "gsi1sk": s("2026-05-01T11:00:00.000000000Z#l-1")}}
 	case index == "" && pk == "BREAKER":

@@ -54,6 +54,7 @@ func TestFunctionsReadEveryVariableTheStackSets(t *testing.T) {
 			"LEADRELAY_SECRETS_KEY_ID": s.SecretsKeyID, "LEADRELAY_META_QUEUE_URL": s.MetaQueueURL, "LEADRELAY_META_DLQ_URL": s.MetaDLQURL,
 			"LEADRELAY_META_APP_SECRET_PARAM": s.MetaAppSecretParam, "LEADRELAY_META_GRAPH_URL": s.MetaGraphURL,
 			"LEADRELAY_GOOGLE_ADS_URL": s.GoogleAdsURL, "LEADRELAY_SHEETS_URL": s.SheetsURL, "LEADRELAY_GOOGLE_TOKEN_URL": s.GoogleTokenURL,
+			"LEADRELAY_STRIPE_URL": s.StripeURL,
 		}
 		for k, v := range values {
 			if g, ok := got[k]; ok && g != v {

@@ -149,12 +149,13 @@ type LeadRelayStack struct {
 	AlarmTopic awssns.Topic
 	// SweepSchedule runs the sweeper every limits.SweepInterval.
 	SweepSchedule awsevents.Rule
-	// TrainSchedule, FeedbackSchedule, SpendSchedule and
-	// ConversionsSchedule run the admin function's scheduled tasks: the
-	// scoring models' training (daily), the feedback loops (every
-	// limits.FeedbackInterval), the ad spend import (hourly) and the lead
-	// stages sent to Meta (every limits.ConversionsInterval).
-	TrainSchedule, FeedbackSchedule, SpendSchedule, ConversionsSchedule awsevents.Rule
+	// TrainSchedule, FeedbackSchedule, SpendSchedule,
+	// ConversionsSchedule and BillingSchedule run the admin function's
+	// scheduled tasks: the scoring models' training (daily), the feedback
+	// loops (every limits.FeedbackInterval), the ad spend import (hourly),
+	// the lead stages sent to Meta (every limits.ConversionsInterval) and
+	// buyer billing through Stripe (every limits.BillingInterval).
+	TrainSchedule, FeedbackSchedule, SpendSchedule, ConversionsSchedule, BillingSchedule awsevents.Rule
 	// apiMethods are the API's methods by "VERB /path".
 	apiMethods map[string]awsapigateway.Method
 	// nagSuppressions are the cdk-nag suppressions added (nag.go).
@@ -223,6 +224,7 @@ func NewLeadRelayStack(scope constructs.Construct, id string, props *LeadRelaySt
 		"LEADRELAY_GOOGLE_ADS_URL":        jsii.String(DefaultGoogleAdsURL),
 		"LEADRELAY_SHEETS_URL":            jsii.String(DefaultSheetsURL),
 		"LEADRELAY_GOOGLE_TOKEN_URL":      jsii.String(DefaultGoogleTokenURL),
+		"LEADRELAY_STRIPE_URL":            jsii.String(DefaultStripeURL),
 	}
 	for _, sp := range specs {
 		s.Functions[sp.name] = newFunction(stack, sp, arch, props.AssetsDir, env)
@@ -233,7 +235,7 @@ func NewLeadRelayStack(scope constructs.Construct, id string, props *LeadRelaySt
 	s.connectQueues()
 	s.connectStream()
 	s.SweepSchedule = s.newSweepSchedule()
-	s.TrainSchedule, s.FeedbackSchedule, s.SpendSchedule, s.ConversionsSchedule = s.newAdminSchedules()
+	s.TrainSchedule, s.FeedbackSchedule, s.SpendSchedule, s.ConversionsSchedule, s.BillingSchedule = s.newAdminSchedules()
 	s.API = s.newAPI()
 	s.AlarmTopic = s.newAlarms(props.AlarmEmail)
 	s.outputs()
@@ -554,10 +556,11 @@ func (s *LeadRelayStack) newSweepSchedule() awsevents.Rule {
 // newAdminSchedules invoke the admin function with its scheduled tasks
 // (admin.RunTask): {"task": "train"} daily, {"task": "feedback"} every
 // limits.FeedbackInterval, {"task": "spend"} hourly, {"task":
-// "conversions"} every limits.ConversionsInterval. A missed run is not
-// retried: the next one comes (the spend import reads yesterday and today
-// again; the conversions wait in the table).
-func (s *LeadRelayStack) newAdminSchedules() (awsevents.Rule, awsevents.Rule, awsevents.Rule, awsevents.Rule) {
+// "conversions"} every limits.ConversionsInterval, {"task": "billing"}
+// every limits.BillingInterval. A missed run is not retried: the next one
+// comes (the spend import reads yesterday and today again; the
+// conversions and the charges wait in the table).
+func (s *LeadRelayStack) newAdminSchedules() (awsevents.Rule, awsevents.Rule, awsevents.Rule, awsevents.Rule, awsevents.Rule) {
 	admin := s.Functions[FnAdmin]
 	rule := func(id, description string, every awscdk.Duration, task string) awsevents.Rule {
 		return awsevents.NewRule(s.Stack, jsii.String(id), &awsevents.RuleProps{
@@ -574,7 +577,8 @@ func (s *LeadRelayStack) newAdminSchedules() (awsevents.Rule, awsevents.Rule, aw
 	return rule("TrainSchedule", "LeadRelay: trains the campaigns' scoring models", awscdk.Duration_Days(jsii.Number(1)), "train"),
 		rule("FeedbackSchedule", "LeadRelay: runs the feedback loops", seconds(limits.FeedbackInterval), "feedback"),
 		rule("SpendSchedule", "LeadRelay: imports the ad platforms' spend of yesterday and today", awscdk.Duration_Hours(jsii.Number(1)), "spend"),
-		rule("ConversionsSchedule", "LeadRelay: sends Meta's leads' stages to the Conversions API", seconds(limits.ConversionsInterval), "conversions")
+		rule("ConversionsSchedule", "LeadRelay: sends Meta's leads' stages to the Conversions API", seconds(limits.ConversionsInterval), "conversions"),
+		rule("BillingSchedule", "LeadRelay: bills buyers through Stripe: invoiced sales and returns, prepaid balances' notices and recharges", seconds(limits.BillingInterval), "billing")
 }
 
 // newAPI defines the REST API (v1). Every method is a Lambda proxy

@@ -386,20 +386,21 @@ func TestAPI(t *testing.T) {
 		t.Errorf("stage depends on %v, want %s among them", stage["DependsOn"], execID)
 	}
 	// API Gateway may invoke each function only from this API; EventBridge
-	// only the sweeper from its schedule, and admin from its three.
+	// only the sweeper from its schedule, and admin from its five.
 	sweeper, _ := f.onlyResource(t, "AWS::Lambda::Function", "SweeperFunction")
 	rule, _ := f.onlyResource(t, "AWS::Events::Rule", "SweepSchedule")
 	train, _ := f.onlyResource(t, "AWS::Events::Rule", "TrainSchedule")
 	loops, _ := f.onlyResource(t, "AWS::Events::Rule", "FeedbackSchedule")
 	spend, _ := f.onlyResource(t, "AWS::Events::Rule", "SpendSchedule")
 	convs, _ := f.onlyResource(t, "AWS::Events::Rule", "ConversionsSchedule")
+	bills, _ := f.onlyResource(t, "AWS::Events::Rule", "BillingSchedule")
 	for id, perm := range f.resources("AWS::Lambda::Permission") {
 		p := props(perm)
 		fn := refID(p["FunctionName"])
 		if p["Principal"] == "events.amazonaws.com" {
 			from := refID(p["SourceArn"])
-			if !(fn == sweeper && from == rule) && !(fn == admin && (from == train || from == loops || from == spend || from == convs)) {
-				t.Errorf("permission %s: EventBridge may invoke %s from %v, want the sweeper from %s, admin from %s, %s, %s and %s", id, fn, from, rule, train, loops, spend, convs)
+			if !(fn == sweeper && from == rule) && !(fn == admin && (from == train || from == loops || from == spend || from == convs || from == bills)) {
+				t.Errorf("permission %s: EventBridge may invoke %s from %v, want the sweeper from %s, admin from %s, %s, %s, %s and %s", id, fn, from, rule, train, loops, spend, convs, bills)
 			}
 			continue
 		}

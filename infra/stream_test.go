@@ -71,8 +71,9 @@ func TestAggregateStream(t *testing.T) {
 
 // TestAdminSchedules checks the admin function's scheduled tasks: each rule
 // invokes it with its task, the training daily, the loops every
-// limits.FeedbackInterval, the ad spend import hourly and the conversions
-// every limits.ConversionsInterval.
+// limits.FeedbackInterval, the ad spend import hourly, the conversions
+// every limits.ConversionsInterval and billing every
+// limits.BillingInterval.
 func TestAdminSchedules(t *testing.T) {
 	f := synthDefault(t)
 	fnID, _ := f.onlyResource(t, "AWS::Lambda::Function", "AdminFunction")
@@ -81,6 +82,7 @@ func TestAdminSchedules(t *testing.T) {
 		{"FeedbackSchedule", "rate(5 minutes)", `{"task":"feedback"}`},
 		{"SpendSchedule", "rate(1 hour)", `{"task":"spend"}`},
 		{"ConversionsSchedule", "rate(1 minute)", `{"task":"conversions"}`},
+		{"BillingSchedule", "rate(1 minute)", `{"task":"billing"}`},
 	} {
 		id, rule := f.onlyResource(t, "AWS::Events::Rule", c.rule)
 		p := props(rule)
@@ -99,6 +101,9 @@ func TestAdminSchedules(t *testing.T) {
 	if limits.FeedbackInterval != 5*time.Minute {
 		t.Errorf("limits.FeedbackInterval %v: the schedule's expression above says 5 minutes", limits.FeedbackInterval)
 	}
+	if limits.ConversionsInterval != time.Minute || limits.BillingInterval != time.Minute {
+		t.Errorf("limits.ConversionsInterval %v, BillingInterval %v: the schedules' expressions above say 1 minute", limits.ConversionsInterval, limits.BillingInterval)
+	}
 }
 
 // TestSweepSchedule checks that the sweeper runs every minute, alone.
@@ -106,8 +111,8 @@ func TestSweepSchedule(t *testing.T) {
 	f := synthDefault(t)
 	fnID, fn := f.onlyResource(t, "AWS::Lambda::Function", "SweeperFunction")
 	rules := f.resources("AWS::Events::Rule")
-	if len(rules) != 5 {
-		t.Fatalf("got %d EventBridge rules, want 5 (the sweeper's, the admin function's four tasks)", len(rules))
+	if len(rules) != 6 {
+		t.Fatalf("got %d EventBridge rules, want 6 (the sweeper's, the admin function's five tasks)", len(rules))
 	}
 	ruleID, rule := f.onlyResource(t, "AWS::Events::Rule", "SweepSchedule")
 	p := props(rule)

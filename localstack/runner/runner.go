@@ -106,7 +106,10 @@ type Options struct {
 	// defaults.
 	SheetsURL      string
 	GoogleTokenURL string
-	Log            *slog.Logger
+	// StripeURL is Stripe's API of buyer billing (tests: stripefake on
+	// loopback); "" keeps LEADRELAY_STRIPE_URL or its default.
+	StripeURL string
+	Log       *slog.Logger
 }
 
 // Runner is a running local LeadRelay.
@@ -187,6 +190,9 @@ func Start(ctx context.Context, o Options) (*Runner, error) {
 	}
 	if o.GoogleTokenURL != "" {
 		s.GoogleTokenURL = o.GoogleTokenURL
+	}
+	if o.StripeURL != "" {
+		s.StripeURL = strings.TrimSuffix(o.StripeURL, "/")
 	}
 	if o.MetaAppSecret != "" {
 		s.MetaAppSecret = o.MetaAppSecret
@@ -287,7 +293,8 @@ func Start(ctx context.Context, o Options) (*Runner, error) {
 // runTasks runs the admin function's scheduled tasks on the stack's
 // schedules: the feedback loops every limits.FeedbackInterval, the ad
 // spend import hourly, the lead stages to Meta every
-// limits.ConversionsInterval, the scoring models' training daily.
+// limits.ConversionsInterval, buyer billing every limits.BillingInterval,
+// the scoring models' training daily.
 func (r *Runner) runTasks(ctx context.Context, log *slog.Logger) {
 	every := func(d time.Duration, task string) {
 		r.wg.Add(1)
@@ -310,6 +317,7 @@ func (r *Runner) runTasks(ctx context.Context, log *slog.Logger) {
 	every(limits.FeedbackInterval, admin.TaskFeedback)
 	every(time.Hour, admin.TaskSpend)
 	every(limits.ConversionsInterval, admin.TaskConversions)
+	every(limits.BillingInterval, admin.TaskBilling)
 	every(24*time.Hour, admin.TaskTrain)
 }
 

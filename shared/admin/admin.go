@@ -77,6 +77,13 @@ type Handler struct {
 	// back to Meta (conversions.go, the "conversions" task).
 	ConversionQueue  ConversionQueue
 	ConversionSender ConversionSender
+	// Balances, Charges and Billing bill the buyers through the agency's
+	// Stripe account (billing.go, billingtask.go: the "billing" task);
+	// Refs resolves the ssm: references of buyers' Slack URLs it tells.
+	Balances Balances
+	Charges  ChargeQueue
+	Billing  Billing
+	Refs     Refs
 
 	once sync.Once
 	mux  httpapi.Mux
@@ -110,6 +117,7 @@ func (h *Handler) register() {
 		h.suppressionRoutes,
 		h.operatorReturnRoutes,
 		h.scoringRoutes,
+		h.billingRoutes,
 	} {
 		add(&h.mux)
 	}

@@ -21,6 +21,10 @@ const (
 	// TaskConversions sends the queued lead stages of Meta's leads to
 	// Meta's Conversions API (every minute, conversions.go).
 	TaskConversions = "conversions"
+	// TaskBilling reports invoiced buyers' charges to Stripe and tends
+	// prepaid buyers' balances: notices and automatic recharges (every
+	// minute, billingtask.go).
+	TaskBilling = "billing"
 )
 
 // Task is a scheduled task's event.
@@ -40,6 +44,9 @@ func (h *Handler) RunTask(ctx context.Context, t Task) error {
 		return h.ImportSpend(ctx)
 	case TaskConversions:
 		_, err := h.SendConversions(ctx)
+		return err
+	case TaskBilling:
+		_, err := h.RunBilling(ctx)
 		return err
 	case TaskTrain:
 		c, err := h.Store.LoadConfig(ctx)

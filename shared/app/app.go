@@ -98,6 +98,7 @@ func (a *App) Admin(token string) *admin.Handler {
 	h := adminapp.Handler(a.Base, a.SQS, a.Queue, a.Secrets, token)
 	h.AdSpend = adminapp.AdSpend(a.Settings, a.PageTokens) // the same SSM references' reader as the Meta pages'
 	h.ConversionSender = adminapp.Conversions(a.Settings, a.PageTokens)
+	h.Billing, h.Refs = adminapp.NewStripe(a.Settings, a.PageTokens), a.PageTokens
 	return h
 }
 

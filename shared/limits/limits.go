@@ -32,6 +32,10 @@ const (
 	// leads are sent to Meta's Conversions API (the admin function's
 	// "conversions" task).
 	ConversionsInterval = time.Minute
+	// BillingInterval is how often the admin function's "billing" task
+	// reports invoiced buyers' charges to Stripe, tells prepaid buyers
+	// whose balance runs low and recharges their saved cards.
+	BillingInterval = time.Minute
 	// AdminFunctionTimeout bounds one scheduled task (a day's training of
 	// every campaign's model, a run of the feedback loops); an operator's
 	// request is cut at API Gateway's 29 s first.

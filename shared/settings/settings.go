@@ -74,6 +74,12 @@ type Settings struct {
 	// fakes.
 	SheetsURL      string
 	GoogleTokenURL string
+	// StripeURL is Stripe's API base URL (LEADRELAY_STRIPE_URL, default
+	// DefaultStripeURL): where the admin function reports invoiced sales,
+	// opens top-up Checkout sessions and charges saved cards, and the
+	// ingest function checks what Stripe's webhook tells. Tests point it
+	// at a fake.
+	StripeURL string
 }
 
 // DefaultMetaGraphURL is the Graph API the ingest function fetches Meta
@@ -92,6 +98,10 @@ const DefaultSheetsURL = "https://sheets.googleapis.com"
 // deliveries' service accounts and Google Ads' refresh tokens, unless
 // LEADRELAY_GOOGLE_TOKEN_URL says otherwise.
 const DefaultGoogleTokenURL = "https://oauth2.googleapis.com/token"
+
+// DefaultStripeURL is Stripe's API unless LEADRELAY_STRIPE_URL says
+// otherwise.
+const DefaultStripeURL = "https://api.stripe.com"
 
 // DefaultEmailFrom is the sender of email deliveries unless
 // LEADRELAY_EMAIL_FROM says otherwise (the LocalStack init hook verifies it).
@@ -126,6 +136,7 @@ func FromEnv(getenv func(string) string) (Settings, error) {
 		MetaDLQURL:         getenv("LEADRELAY_META_DLQ_URL"),
 		SheetsURL:          getenv("LEADRELAY_SHEETS_URL"),
 		GoogleTokenURL:     getenv("LEADRELAY_GOOGLE_TOKEN_URL"),
+		StripeURL:          getenv("LEADRELAY_STRIPE_URL"),
 	}
 	if s.Table == "" {
 		s.Table = "leadrelay"
@@ -160,6 +171,13 @@ func FromEnv(getenv func(string) string) (Settings, error) {
 	if !httpURL(s.GoogleTokenURL) {
 		return s, fmt.Errorf("LEADRELAY_GOOGLE_TOKEN_URL=%q: want Google's OAuth 2.0 token endpoint, such as %s", s.GoogleTokenURL, DefaultGoogleTokenURL)
 	}
+	if s.StripeURL == "" {
+		s.StripeURL = DefaultStripeURL
+	}
+	if !httpURL(s.StripeURL) {
+		return s, fmt.Errorf("LEADRELAY_STRIPE_URL=%q: want Stripe's API base URL, such as %s", s.StripeURL, DefaultStripeURL)
+	}
+	s.StripeURL = strings.TrimSuffix(s.StripeURL, "/")
 	if k := s.SecretsKey; k != "" {
 		if b, err := hex.DecodeString(k); err != nil || len(b) != 32 {
 			return s, fmt.Errorf("LEADRELAY_SECRETS_KEY: want 64 hex digits (an AES-256 key)")

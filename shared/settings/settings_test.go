@@ -15,7 +15,7 @@ func TestFromEnvDefaults(t *testing.T) {
 	}
 	if s.Table != "leadrelay" || s.EmailFrom != DefaultEmailFrom || s.ConfigTTL != DefaultConfigTTL || s.ModelTTL != DefaultModelTTL || s.AllowPrivateTargets ||
 		s.MetaGraphURL != "https://graph.facebook.com/v21.0" || s.GoogleAdsURL != "https://googleads.googleapis.com/v18" ||
-		s.GoogleTokenURL != "https://oauth2.googleapis.com/token" || s.MetaAppSecret != "" || s.MetaAppSecretParam != "" {
+		s.GoogleTokenURL != "https://oauth2.googleapis.com/token" || s.StripeURL != "https://api.stripe.com" || s.MetaAppSecret != "" || s.MetaAppSecretParam != "" {
 		t.Fatalf("defaults: %+v", s)
 	}
 }
@@ -29,6 +29,7 @@ func TestFromEnvReadsEverything(t *testing.T) {
 		"LEADRELAY_SHEETS_URL": "http://127.0.0.1:9/sheets/", "LEADRELAY_GOOGLE_TOKEN_URL": "http://127.0.0.1:9/token",
 		"LEADRELAY_META_APP_SECRET": "meta", "LEADRELAY_META_APP_SECRET_PARAM": "/m", "LEADRELAY_META_GRAPH_URL": "http://127.0.0.1:9/v21.0/",
 		"LEADRELAY_META_QUEUE_URL": "mq", "LEADRELAY_META_DLQ_URL": "mdlq", "LEADRELAY_GOOGLE_ADS_URL": "http://127.0.0.1:9/v18/",
+		"LEADRELAY_STRIPE_URL": "http://127.0.0.1:9/stripe/",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -36,7 +37,7 @@ func TestFromEnvReadsEverything(t *testing.T) {
 	want := Settings{Table: "t", RoutingQueueURL: "rq", DeliveryQueueURL: "dq", RoutingDLQURL: "rdlq", DeliveryDLQURL: "ddlq",
 		AllowPrivateTargets: true, ConfigTTL: 2 * time.Second, ModelTTL: 30 * time.Second, PingSecret: "secret", PingSecretParam: "/p", EmailFrom: "leads@agency.example",
 		MetaAppSecret: "meta", MetaAppSecretParam: "/m", MetaGraphURL: "http://127.0.0.1:9/v21.0", MetaQueueURL: "mq", MetaDLQURL: "mdlq", GoogleAdsURL: "http://127.0.0.1:9/v18",
-		SheetsURL: "http://127.0.0.1:9/sheets", GoogleTokenURL: "http://127.0.0.1:9/token"}
+		SheetsURL: "http://127.0.0.1:9/sheets", GoogleTokenURL: "http://127.0.0.1:9/token", StripeURL: "http://127.0.0.1:9/stripe"}
 	if s != want {
 		t.Fatalf("got %+v\nwant %+v", s, want)
 	}
@@ -71,5 +72,25 @@ func TestFromEnvSheetsURLs(t *testing.T) {
 	s, err = FromEnv(env(map[string]string{"LEADRELAY_SHEETS_URL": "http://127.0.0.1:8081/", "LEADRELAY_GOOGLE_TOKEN_URL": "http://127.0.0.1:8081/token"}))
 	if err != nil || s.SheetsURL != "http://127.0.0.1:8081" || s.GoogleTokenURL != "http://127.0.0.1:8081/token" {
 		t.Fatalf("%q %q, %v", s.SheetsURL, s.GoogleTokenURL, err)
+	}
+}
+
+// Stripe's API defaults to Stripe's; set, it is an http(s) URL with a
+// host, without a query, fragment or user, and loses a trailing slash.
+func TestFromEnvStripeURL(t *testing.T) {
+	s, err := FromEnv(env(nil))
+	if err != nil || s.StripeURL != DefaultStripeURL {
+		t.Fatalf("default %q, %v", s.StripeURL, err)
+	}
+	for _, v := range []string{"api.stripe.com", "ftp://api.stripe.com", "https://", "https://api.stripe.com?x=1",
+		"https://api.stripe.com/#x", "https://sk_live_x@api.stripe.com", "://bad"} {
+		_, err := FromEnv(env(map[string]string{"LEADRELAY_STRIPE_URL": v}))
+		if err == nil || !strings.Contains(err.Error(), "LEADRELAY_STRIPE_URL") {
+			t.Errorf("LEADRELAY_STRIPE_URL=%s: %v, want an error naming it", v, err)
+		}
+	}
+	s, err = FromEnv(env(map[string]string{"LEADRELAY_STRIPE_URL": "http://127.0.0.1:12111/"}))
+	if err != nil || s.StripeURL != "http://127.0.0.1:12111" {
+		t.Fatalf("%q, %v", s.StripeURL, err)
 	}
 }

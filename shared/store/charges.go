@@ -52,32 +52,49 @@ func (s *Store) chargePut(c *lead.Charge) (*types.Put, error) {
 // ClaimCharges claims up to limit queued charges for a run until lease,
 // as ClaimConversions does.
 func (s *Store) ClaimCharges(ctx context.Context, run string, limit int, lease time.Duration) ([]lead.Charge, error) {
+	items, err := s.claimQueued(ctx, chargePartition, run, limit, lease)
+	out := make([]lead.Charge, 0, len(items))
+	for _, it := range items {
+		var c lead.Charge
+		if err := attributevalue.UnmarshalMap(it, &c); err != nil {
+			return out, fmt.Errorf("decode charge: %w", err)
+		}
+		out = append(out, c)
+	}
+	if err != nil {
+		return out, fmt.Errorf("claim charges: %w", err)
+	}
+	return out, nil
+}
+
+// claimQueued claims up to limit items of an outbox (its index
+// partitions named by partition, one per shard) for a run until lease,
+// the oldest of each shard first, and answers them as they are now. An
+// item claimed by another run whose lease has not run out, or settled
+// meanwhile, is left alone: the index is read eventually consistently,
+// and the claim is the conditional write that makes an item the run's.
+func (s *Store) claimQueued(ctx context.Context, partition func(int) string, run string, limit int, lease time.Duration) ([]map[string]types.AttributeValue, error) {
 	now := s.now()
-	var out []lead.Charge
+	var out []map[string]types.AttributeValue
 	for sh := 0; sh < IndexShards && len(out) < limit; sh++ {
 		q, err := s.db.Query(ctx, &dynamodb.QueryInput{
 			TableName:                 aws.String(s.table),
 			IndexName:                 aws.String(GSI1),
 			KeyConditionExpression:    aws.String("gsi1pk = :p"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{":p": str(chargePartition(sh))},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":p": str(partition(sh))},
 			Limit:                     aws.Int32(int32(limit - len(out))),
 		})
 		if err != nil {
-			return out, fmt.Errorf("list queued charges: %w", err)
+			return out, fmt.Errorf("list %s: %w", partition(sh), err)
 		}
 		for _, it := range q.Items {
 			attrs, ok, err := s.claim(ctx, it[attrPK], it[attrSK], run, now, lease)
 			if err != nil {
-				return out, fmt.Errorf("claim charge: %w", err)
+				return out, err
 			}
-			if !ok {
-				continue
+			if ok {
+				out = append(out, attrs)
 			}
-			var c lead.Charge
-			if err := attributevalue.UnmarshalMap(attrs, &c); err != nil {
-				return out, fmt.Errorf("decode charge: %w", err)
-			}
-			out = append(out, c)
 		}
 	}
 	return out, nil

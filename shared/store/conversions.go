@@ -10,7 +10,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/leadrelay/leadrelay/shared/lead"
@@ -73,52 +72,22 @@ func QueuedConversionOf(leadID string, c lead.Conversion) QueuedConversion {
 	return q
 }
 
-// ClaimConversions claims up to limit queued conversions for a run, the
-// oldest of each index shard first, until lease: a conversion claimed by
-// another run whose lease has not run out, or sent meanwhile, is left
-// alone. The index is read eventually consistently; the claim is the
-// conditional write that makes a conversion the run's.
+// ClaimConversions claims up to limit queued conversions for a run until
+// lease (claimQueued).
 func (s *Store) ClaimConversions(ctx context.Context, run string, limit int, lease time.Duration) ([]QueuedConversion, error) {
-	now := s.now()
-	var out []QueuedConversion
-	for sh := 0; sh < IndexShards && len(out) < limit; sh++ {
-		q, err := s.db.Query(ctx, &dynamodb.QueryInput{
-			TableName:                 aws.String(s.table),
-			IndexName:                 aws.String(GSI1),
-			KeyConditionExpression:    aws.String("gsi1pk = :p"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{":p": str(conversionPartition(sh))},
-			Limit:                     aws.Int32(int32(limit - len(out))),
-		})
-		if err != nil {
-			return out, fmt.Errorf("list queued conversions: %w", err)
+	items, err := s.claimQueued(ctx, conversionPartition, run, limit, lease)
+	out := make([]QueuedConversion, 0, len(items))
+	for _, it := range items {
+		var c conversionItem
+		if err := attributevalue.UnmarshalMap(it, &c); err != nil {
+			return out, fmt.Errorf("decode conversion: %w", err)
 		}
-		for _, it := range q.Items {
-			c, ok, err := s.claimConversion(ctx, it[attrPK], it[attrSK], run, now, lease)
-			if err != nil {
-				return out, err
-			}
-			if ok {
-				out = append(out, c)
-			}
-		}
+		out = append(out, QueuedConversionOf(c.LeadID, c.Conversion))
+	}
+	if err != nil {
+		return out, fmt.Errorf("claim conversions: %w", err)
 	}
 	return out, nil
-}
-
-// claimConversion claims one conversion for the run.
-func (s *Store) claimConversion(ctx context.Context, pk, sk types.AttributeValue, run string, now time.Time, lease time.Duration) (QueuedConversion, bool, error) {
-	attrs, ok, err := s.claim(ctx, pk, sk, run, now, lease)
-	if err != nil || !ok {
-		if err != nil {
-			err = fmt.Errorf("claim conversion: %w", err)
-		}
-		return QueuedConversion{}, false, err
-	}
-	var it conversionItem
-	if err := attributevalue.UnmarshalMap(attrs, &it); err != nil {
-		return QueuedConversion{}, false, fmt.Errorf("decode conversion: %w", err)
-	}
-	return QueuedConversionOf(it.LeadID, it.Conversion), true, nil
 }
 
 // ConversionSent marks a claimed conversion sent at; ConversionFailed

@@ -99,6 +99,8 @@ type request struct {
 	body         []byte
 	contentType  string
 	ifMatch      string
+	// idempotencyKey, when set, is sent as Idempotency-Key.
+	idempotencyKey string
 }
 
 // do sends a request and decodes a 2xx JSON answer into out (if not nil);
@@ -118,6 +120,9 @@ func (c *client) do(ctx context.Context, r request, out any) (string, error) {
 	}
 	if r.ifMatch != "" {
 		req.Header.Set("If-Match", `"`+r.ifMatch+`"`)
+	}
+	if r.idempotencyKey != "" {
+		req.Header.Set("Idempotency-Key", r.idempotencyKey)
 	}
 	if c.token != "" && c.signer == nil {
 		req.Header.Set("Authorization", "Bearer "+c.token)

@@ -65,7 +65,8 @@ func New(env IO) *cobra.Command {
 	f.DurationVar(&g.timeout, "timeout", 30*time.Second, "how long one API call may take")
 
 	root.AddCommand(applyCmd(g), diffCmd(g), getCmd(g), statusCmd(g, "pause"), statusCmd(g, "resume"),
-		leadsCmd(g), redriveCmd(g), keysCmd(g), auditCmd(g), spendCmd(g), reportCmd(g), suppressCmd(g))
+		leadsCmd(g), redriveCmd(g), keysCmd(g), auditCmd(g), spendCmd(g), reportCmd(g), suppressCmd(g),
+		buyersCmd(g))
 	return root
 }
 

@@ -1,7 +1,7 @@
 // Package adminapp wires the admin function: the operators' API, and the
-// scheduled scoring trainings, feedback loops and ad spend imports. It
-// links DynamoDB, SQS (redrive), KMS (secrets) and, for the ad accounts'
-// tokens read on use, SSM.
+// scheduled scoring trainings, feedback loops, ad spend imports and buyer
+// billing. It links DynamoDB, SQS (redrive), KMS (secrets) and, for the ad
+// accounts' tokens and the Stripe key read on use, SSM.
 package adminapp
 
 import (
@@ -37,6 +37,7 @@ func New(s settings.Settings, cfg aws.Config, log *slog.Logger) *admin.Handler {
 	refs := secret.SSMRefs(cfg)
 	h.AdSpend = AdSpend(s, refs)
 	h.ConversionSender = Conversions(s, refs)
+	h.Billing, h.Refs = NewStripe(s, refs), refs
 	return h
 }
 
@@ -66,12 +67,14 @@ func Handler(b *base.Base, sq *sqs.Client, q *queue.Sender, k secrets.Keeper, to
 	return &admin.Handler{
 		Store: b.Store, Queue: q, Now: b.Now, Token: token, Changed: b.Configs.Invalidate, Log: b.Log,
 		Redriver: queue.NewRedriver(sq, q.URLs()), Ledger: b.Store, Secrets: k, Models: b.Store, ConversionQueue: b.Store,
+		Balances: b.Store, Charges: b.Store,
 		Slack: &notify.Slack{Client: webhook.NewClient(b.Settings.AllowPrivateTargets)},
 	}
 }
 
 // Invoke is the admin function's Lambda entry: an API Gateway request, or
-// a scheduled task ({"task": "train"|"feedback"|"spend"}, admin.RunTask).
+// a scheduled task ({"task": "train"|"feedback"|"spend"|"conversions"|"billing"},
+// admin.RunTask).
 func Invoke(h *admin.Handler) func(ctx context.Context, event json.RawMessage) (any, error) {
 	return func(ctx context.Context, event json.RawMessage) (any, error) {
 		var t admin.Task
