@@ -51,15 +51,6 @@ type Refs interface {
 	Resolve(ctx context.Context, reference string) (string, error)
 }
 
-// Metadata of the Checkout sessions and PaymentIntents of top-ups, which
-// Stripe's webhook (the ingest function) reads back to credit the buyer.
-const (
-	metaBuyer        = "leadrelay_buyer"
-	metaKind         = "leadrelay_kind"
-	kindTopUp        = "topup"
-	kindAutoRecharge = "auto_recharge"
-)
-
 // Top-up bounds: Stripe's smallest charge (in dollars, euros, pounds) and
 // its largest amount of a payment.
 const (
@@ -202,7 +193,7 @@ func (h *Handler) topUp(ctx context.Context, req httpapi.Request, id string) htt
 		Customer: b.Billing.StripeCustomer, Amount: int64(amount), Currency: acct.CurrencyCode(),
 		SuccessURL: acct.SuccessURL, CancelURL: acct.CancelURL,
 		Description:    "LeadRelay balance top-up of " + b.ID,
-		Metadata:       map[string]string{metaBuyer: b.ID, metaKind: kindTopUp},
+		Metadata:       map[string]string{billing.MetaBuyer: b.ID, billing.MetaKind: billing.KindTopUp},
 		IdempotencyKey: "topup:" + b.ID + ":" + key,
 	})
 	var se *stripe.Error

@@ -232,7 +232,7 @@ func (h *Handler) recharge(ctx context.Context, c *config.Config, b *config.Buye
 	log := h.Log.With("buyer", b.ID, "amount", ar.Amount.Decimal())
 	pi, err := h.Billing.ChargeSaved(ctx, acct, stripe.ChargeInput{
 		Customer: b.Billing.StripeCustomer, Amount: int64(ar.Amount), Currency: acct.CurrencyCode(),
-		Metadata:       map[string]string{metaBuyer: b.ID, metaKind: kindAutoRecharge},
+		Metadata:       map[string]string{billing.MetaBuyer: b.ID, billing.MetaKind: billing.KindAutoRecharge},
 		IdempotencyKey: fmt.Sprintf("recharge:%s:%d", b.ID, started),
 	})
 	if err != nil && stripeTransient(err) {

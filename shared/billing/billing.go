@@ -88,3 +88,14 @@ func DueRecharge(b *config.Buyer, balance money.Amount) bool {
 	ar := b.Billing.AutoRecharge
 	return b.Prepaid() && ar != nil && balance < ar.Below
 }
+
+// Metadata of the Checkout sessions and PaymentIntents of top-ups: the
+// admin function writes it (a top-up link, an automatic recharge) and
+// Stripe's webhook (the ingest function) reads it back to credit the
+// buyer.
+const (
+	MetaBuyer        = "leadrelay_buyer"
+	MetaKind         = "leadrelay_kind"
+	KindTopUp        = "topup"
+	KindAutoRecharge = "auto_recharge"
+)

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/leadrelay/leadrelay/shared/billing"
 	"github.com/leadrelay/leadrelay/shared/config"
 	"github.com/leadrelay/leadrelay/shared/httpapi"
 	"github.com/leadrelay/leadrelay/shared/money"
@@ -16,14 +17,6 @@ import (
 // StripeMaxBody bounds a Stripe event (a checkout session or payment
 // intent with its metadata is a few KB).
 const StripeMaxBody = 256 << 10
-
-// Metadata a top-up's Checkout session and PaymentIntent carry (the admin
-// function's POST /v1/admin/buyers/{id}/topup, the billing task's
-// automatic recharges).
-const (
-	MetaBuyer = "leadrelay_buyer"
-	MetaKind  = "leadrelay_kind"
-)
 
 // Balances credits prepaid buyers' top-ups (store.TopUp): once per
 // payment.
@@ -120,23 +113,23 @@ func topUpOf(ev *stripe.Event) (topUp, string) {
 		switch {
 		case err != nil:
 			return topUp{}, "not a checkout session: " + err.Error()
-		case cs.Metadata[MetaBuyer] == "":
-			return topUp{}, "not a LeadRelay top-up (no " + MetaBuyer + " metadata)"
+		case cs.Metadata[billing.MetaBuyer] == "":
+			return topUp{}, "not a LeadRelay top-up (no " + billing.MetaBuyer + " metadata)"
 		case cs.PaymentStatus != "paid":
 			return topUp{}, "not paid yet (payment_status " + cs.PaymentStatus + "): credited when it is"
 		}
 		// Keyed by its PaymentIntent, as the intent's own event is.
-		return topUp{buyer: cs.Metadata[MetaBuyer], customer: cs.Customer, payment: cmp.Or(cs.PaymentIntent, cs.ID),
+		return topUp{buyer: cs.Metadata[billing.MetaBuyer], customer: cs.Customer, payment: cmp.Or(cs.PaymentIntent, cs.ID),
 			currency: cs.Currency, amount: money.Amount(cs.AmountTotal)}, ""
 	case "payment_intent.succeeded":
 		pi, err := ev.PaymentIntent()
 		switch {
 		case err != nil:
 			return topUp{}, "not a payment intent: " + err.Error()
-		case pi.Metadata[MetaBuyer] == "":
-			return topUp{}, "not a LeadRelay top-up (no " + MetaBuyer + " metadata)"
+		case pi.Metadata[billing.MetaBuyer] == "":
+			return topUp{}, "not a LeadRelay top-up (no " + billing.MetaBuyer + " metadata)"
 		}
-		return topUp{buyer: pi.Metadata[MetaBuyer], customer: pi.Customer, payment: pi.ID, currency: pi.Currency, amount: money.Amount(pi.AmountReceived)}, ""
+		return topUp{buyer: pi.Metadata[billing.MetaBuyer], customer: pi.Customer, payment: pi.ID, currency: pi.Currency, amount: money.Amount(pi.AmountReceived)}, ""
 	}
 	return topUp{}, "event type " + ev.Type + " is not used"
 }
