@@ -78,6 +78,9 @@ type Reservation struct {
 	// Balance, for a prepaid buyer, takes the price from its balance
 	// (balance.go); the assignment holds it (BalanceKey) like a cap.
 	Balance *BalanceHold
+	// Slot, for a call, takes one of the buyer's concurrency slots
+	// (slot.go): ErrSlotTaken if another call holds it.
+	Slot *SlotHold
 }
 
 // Rotation names an order's rotation counter. Strict makes the
@@ -150,7 +153,7 @@ func (s *Store) commitRound(ctx context.Context, id string, t *txn) (Failed, err
 // *StaleError when the lead is no longer in round Seq.
 func (s *Store) Reserve(ctx context.Context, r Reservation) error {
 	if r.Test {
-		r.Caps, r.BuyerDedupe, r.Rotation, r.Balance = nil, nil, nil, nil
+		r.Caps, r.BuyerDedupe, r.Rotation, r.Balance, r.Slot = nil, nil, nil, nil, nil
 	}
 	a := r.Assignment
 	t, err := s.reserveTxn(ctx, r, s.now())
@@ -215,6 +218,9 @@ func (s *Store) reserveTxn(ctx context.Context, r Reservation, now time.Time) (*
 	if r.Balance != nil {
 		t.update(itemBalance, s.balanceTake(*r.Balance))
 	}
+	if r.Slot != nil {
+		t.put(itemSlot, s.slotPut(*r.Slot, now))
+	}
 	return t, nil
 }
 
@@ -253,6 +259,9 @@ func reserveRefusal(f Failed, r Reservation) error {
 	}
 	if _, ok := f[itemRotation]; ok {
 		return ErrRotationMoved
+	}
+	if _, ok := f[itemSlot]; ok {
+		return ErrSlotTaken
 	}
 	if old, ok := f[itemBalance]; ok {
 		e := &BalanceError{Buyer: r.Balance.Buyer, Price: r.Balance.Amount}
