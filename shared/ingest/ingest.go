@@ -103,6 +103,14 @@ type Handler struct {
 	// references) resolves.
 	Balances Balances
 
+	// Calls routes and settles inbound calls (voice.go): Twilio's
+	// webhooks are checked against PublicURL (LEADRELAY_PUBLIC_URL, the
+	// API's base URL with its stage) with the auth token TwilioToken
+	// returns, asked on the first webhook (an error answers it 503).
+	Calls       CallStore
+	PublicURL   string
+	TwilioToken func(context.Context) ([]byte, error)
+
 	once sync.Once
 	mux  httpapi.Mux
 }
@@ -123,6 +131,7 @@ func (h *Handler) register() {
 		h.integrationRoutes,
 		h.metaRoutes,
 		h.stripeRoutes,
+		h.voiceRoutes,
 	} {
 		add(&h.mux)
 	}

@@ -514,6 +514,22 @@ func (s *Store) Note(ctx context.Context, id string, seq int, events []lead.Even
 	return nil
 }
 
+// NoteOnce adds events to round Seq of a lead once per name: a repeat of
+// the same name (a webhook retried) changes nothing.
+func (s *Store) NoteOnce(ctx context.Context, id string, seq int, name string, events []lead.Event) error {
+	item, err := attributevalue.MarshalMap(note{Events: events})
+	if err != nil {
+		return fmt.Errorf("encode note of lead %s: %w", id, err)
+	}
+	pk, sk := noteKey(id, seq, "ONCE#"+name)
+	item[attrPK], item[attrSK] = str(pk), str(sk)
+	err = s.putItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: item, ConditionExpression: aws.String("attribute_not_exists(pk)")})
+	if err == nil || errors.As(err, new(*types.ConditionalCheckFailedException)) {
+		return nil
+	}
+	return fmt.Errorf("note on lead %s: %w", id, err)
+}
+
 // Reroute puts a lead back into routing (an operator's decision after a
 // configuration change): an unsold or rejected lead, or one still waiting
 // for routing (received) whose message was lost. A new round, with no order

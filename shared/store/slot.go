@@ -51,13 +51,13 @@ func (s *Store) slotPut(h SlotHold, now time.Time) *types.Put {
 	}
 }
 
-// ReleaseSlot frees a buyer's slot i if holder still holds it (a slot
-// that expired and was taken by another call is left alone); releasing
-// twice is harmless.
-func (s *Store) ReleaseSlot(ctx context.Context, buyer string, i int, holder string) error {
+// ReleaseSlot frees the slot slotKey (SlotKey) if holder still holds it
+// (a slot that expired and was taken by another call is left alone);
+// releasing twice is harmless.
+func (s *Store) ReleaseSlot(ctx context.Context, slotKey, holder string) error {
 	_, err := s.updateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 aws.String(s.table),
-		Key:                       key(SlotKey(buyer, i), slotSK),
+		Key:                       key(slotKey, slotSK),
 		UpdateExpression:          aws.String("SET expires_at = :zero REMOVE holder"),
 		ConditionExpression:       aws.String("holder = :h"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":h": str(holder), ":zero": num(0)},
@@ -65,5 +65,5 @@ func (s *Store) ReleaseSlot(ctx context.Context, buyer string, i int, holder str
 	if err == nil || errors.As(err, new(*types.ConditionalCheckFailedException)) {
 		return nil
 	}
-	return fmt.Errorf("release slot %d of %s: %w", i, buyer, err)
+	return fmt.Errorf("release slot %s: %w", slotKey, err)
 }
