@@ -15,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/getkin/kin-openapi/openapi3filter"
 )
 
 const twilioToken = "twilio-auth-token-0123456789abcdef"
@@ -356,5 +358,39 @@ func TestCallOutsideHoursAndBadSignature(t *testing.T) {
 	}
 	if ls := e.metaLeads("+13105550600"); ls[0]["status"] != "routing" {
 		t.Fatalf("after a forged dial-done: %v", ls)
+	}
+}
+
+// The voice webhooks' answers (TwiML, 403, 400) match docs/openapi.yaml.
+func TestCallAnswersMatchOpenAPI(t *testing.T) {
+	openapi3filter.RegisterBodyDecoder("text/xml", openapi3filter.FileBodyDecoder)
+	e := startCalls(t, "")
+	api := openAPI(t, e.r.URL)
+	signed := func(u string, form url.Values) (string, map[string]string) {
+		return form.Encode(), map[string]string{"Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": twilioSign(twilioToken, u, form)}
+	}
+	in := url.Values{"CallSid": {"CA800"}, "From": {"+13105550800"}, "To": {"+18005550100"}, "FromState": {"CA"}}
+	body, h := signed(e.r.URL+"/v1/voice/incoming", in)
+	if got := checked(t, api, "POST", e.r.URL+"/v1/voice/incoming", body, h); got != 200 {
+		t.Fatalf("incoming: %d", got)
+	}
+	h["X-Twilio-Signature"] = "bad"
+	if got := checked(t, api, "POST", e.r.URL+"/v1/voice/incoming", body, h); got != 403 {
+		t.Fatalf("bad signature: %d", got)
+	}
+	action := dialled(t, e.call("CA800", "+13105550800", "+18005550100"), "+15125550101")
+	status := strings.Replace(action, "/dial-done?", "/status?", 1)
+	body, h = signed(status, url.Values{"CallSid": {"CA-leg"}, "CallStatus": {"ringing"}})
+	if got := checked(t, api, "POST", status, body, h); got != 200 {
+		t.Fatalf("status: %d", got)
+	}
+	body, h = signed(action, url.Values{"CallSid": {"CA800"}, "DialCallStatus": {"busy"}, "DialCallDuration": {"0"}})
+	if got := checked(t, api, "POST", action, body, h); got != 200 {
+		t.Fatalf("dial-done: %d", got)
+	}
+	noRound := e.r.URL + "/v1/voice/dial-done?lead=x&seq=0"
+	body, h = signed(noRound, url.Values{"DialCallStatus": {"busy"}})
+	if got := checked(t, api, "POST", noRound, body, h); got != 400 {
+		t.Fatalf("dial-done without a round: %d", got)
 	}
 }
