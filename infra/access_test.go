@@ -406,6 +406,11 @@ var storeScenarios = map[string][]scenario{
 			Slot:        &store.SlotHold{Buyer: "acme", Index: 1, Holder: "l-1", Expires: accessNow},
 		})
 	}),
+	"EndCall": reroutable(func(ctx context.Context, e *accessEnv) {
+		rec := accessRecord(false)
+		rec.Assignment = &lead.Assignment{Buyer: "acme", Order: "auto", Price: 2500}
+		_ = e.store.EndCall(ctx, rec, 1, []lead.CapHold{{Key: accessCap, Amount: 2500}, {Key: store.BalanceKey("acme"), Amount: 2500}}, nil, &store.CallDial{Seconds: 60})
+	}),
 	"ReleaseSlot": {func(ctx context.Context, e *accessEnv) { _ = e.store.ReleaseSlot(ctx, store.SlotKey("acme", 1), "l-1") }},
 	"NoteOnce":    {func(ctx context.Context, e *accessEnv) { _ = e.store.NoteOnce(ctx, "l-1", 1, "call:CA1:ringing", nil) }},
 	"Finish": reroutable(func(ctx context.Context, e *accessEnv) {

@@ -42,6 +42,7 @@ type CallStore interface {
 	Release(ctx context.Context, id string, seq int, status lead.Status, holds []lead.CapHold, events []lead.Event) error
 	Sell(ctx context.Context, in store.SaleInput) error
 	Finish(ctx context.Context, id string, seq int, status lead.Status, rec *lead.Record, events []lead.Event) error
+	EndCall(ctx context.Context, rec *lead.Record, seq int, holds []lead.CapHold, events []lead.Event, dial *store.CallDial) error
 	ReleaseSlot(ctx context.Context, slotKey, holder string) error
 	NoteOnce(ctx context.Context, id string, seq int, name string, events []lead.Event) error
 }
@@ -391,15 +392,14 @@ func (h *Handler) dialDone(ctx context.Context, req httpapi.Request) httpapi.Res
 	case status == dialCompleted || status == dialAnswered || status == dialCanceled:
 		// Connected but short of the buffer, or the caller hung up while
 		// it rang: not billable, and the call is over.
+		var dial *store.CallDial
 		if status != dialCanceled {
 			ev.Detail += fmt.Sprintf(": not billable (under the %s buffer)", buffer)
 			ev.Data["billable"] = false
+			dial = &store.CallDial{Seconds: int64(dur)}
 		}
-		if err := h.Calls.Release(ctx, id, seq, lead.Routing, a.Caps, []lead.Event{ev}); err != nil {
+		if err := h.Calls.EndCall(ctx, cur, seq, a.Caps, []lead.Event{ev}, dial); err != nil {
 			return h.callSettleFailed(ctx, log, ix, id, err)
-		}
-		if err := h.Calls.Finish(ctx, id, seq+1, lead.Unsold, cur, nil); err != nil && !errors.As(err, new(*store.StaleError)) {
-			log.ErrorContext(ctx, "end unbilled call; the sweeper will", "error", err)
 		}
 		log.InfoContext(ctx, "call ended unbilled", "status", status, "duration_s", dur)
 		return twiML(twilio.Hangup{})
@@ -454,12 +454,19 @@ func (h *Handler) sellCall(ctx context.Context, log *slog.Logger, ix *config.Ind
 		Lead: &cur.Lead, Seq: cur.Seq, Sale: sale, First: true, Events: []lead.Event{ev, accepted},
 		BuyerDedupe: store.BuyerDedupeKeys(a.Buyer, ref.Order.Dedupe, cur.Fields),
 		Charge:      billing.SaleCharge(ix, &cur.Lead, sale, cur.Seq+1),
+		Call:        &store.CallDial{Seconds: int64(durationOf(ev)), Billable: true},
 	}
 	if err := h.Calls.Sell(ctx, in); err != nil {
 		return h.callSettleFailed(ctx, log, ix, cur.ID, err)
 	}
 	log.InfoContext(ctx, "call sold", "buyer", a.Buyer, "price", a.Price.Decimal(), "payout", sale.Payout.Decimal())
 	return twiML(twilio.Hangup{})
+}
+
+// durationOf is the seconds a dial's event recorded.
+func durationOf(ev lead.Event) int {
+	d, _ := ev.Data["duration_s"].(int)
+	return d
 }
 
 // sourcePayout is what a source is paid for a billable call.

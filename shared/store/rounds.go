@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"strconv"
 	"strings"
@@ -350,6 +351,8 @@ type SaleInput struct {
 	// Charge, when set, queues the sale's bill to an invoiced buyer, in
 	// the sale's transaction (charges.go).
 	Charge *lead.Charge
+	// Call, for a call billed, counts its dial's figures (slot.go).
+	Call *CallDial
 }
 
 // Sell marks the assignment of round Seq sold, with its ledger entries, in
@@ -365,8 +368,12 @@ func (s *Store) Sell(ctx context.Context, in SaleInput) error {
 		if in.First {
 			c["sold"] = 1
 		}
-		lg = entries(day, leadDims(*in.Lead), c)
 		bc := counts{"revenue": int64(sale.Price), "cost": int64(sale.Payout), "sales": 1, "sold": 1}
+		if in.Call != nil {
+			maps.Copy(c, in.Call.counts())
+			maps.Copy(bc, in.Call.counts())
+		}
+		lg = entries(day, leadDims(*in.Lead), c)
 		lg = append(lg, entries(day, map[string]string{DimBuyer: sale.Buyer, DimBuyerSource: BuyerSourceID(sale.Buyer, in.Lead.Source),
 			DimOrder: sale.Buyer + "/" + sale.Order}, bc)...)
 	}
@@ -424,6 +431,19 @@ func (s *Store) Release(ctx context.Context, id string, seq int, status lead.Sta
 	}
 	t := &txn{}
 	t.put(itemLead, put)
+	s.releaseHolds(t, holds)
+	if _, err := s.commitRound(ctx, id, t); err != nil {
+		if errors.As(err, new(*StaleError)) {
+			return err
+		}
+		return fmt.Errorf("release lead %s: %w", id, err)
+	}
+	return nil
+}
+
+// releaseHolds adds to t the return of an assignment's holds: a unit and
+// the price back on each cap counter, the price back on a prepaid balance.
+func (s *Store) releaseHolds(t *txn, holds []lead.CapHold) {
 	for i, h := range holds {
 		if isBalanceKey(h.Key) {
 			t.update(releaseName(i), s.balanceCredit(strings.TrimPrefix(h.Key, "BALANCE#"), h.Amount))
@@ -438,13 +458,6 @@ func (s *Store) Release(ctx context.Context, id string, seq int, status lead.Sta
 			},
 		})
 	}
-	if _, err := s.commitRound(ctx, id, t); err != nil {
-		if errors.As(err, new(*StaleError)) {
-			return err
-		}
-		return fmt.Errorf("release lead %s: %w", id, err)
-	}
-	return nil
 }
 
 // Rotations reads a campaign's rotation counters (order key → counter) in

@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/leadrelay/leadrelay/shared/lead"
 )
 
 // A buyer's concurrency cap on calls is held in slot items, one per call
@@ -66,4 +69,57 @@ func (s *Store) ReleaseSlot(ctx context.Context, slotKey, holder string) error {
 		return nil
 	}
 	return fmt.Errorf("release slot %s: %w", slotKey, err)
+}
+
+// CallDial is what a connected call's dial adds to the P&L of the lead's
+// campaign, source and the buyer: a connected call, billable or not, and
+// its seconds (the report's average call duration is seconds over
+// connected calls).
+type CallDial struct {
+	Seconds  int64
+	Billable bool
+}
+
+// counts are the dial's ledger counts.
+func (d CallDial) counts() counts {
+	c := counts{"connected": 1, "call_seconds": d.Seconds}
+	if d.Billable {
+		c["billable"] = 1
+	}
+	return c
+}
+
+// EndCall ends a call that will not be billed, from round seq: the
+// assignment's caps given back and the lead unsold, in one round (one
+// transaction); a connected dial's figures (dial, when set) counted for
+// the campaign, source and buyer. A taken round is a *StaleError.
+func (s *Store) EndCall(ctx context.Context, rec *lead.Record, seq int, holds []lead.CapHold, events []lead.Event, dial *CallDial) error {
+	now := s.now()
+	var lg []entry
+	if !rec.Test {
+		day := s.day(ctx, now)
+		c := counts{string(lead.Unsold): 1}
+		if dial != nil {
+			maps.Copy(c, dial.counts())
+		}
+		lg = entries(day, leadDims(rec.Lead), c)
+		if dial != nil && rec.Assignment != nil {
+			a := rec.Assignment
+			lg = append(lg, entries(day, map[string]string{DimBuyer: a.Buyer, DimOrder: a.Buyer + "/" + a.Order}, dial.counts())...)
+		}
+	}
+	put, err := s.roundPut(rec.ID, round{Seq: seq + 1, Status: lead.Unsold, At: now, Event: events}, time.Time{}, lg)
+	if err != nil {
+		return err
+	}
+	t := &txn{}
+	t.put(itemLead, put)
+	s.releaseHolds(t, holds)
+	if _, err := s.commitRound(ctx, rec.ID, t); err != nil {
+		if errors.As(err, new(*StaleError)) {
+			return err
+		}
+		return fmt.Errorf("end call %s: %w", rec.ID, err)
+	}
+	return nil
 }
