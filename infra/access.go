@@ -129,8 +129,9 @@ func tableAccessOf(fn string) tableAccess {
 		return tableAccess{table: []keyGrant{
 			{ddbGetItem, []string{pkConfig}}, // LoadConfig (cache; the ledger's timezone)
 			// GetLead: GET /v1/leads/{id}, returns, outcomes; LatestModel
-			// (the scoring model, cached).
-			{ddbQuery, []string{pkLead, pkModel}},
+			// (the scoring model, cached); Rotations (round robin and
+			// weighted calls).
+			{ddbQuery, []string{pkLead, pkModel, pkRotation}},
 			{ddbBatchGetItem, []string{pkValue}}, // RecentLeads: velocity of the lead's contacts
 			// PutLead (round 0, idempotency, value overflow, dedupe, ping
 			// claim), CountDuplicate, Return (an invoiced buyer's credit

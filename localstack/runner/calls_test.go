@@ -431,3 +431,23 @@ func (e *env) reportJSON(day, group string, out any) {
 		e.t.Fatalf("report: %v: %s", err, raw)
 	}
 }
+
+// A round robin call campaign alternates its buyers, counting each call
+// on the rotation as the router counts leads.
+func TestCallRoundRobin(t *testing.T) {
+	doc := strings.Replace(callYAML(""), "    dedupe: {fields: [phone], window: 1h}\n", "    dedupe: {fields: [phone], window: 1h}\n    distribution: round_robin\n", 1)
+	e := start(t, doc, func(o *Options) { o.TwilioAuthToken = twilioToken })
+	got := map[string]int{}
+	for i := range 6 {
+		sid := fmt.Sprintf("CA9%02d", i)
+		a := e.call(sid, fmt.Sprintf("+1310555%04d", 900+i), "+18005550100")
+		if a.TwiML.Dial == nil {
+			t.Fatalf("call %d: %s", i, a.Body)
+		}
+		got[strings.TrimSpace(a.TwiML.Dial.Number.Phone)]++
+		e.dialDone(a.TwiML.Dial.Action, sid, "completed", 100) // each call ends before the next
+	}
+	if got["+15125550101"] != 3 || got["+15125550102"] != 3 {
+		t.Fatalf("round robin over 6 calls: %v", got)
+	}
+}

@@ -44,8 +44,13 @@ type CallStore interface {
 	Finish(ctx context.Context, id string, seq int, status lead.Status, rec *lead.Record, events []lead.Event) error
 	EndCall(ctx context.Context, rec *lead.Record, seq int, holds []lead.CapHold, events []lead.Event, dial *store.CallDial) error
 	ReleaseSlot(ctx context.Context, slotKey, holder string) error
+	Rotations(ctx context.Context, campaign string) (map[string]store.Rot, error)
 	NoteOnce(ctx context.Context, id string, seq int, name string, events []lead.Event) error
 }
+
+// MaxRotationTries bounds how often a call's decision is taken again
+// after other calls moved a round robin or weighted rotation.
+const MaxRotationTries = 20
 
 // MaxCall is how long a dialled call may hold its round and slot before
 // they are taken for lost: Twilio ends every call at four hours, so a
@@ -252,36 +257,62 @@ func (h *Handler) dialNext(ctx context.Context, log *slog.Logger, ix *config.Ind
 	var explain []routing.Verdict
 	if camp != nil {
 		in := routing.NewInput(l, camp, ix, now, tried, nil)
-		dec := routing.Decide(in)
-		explain = dec.Explain
-		for i, c := range dec.Candidates {
-			d := c.Ref.Buyer.Delivery
-			if d.Type != config.DeliveryCall {
-				continue
-			}
-			r := offer.Reservation(l, seq, c, explain, now)
-			r.Due = now.Add(MaxCall)
-			r.Events[0].Detail = fmt.Sprintf("dialling %s (%s) at %s", c.Ref.Key(), d.Number, c.Price)
-			err := h.reserveCall(ctx, r, d.Concurrency, now)
-			var full *store.CapFullError
-			var broke *store.BalanceError
-			var stale *store.StaleError
-			switch {
-			case err == nil:
-				log.InfoContext(ctx, "call dialled", "buyer", c.Ref.Buyer.ID, "order", c.Ref.Order.ID, "price", c.Price.Decimal(), "rank", i+1, "seq", seq+1)
-				return h.dialTwiML(l.ID, seq+1, d)
-			case errors.Is(err, store.ErrSlotTaken):
-				explain = offer.Mark(explain, c.Ref.Key(), routing.ReasonConcurrencyFull, fmt.Sprintf("all %d of %s's call slots are held", d.Concurrency, c.Ref.Buyer.ID))
-			case errors.As(err, &full):
-				explain = offer.Mark(explain, c.Ref.Key(), routing.ReasonCapFull, full.Error())
-			case errors.As(err, &broke):
-				explain = offer.Mark(explain, c.Ref.Key(), routing.ReasonNoBalance, broke.Error())
-			case errors.As(err, &stale):
-				return h.callAsItStands(ctx, log, ix, l.ID)
-			default:
-				log.ErrorContext(ctx, "reserve call", "order", c.Ref.Key(), "error", err)
+		for try := 0; ; try++ {
+			dec, rots, err := offer.Decide(ctx, h.Calls.Rotations, &in)
+			if err != nil {
+				log.ErrorContext(ctx, "decide call", "error", err)
 				return sayGoodbye("We are sorry, we cannot connect your call right now. Please call again later.")
 			}
+			explain = dec.Explain
+			moved := false
+			for i, c := range dec.Candidates {
+				d := c.Ref.Buyer.Delivery
+				if d.Type != config.DeliveryCall {
+					continue
+				}
+				r := offer.Reservation(l, seq, c, explain, now)
+				r.Due = now.Add(MaxCall)
+				r.Rotation = offer.Rotation(in, c, rots)
+				r.Events[0].Detail = fmt.Sprintf("dialling %s (%s) at %s", c.Ref.Key(), d.Number, c.Price)
+				err := h.reserveCall(ctx, r, d.Concurrency, now)
+				var full *store.CapFullError
+				var broke *store.BalanceError
+				var stale *store.StaleError
+				reason, detail := "", ""
+				switch {
+				case err == nil:
+					log.InfoContext(ctx, "call dialled", "buyer", c.Ref.Buyer.ID, "order", c.Ref.Order.ID, "price", c.Price.Decimal(), "rank", i+1, "seq", seq+1)
+					return h.dialTwiML(l.ID, seq+1, d)
+				case errors.Is(err, store.ErrRotationMoved):
+					moved = true
+				case errors.Is(err, store.ErrSlotTaken):
+					reason, detail = routing.ReasonConcurrencyFull, fmt.Sprintf("all %d of %s's call slots are held", d.Concurrency, c.Ref.Buyer.ID)
+				case errors.As(err, &full):
+					reason, detail = routing.ReasonCapFull, full.Error()
+				case errors.As(err, &broke):
+					reason, detail = routing.ReasonNoBalance, broke.Error()
+				case errors.As(err, &stale):
+					return h.callAsItStands(ctx, log, ix, l.ID)
+				default:
+					log.ErrorContext(ctx, "reserve call", "order", c.Ref.Key(), "error", err)
+					return sayGoodbye("We are sorry, we cannot connect your call right now. Please call again later.")
+				}
+				if moved {
+					break
+				}
+				explain = offer.Mark(explain, c.Ref.Key(), reason, detail)
+				in.Exclude[c.Ref.Key()] = reason
+			}
+			if !moved {
+				break
+			}
+			if try >= MaxRotationTries {
+				log.ErrorContext(ctx, "the rotation kept moving", "tries", try+1)
+				return sayGoodbye("We are sorry, we cannot connect your call right now. Please call again later.")
+			}
+			// Another call took the order's turn: read the rotation again
+			// after a short, jittered pause.
+			time.Sleep(time.Duration(rand.IntN(5*(try+1))) * time.Millisecond)
 		}
 	}
 	rec := &lead.Record{Lead: *l}

@@ -6,11 +6,13 @@
 package offer
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"time"
 
 	"github.com/leadrelay/leadrelay/shared/backoff"
+	"github.com/leadrelay/leadrelay/shared/config"
 	"github.com/leadrelay/leadrelay/shared/lead"
 	"github.com/leadrelay/leadrelay/shared/routing"
 	"github.com/leadrelay/leadrelay/shared/store"
@@ -97,4 +99,48 @@ func ExplainData(explain []routing.Verdict) map[string]any {
 		reasons[r] = n + 1
 	}
 	return map[string]any{"orders": len(explain), "verdicts": verdicts, "by_reason": reasons}
+}
+
+// Decide decides the lead's candidates. Rotation counters are read (with
+// rotations) only where they decide — round robin, weighted, and ties
+// among waterfall priorities —: then in.Rotation holds them and the
+// decision is taken again with them; rots is nil when they were not read.
+func Decide(ctx context.Context, rotations func(context.Context, string) (map[string]store.Rot, error), in *routing.Input) (dec routing.Decision, rots map[string]store.Rot, err error) {
+	method := in.Campaign.Distribution
+	dec = routing.Decide(*in)
+	if !StrictRotation(method) && !tiedAtTop(dec.Candidates) {
+		return dec, nil, nil
+	}
+	if rots, err = rotations(ctx, in.Campaign.ID); err != nil {
+		return routing.Decision{}, nil, err
+	}
+	in.Rotation = make(map[string]int64, len(rots))
+	for k, r := range rots {
+		if method == config.RoundRobin {
+			in.Rotation[k] = r.Last // least recently served first
+		} else {
+			in.Rotation[k] = r.N
+		}
+	}
+	return routing.Decide(*in), rots, nil
+}
+
+// StrictRotation reports whether a distribution method serves orders in
+// turn, so an offer must count on the rotation as it was read.
+func StrictRotation(method string) bool {
+	return method == config.RoundRobin || method == config.Weighted
+}
+
+// Rotation is the rotation an offer to c counts, when the counters were
+// read (rots not nil): strict for round robin and weighted, so that the
+// reservation fails with store.ErrRotationMoved if another offer moved it.
+func Rotation(in routing.Input, c routing.Candidate, rots map[string]store.Rot) *store.Rotation {
+	if rots == nil {
+		return nil
+	}
+	return &store.Rotation{Campaign: in.Campaign.ID, Order: c.Ref.Key(), Strict: StrictRotation(in.Campaign.Distribution), N: rots[c.Ref.Key()].N}
+}
+
+func tiedAtTop(cs []routing.Candidate) bool {
+	return len(cs) > 1 && cs[0].Ref.Order.Priority == cs[1].Ref.Order.Priority
 }

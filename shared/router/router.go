@@ -225,34 +225,10 @@ func (h *Handler) offer(ctx context.Context, log *slog.Logger, m queue.Route, in
 	}
 }
 
-// decide decides the lead's candidates. Rotation counters are read only
-// where they decide — round robin, weighted, and ties among waterfall
-// priorities —: then in.Rotation holds them and the decision is taken
-// again with them; rots is nil when they were not read.
+// decide decides the lead's candidates (offer.Decide: rotation counters
+// read only where they decide); rots is nil when they were not read.
 func (h *Handler) decide(ctx context.Context, in *routing.Input) (dec routing.Decision, rots map[string]store.Rot, err error) {
-	method := in.Campaign.Distribution
-	dec = routing.Decide(*in)
-	if !strictRotation(method) && !tiedAtTop(dec.Candidates) {
-		return dec, nil, nil
-	}
-	if rots, err = h.Store.Rotations(ctx, in.Campaign.ID); err != nil {
-		return routing.Decision{}, nil, err
-	}
-	in.Rotation = make(map[string]int64, len(rots))
-	for k, r := range rots {
-		if method == config.RoundRobin {
-			in.Rotation[k] = r.Last // least recently served first
-		} else {
-			in.Rotation[k] = r.N
-		}
-	}
-	return routing.Decide(*in), rots, nil
-}
-
-// strictRotation reports whether a distribution method serves orders in
-// turn, so an offer must count on the rotation as it was read.
-func strictRotation(method string) bool {
-	return method == config.RoundRobin || method == config.Weighted
+	return offer.Decide(ctx, h.Store.Rotations, in)
 }
 
 // offerTo is the reservation that offers the lead to candidate c: the
@@ -267,14 +243,8 @@ func (h *Handler) offerTo(m queue.Route, in routing.Input, c offerCand, explain 
 	if len(m.Bought) > 0 {
 		r.Status = lead.Sold // a shared lead stays sold while it looks for more buyers
 	}
-	if rots != nil {
-		r.Rotation = &store.Rotation{Campaign: in.Campaign.ID, Order: c.Ref.Key(), Strict: strictRotation(in.Campaign.Distribution), N: rots[c.Ref.Key()].N}
-	}
+	r.Rotation = offer.Rotation(in, c.Candidate, rots)
 	return r
-}
-
-func tiedAtTop(cs []routing.Candidate) bool {
-	return len(cs) > 1 && cs[0].Ref.Order.Priority == cs[1].Ref.Order.Priority
 }
 
 func noBuyerDetail(status lead.Status, explain []routing.Verdict) string {
