@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/getkin/kin-openapi/openapi3filter"
+
+	"github.com/leadrelay/leadrelay/shared/config"
 )
 
 const twilioToken = "twilio-auth-token-0123456789abcdef"
@@ -137,8 +139,9 @@ buyers:
     delivery: {type: call, number: "+15125550101", buffer: 90s, concurrency: 1}
     orders: [{campaign: calls, price: 40, priority: 1}]
   - id: second
+    api_key_sha256: "` + config.HashKey("key-second") + `"
     delivery: {type: call, number: "+15125550102", buffer: 90s, concurrency: 20, record: true}
-    orders: [{campaign: calls, price: 30, priority: 2}]
+    orders: [{campaign: calls, price: 30, priority: 2, return_window: 72h}]
 ` + extraBuyers
 }
 
@@ -278,6 +281,19 @@ func TestCallBilledOnceAfterNoAnswer(t *testing.T) {
 	if len(byBuyer) != 2 || byBuyer["second"] != (callRow{Key: "second", Sold: 1, Revenue: 30, Connected: 1, Billable: 1, CallSeconds: 95, AvgCallDuration: 95}) ||
 		byBuyer["first"] != (callRow{Key: "first", Connected: 1, CallSeconds: 60, AvgCallDuration: 60}) {
 		t.Fatalf("P&L by buyer: %+v", buyers.Rows)
+	}
+
+	// Returns apply to calls: the buyer returns the billed call.
+	ret := e.do("POST", "/v1/returns", "application/json", fmt.Sprintf(`{"lead_id":%q,"reason":"wrong_person"}`, id), map[string]string{"X-API-Key": "key-second"})
+	if ret.Status != 200 {
+		t.Fatalf("return: %d %v", ret.Status, ret.Body)
+	}
+	if ls := e.metaLeads(caller); ls[0]["status"] != "returned" {
+		t.Fatalf("after the return: %v", ls)
+	}
+	rows = e.report(day, day, "campaign")
+	if r := rows[0]; r.Returned != 1 || r.Revenue != 0 || r.Cost != 1200 {
+		t.Fatalf("P&L after the return: %+v", r)
 	}
 }
 
