@@ -467,3 +467,30 @@ func TestCallRoundRobin(t *testing.T) {
 		t.Fatalf("round robin over 6 calls: %v", got)
 	}
 }
+
+// A campaign's question is asked on the keypad before routing; the answer
+// is a field the orders filter on.
+func TestCallGatherQualifies(t *testing.T) {
+	doc := strings.Replace(callYAML(""), "      state: {type: us_state}\n", `      state: {type: us_state}
+      insured: {type: boolean}
+    gather: {field: insured, prompt: "Press 1 if you have insurance today, 2 if not."}
+`, 1)
+	doc = strings.Replace(doc, "orders: [{campaign: calls, price: 40, priority: 1}]",
+		"orders: [{campaign: calls, price: 40, priority: 1, filters: [{field: insured, op: eq, value: true}]}]", 1)
+	e := start(t, doc, func(o *Options) { o.TwilioAuthToken = twilioToken })
+	for _, c := range []struct{ digits, number string }{{"1", "+15125550101"}, {"2", "+15125550102"}} {
+		caller := "+1310555070" + c.digits
+		sid := "CA70" + c.digits
+		ask := e.call(sid, caller, "+18005550100")
+		if !strings.Contains(ask.Body, `<Gather action="`+e.r.URL+`/v1/voice/incoming" method="POST" input="dtmf" numDigits="1" timeout="8"><Say>Press 1 if`) {
+			t.Fatalf("want the question: %s", ask.Body)
+		}
+		if ls := e.metaLeads(caller); len(ls) != 0 {
+			t.Fatalf("a lead before the answer: %v", ls)
+		}
+		answer := e.twilio(e.r.URL+"/v1/voice/incoming", url.Values{
+			"CallSid": {sid}, "From": {caller}, "To": {"+18005550100"}, "FromState": {"CA"}, "Digits": {c.digits},
+		}, twilioToken)
+		dialled(t, answer, c.number)
+	}
+}

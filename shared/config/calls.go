@@ -31,6 +31,31 @@ const (
 	MaxConcurrency = 100
 )
 
+// Gather is a call campaign's question to the caller, answered on the
+// keypad before routing: a ZIP code (Field a zip field: five digits) or a
+// yes or no (Field a boolean field: 1 is yes, anything else no). The
+// answer fills the field, which orders filter on like any other.
+type Gather struct {
+	Field  string `yaml:"field" json:"field"`
+	Prompt string `yaml:"prompt" json:"prompt"`
+	// Timeout is how long Twilio waits for the answer (default 8 s).
+	Timeout Duration `yaml:"timeout,omitempty" json:"timeout,omitempty"`
+}
+
+// Gather bounds.
+const (
+	DefaultGatherTimeout = 8 * time.Second
+	MaxGatherPrompt      = 500
+)
+
+// Wait is how long Twilio waits for the caller's answer.
+func (g *Gather) Wait() time.Duration {
+	if g.Timeout > 0 {
+		return g.Timeout.D()
+	}
+	return DefaultGatherTimeout
+}
+
 // e164 is a phone number in E.164: "+" and up to 15 digits.
 var e164 = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
 
@@ -83,8 +108,12 @@ func (k *checker) calls(c *Config, campaigns map[string]*Campaign) {
 			if cp.MaxSales > 1 {
 				k.add(p+".max_sales", CodeInvalid, "a call is connected to one buyer: max_sales is 1")
 			}
+			k.gather(p+".gather", cp)
 		default:
 			k.add(p+".type", CodeInvalid, "campaign type %q: want leads or call", cp.Type)
+		}
+		if cp.Gather != nil && !cp.IsCall() {
+			k.add(p+".gather", CodeInvalid, "gather is for call campaigns")
 		}
 	}
 	numbers := map[string]string{}
@@ -156,5 +185,23 @@ func (k *checker) notCall(p string, d Delivery) {
 		if f.set {
 			k.add(p+"."+f.name, CodeInvalid, "%s is for call delivery", f.name)
 		}
+	}
+}
+
+// gather checks a call campaign's question: a zip or boolean field of the
+// campaign, a prompt, a wait between 3 and 30 seconds.
+func (k *checker) gather(p string, cp *Campaign) {
+	g := cp.Gather
+	if g == nil {
+		return
+	}
+	if f, ok := cp.Fields[g.Field]; !ok || (f.Type != TypeZip && f.Type != TypeBoolean) {
+		k.add(p+".field", CodeInvalid, "gather fills a zip or boolean field of the campaign (%q is not one)", g.Field)
+	}
+	if g.Prompt == "" || len(g.Prompt) > MaxGatherPrompt {
+		k.add(p+".prompt", CodeRequired, "gather needs the prompt the caller hears (at most %d characters)", MaxGatherPrompt)
+	}
+	if g.Timeout != 0 && (g.Timeout.D() < 3*time.Second || g.Timeout.D() > 30*time.Second) {
+		k.add(p+".timeout", CodeInvalid, "timeout is between 3s and 30s")
 	}
 }

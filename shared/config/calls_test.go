@@ -14,6 +14,7 @@ campaigns:
     fields:
       phone: {type: phone, required: true, pii: true}
       state: {type: us_state}
+      zip: {type: zip}
     dedupe: {fields: [phone], window: 24h}
 sources:
   - id: tv-1
@@ -63,6 +64,9 @@ func TestCallConfigurationProblems(t *testing.T) {
 		{`{type: call, number: "+15125550199", buffer: 90s, concurrency: 2, record: true}`, `{type: webhook, url: "https://b.example.com"}`,
 			"buyers[0].orders[0].campaign", "its buyers' delivery is type call"},
 		{"    dedupe:", "    distribution: ping_post\n    dedupe:", "campaigns[0].distribution", "waterfall"},
+		{"    dedupe:", "    gather: {field: phone, prompt: Hi}\n    dedupe:", "campaigns[0].gather.field", "zip or boolean"},
+		{"    dedupe:", "    gather: {field: state}\n    dedupe:", "campaigns[0].gather.prompt", "needs the prompt"},
+		{"    dedupe:", "    gather: {field: zip, prompt: \"ZIP\", timeout: 1m}\n    dedupe:", "campaigns[0].gather.timeout", "between 3s"},
 	} {
 		doc := strings.Replace(callDoc, c.old, c.new, 1)
 		if doc == callDoc {

@@ -80,6 +80,9 @@ type Campaign struct {
 	// (default DefaultReturnReasons).
 	ReturnReasons []string `yaml:"return_reasons,omitempty" json:"return_reasons,omitempty"`
 	Scoring       Scoring  `yaml:"scoring,omitempty" json:"scoring,omitempty"`
+	// Gather, on a call campaign, asks the caller one question on the
+	// keypad before the call is routed (calls.go).
+	Gather *Gather `yaml:"gather,omitempty" json:"gather,omitempty"`
 }
 
 // Field is one field of a campaign's schema.

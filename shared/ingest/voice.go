@@ -164,8 +164,17 @@ func (h *Handler) incoming(ctx context.Context, req httpapi.Request) httpapi.Res
 		log.InfoContext(ctx, "call to a paused source or campaign", "source", src.ID, "campaign", camp.ID)
 		return sayGoodbye("We are sorry, no one can take your call at the moment. Please call again later.")
 	}
+	fields := callFields(camp, form)
+	if g := camp.Gather; g != nil {
+		if _, answered := form["Digits"]; !answered {
+			// Ask first: Twilio posts the answer here again, with the
+			// call's parameters and Digits.
+			return h.gatherTwiML(camp, g)
+		}
+		fields[g.Field] = gathered(camp, g, form.Get("Digits"))
+	}
 	p := posted{
-		env: envelope{Campaign: camp.ID, ExternalID: "call:" + callSid, Fields: callFields(camp, form)},
+		env: envelope{Campaign: camp.ID, ExternalID: "call:" + callSid, Fields: fields},
 		src: src, camp: camp, idemKey: "call:" + callSid,
 	}
 	var bad *httpapi.Response
@@ -203,6 +212,29 @@ func callFields(camp *config.Campaign, form url.Values) map[string]any {
 		}
 	}
 	return f
+}
+
+// gatherTwiML asks the campaign's question; no answer in time ends the
+// call.
+func (h *Handler) gatherTwiML(camp *config.Campaign, g *config.Gather) httpapi.Response {
+	digits := 1
+	if camp.Fields[g.Field].Type == config.TypeZip {
+		digits = 5
+	}
+	return twiML(
+		twilio.Gather{Action: strings.TrimSuffix(h.PublicURL, "/") + "/v1/voice/incoming", Method: http.MethodPost, Input: "dtmf",
+			NumDigits: digits, Timeout: int(g.Wait() / time.Second), Say: twilio.Say{Text: g.Prompt}},
+		twilio.Say{Text: "We did not receive an answer. Goodbye."}, twilio.Hangup{},
+	)
+}
+
+// gathered is the caller's answer as the field's value: the digits of a
+// ZIP code, or yes (1) or no for a boolean field.
+func gathered(camp *config.Campaign, g *config.Gather, digits string) any {
+	if camp.Fields[g.Field].Type == config.TypeBoolean {
+		return digits == "1"
+	}
+	return digits
 }
 
 // callNotWritten answers a call whose lead the store did not write: a

@@ -56,12 +56,14 @@ func TestTwiML(t *testing.T) {
 		Say{Text: "Connecting you <now> & then"},
 		Dial{Action: "https://x/v1/voice/dial-done?lead=L&seq=1", Timeout: 20, Record: "record-from-answer-dual",
 			Number: Number{StatusCallback: "https://x/v1/voice/status?lead=L", StatusCallbackEvent: "initiated ringing answered completed", Phone: "+15005550006"}},
+		Gather{Action: "https://x/v1/voice/incoming", Input: "dtmf", NumDigits: 5, Timeout: 8, Say: Say{Text: "Your ZIP?"}},
 		Hangup{},
 	}}
 	want := `<?xml version="1.0" encoding="UTF-8"?>` + "\n" +
 		`<Response><Say>Connecting you &lt;now&gt; &amp; then</Say>` +
 		`<Dial action="https://x/v1/voice/dial-done?lead=L&amp;seq=1" timeout="20" record="record-from-answer-dual">` +
 		`<Number statusCallback="https://x/v1/voice/status?lead=L" statusCallbackEvent="initiated ringing answered completed">+15005550006</Number></Dial>` +
+		`<Gather action="https://x/v1/voice/incoming" input="dtmf" numDigits="5" timeout="8"><Say>Your ZIP?</Say></Gather>` +
 		`<Hangup></Hangup></Response>`
 	if got := r.Marshal(); got != want {
 		t.Errorf("got\n%s\nwant\n%s", got, want)

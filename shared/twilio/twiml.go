@@ -28,6 +28,18 @@ type Reject struct {
 	Reason  string   `xml:"reason,attr,omitempty"`
 }
 
+// Gather asks the caller a question (Say) and posts the keys pressed
+// (Digits) to Action with the call's parameters.
+type Gather struct {
+	XMLName   xml.Name `xml:"Gather"`
+	Action    string   `xml:"action,attr,omitempty"`
+	Method    string   `xml:"method,attr,omitempty"`
+	Input     string   `xml:"input,attr,omitempty"`
+	NumDigits int      `xml:"numDigits,attr,omitempty"`
+	Timeout   int      `xml:"timeout,attr,omitempty"`
+	Say       Say
+}
+
 // Dial connects the caller to one number. Action is where Twilio posts
 // the dial's outcome (DialCallStatus, DialCallDuration, …); Timeout is
 // how many seconds the number may ring.
