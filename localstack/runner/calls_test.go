@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os/exec"
 	"sort"
@@ -492,5 +493,57 @@ func TestCallGatherQualifies(t *testing.T) {
 			"CallSid": {sid}, "From": {caller}, "To": {"+18005550100"}, "FromState": {"CA"}, "Digits": {c.digits},
 		}, twilioToken)
 		dialled(t, answer, c.number)
+	}
+}
+
+// A ping_post call campaign pings its call buyers with the caller's
+// non-PII fields and score, and dials the best bid; after a missed dial
+// it pings the others again and dials the next.
+func TestCallAuction(t *testing.T) {
+	var mu sync.Mutex
+	var pings []map[string]any
+	bidder := func(bid float64) string {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			var p map[string]any
+			_ = json.NewDecoder(r.Body).Decode(&p)
+			mu.Lock()
+			pings = append(pings, p)
+			mu.Unlock()
+			fmt.Fprintf(w, `{"bid": %v, "bid_id": "b-%v"}`, bid, bid)
+		}))
+		t.Cleanup(srv.Close)
+		return srv.URL
+	}
+	low, high := bidder(35), bidder(50)
+	doc := strings.Replace(callYAML(""), "    dedupe: {fields: [phone], window: 1h}\n", "    dedupe: {fields: [phone], window: 1h}\n    distribution: ping_post\n    ping: {timeout: 800ms, floor: 10}\n", 1)
+	doc = strings.Replace(doc, "orders: [{campaign: calls, price: 40, priority: 1}]", "orders: [{campaign: calls, ping_url: \""+low+"\"}]", 1)
+	doc = strings.Replace(doc, "orders: [{campaign: calls, price: 30, priority: 2, return_window: 72h}]", "orders: [{campaign: calls, ping_url: \""+high+"\"}]", 1)
+	e := start(t, doc, func(o *Options) { o.TwilioAuthToken = twilioToken })
+	a := e.call("CA950", "+13105550950", "+18005550100")
+	action := dialled(t, a, "+15125550102") // the 50 bid
+	next := e.dialDone(action, "CA950", "busy", 0)
+	if done := e.dialDone(dialled(t, next, "+15125550101"), "CA950", "completed", 120); done.TwiML.Hangup == nil {
+		t.Fatalf("completed: %s", done.Body)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	// Two buyers pinged for the first dial, the one left for the second.
+	if len(pings) != 3 {
+		t.Fatalf("pings: %v", pings)
+	}
+	for _, p := range pings {
+		fields, _ := p["fields"].(map[string]any)
+		if _, ok := fields["phone"]; ok || fields["state"] != "CA" {
+			t.Fatalf("a ping carries the caller's number or lacks the state: %v", p)
+		}
+	}
+	ls := e.metaLeads("+13105550950")
+	rec := e.admin("GET", "/v1/admin/leads/"+ls[0]["lead_id"].(string), "")
+	sales, _ := rec.Body["sales"].([]any)
+	if ls[0]["status"] != "sold" || len(sales) != 1 || sales[0].(map[string]any)["price"] != 35.0 || sales[0].(map[string]any)["buyer"] != "first" {
+		t.Fatalf("sold at the bid: %v %v", ls, rec.Body["sales"])
+	}
+	if !strings.Contains(fmt.Sprint(rec.Body["events"]), "auction") {
+		t.Fatal("no auction in the timeline")
 	}
 }

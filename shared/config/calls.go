@@ -102,9 +102,6 @@ func (k *checker) calls(c *Config, campaigns map[string]*Campaign) {
 			if f, ok := cp.Fields["phone"]; !ok || f.Type != TypePhone {
 				k.add(p+".fields.phone", CodeRequired, "a call campaign needs a phone field (type phone): the caller's number")
 			}
-			if cp.Distribution == PingPost {
-				k.add(p+".distribution", CodeInvalid, "a call campaign routes by waterfall, round_robin or weighted (call auctions are not supported yet)")
-			}
 			if cp.MaxSales > 1 {
 				k.add(p+".max_sales", CodeInvalid, "a call is connected to one buyer: max_sales is 1")
 			}

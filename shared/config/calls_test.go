@@ -63,7 +63,6 @@ func TestCallConfigurationProblems(t *testing.T) {
 			"buyers[0].delivery.buffer", "is for call delivery"},
 		{`{type: call, number: "+15125550199", buffer: 90s, concurrency: 2, record: true}`, `{type: webhook, url: "https://b.example.com"}`,
 			"buyers[0].orders[0].campaign", "its buyers' delivery is type call"},
-		{"    dedupe:", "    distribution: ping_post\n    dedupe:", "campaigns[0].distribution", "waterfall"},
 		{"    dedupe:", "    gather: {field: phone, prompt: Hi}\n    dedupe:", "campaigns[0].gather.field", "zip or boolean"},
 		{"    dedupe:", "    gather: {field: state}\n    dedupe:", "campaigns[0].gather.prompt", "needs the prompt"},
 		{"    dedupe:", "    gather: {field: zip, prompt: \"ZIP\", timeout: 1m}\n    dedupe:", "campaigns[0].gather.timeout", "between 3s"},

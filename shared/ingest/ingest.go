@@ -19,6 +19,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/leadrelay/leadrelay/shared/auction"
 	"github.com/leadrelay/leadrelay/shared/auth"
 	"github.com/leadrelay/leadrelay/shared/config"
 	"github.com/leadrelay/leadrelay/shared/httpapi"
@@ -107,8 +108,11 @@ type Handler struct {
 	// webhooks are checked against PublicURL (LEADRELAY_PUBLIC_URL, the
 	// API's base URL with its stage) with the auth token TwilioToken
 	// returns, asked on the first webhook (an error answers it 503).
-	Calls       CallStore
-	PublicURL   string
+	Calls     CallStore
+	PublicURL string
+	// Pinger asks the buyers of a ping_post call campaign for bids
+	// (voice.go; nil: such a campaign's calls find no buyer).
+	Pinger      auction.Pinger
 	TwilioToken func(context.Context) ([]byte, error)
 
 	once sync.Once

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/leadrelay/leadrelay/shared/auction"
 	"github.com/leadrelay/leadrelay/shared/billing"
 	"github.com/leadrelay/leadrelay/shared/config"
 	"github.com/leadrelay/leadrelay/shared/httpapi"
@@ -296,16 +297,24 @@ func (h *Handler) dialNext(ctx context.Context, log *slog.Logger, ix *config.Ind
 				return sayGoodbye("We are sorry, we cannot connect your call right now. Please call again later.")
 			}
 			explain = dec.Explain
+			cands, auctionEvent := callCands(dec.Candidates), (*lead.Event)(nil)
+			if camp.Distribution == config.PingPost {
+				cands, auctionEvent = h.callAuction(ctx, log, l, seq, camp, dec.Candidates, now)
+			}
 			moved := false
-			for i, c := range dec.Candidates {
+			for i, c := range cands {
 				d := c.Ref.Buyer.Delivery
 				if d.Type != config.DeliveryCall {
 					continue
 				}
-				r := offer.Reservation(l, seq, c, explain, now)
+				r := offer.Reservation(l, seq, c.Candidate, explain, now)
+				r.Assignment.BidID = c.bidID
+				if auctionEvent != nil {
+					r.Events = append([]lead.Event{*auctionEvent}, r.Events...)
+				}
 				r.Due = now.Add(MaxCall)
-				r.Rotation = offer.Rotation(in, c, rots)
-				r.Events[0].Detail = fmt.Sprintf("dialling %s (%s) at %s", c.Ref.Key(), d.Number, c.Price)
+				r.Rotation = offer.Rotation(in, c.Candidate, rots)
+				r.Events[len(r.Events)-1].Detail = fmt.Sprintf("dialling %s (%s) at %s", c.Ref.Key(), d.Number, c.Price)
 				err := h.reserveCall(ctx, r, d.Concurrency, now)
 				var full *store.CapFullError
 				var broke *store.BalanceError
@@ -358,6 +367,59 @@ func (h *Handler) dialNext(ctx context.Context, log *slog.Logger, ix *config.Ind
 	}
 	log.InfoContext(ctx, "call unsold: nobody can take it", "seq", seq)
 	return sayGoodbye("We are sorry, no one is available to take your call right now. Please call again later. Goodbye.")
+}
+
+func callCands(cs []routing.Candidate) []callCand {
+	out := make([]callCand, len(cs))
+	for i, c := range cs {
+		out[i] = callCand{Candidate: c}
+	}
+	return out
+}
+
+// callCand is a candidate for a call, at its bid in a call auction.
+type callCand struct {
+	routing.Candidate
+	bidID string
+}
+
+// callAuction pings the eligible orders of a ping_post call campaign at
+// once, with the caller's non-PII fields and score, under the campaign's
+// deadline (a ring tree's bids): the candidates at their bids, best
+// first, and the auction's timeline event. Each dial pings again: the
+// call moves on only when a buyer missed it.
+func (h *Handler) callAuction(ctx context.Context, log *slog.Logger, l *lead.Lead, seq int, camp *config.Campaign, eligible []routing.Candidate, now time.Time) ([]callCand, *lead.Event) {
+	if h.Pinger == nil || len(eligible) == 0 {
+		return nil, nil
+	}
+	byKey := make(map[string]routing.Candidate, len(eligible))
+	bidders := make([]auction.Bidder, len(eligible))
+	for i, c := range eligible {
+		byKey[c.Ref.Key()] = c
+		bidders[i] = auction.Bidder{Ref: c.Ref}
+	}
+	res := auction.Run(ctx, h.Pinger, auction.Request{
+		PingID: l.ID + "." + strconv.Itoa(seq), Campaign: camp.ID, Fields: auction.NonPII(camp, l.Fields), Score: &l.Score,
+		Bidders: bidders, Timeout: camp.Ping.Timeout.D(), Floor: camp.Ping.Floor,
+	})
+	var out []callCand
+	bids := make([]any, 0, len(res.Bids))
+	for _, b := range res.Bids {
+		row := map[string]any{"order": b.Key(), "outcome": b.Outcome, "latency_ms": b.LatencyMS}
+		if b.Valid() {
+			row["bid"] = b.Price.Decimal()
+		}
+		bids = append(bids, row)
+	}
+	for _, b := range res.Ranked {
+		if c, ok := byKey[b.Key()]; ok {
+			c.Price = b.Price
+			out = append(out, callCand{Candidate: c, bidID: b.BidID})
+		}
+	}
+	log.InfoContext(ctx, "call auction", "ping_id", res.PingID, "bidders", len(bidders), "bids", len(res.Ranked), "duration_ms", res.Duration.Milliseconds())
+	return out, &lead.Event{At: now, Type: "auction", Detail: fmt.Sprintf("%d of %d orders bid for the call in %d ms", len(res.Ranked), len(bidders), res.Duration.Milliseconds()),
+		Data: map[string]any{"ping_id": res.PingID, "floor": res.Floor.Decimal(), "bids": bids}}
 }
 
 // reserveCall makes reservation r with one of the buyer's concurrency

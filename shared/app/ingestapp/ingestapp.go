@@ -21,8 +21,10 @@ import (
 	"github.com/leadrelay/leadrelay/shared/app/secret"
 	"github.com/leadrelay/leadrelay/shared/httpapi"
 	"github.com/leadrelay/leadrelay/shared/ingest"
+	"github.com/leadrelay/leadrelay/shared/pinger"
 	"github.com/leadrelay/leadrelay/shared/queue"
 	"github.com/leadrelay/leadrelay/shared/settings"
+	"github.com/leadrelay/leadrelay/shared/webhook"
 )
 
 // New is the ingest function's handler, built from its settings and AWS
@@ -56,6 +58,7 @@ func Handler(b *base.Base, q *queue.Sender, sec Secrets) *ingest.Handler {
 		MetaSecret: sec.Meta.Get, MetaQueue: q, PageTokens: sec.PageTokens, Balances: b.Store,
 		GraphURL: b.Settings.MetaGraphURL, Graph: &http.Client{Timeout: ingest.GraphTimeout},
 		Calls: b.Store, PublicURL: b.Settings.PublicURL, TwilioToken: twilioToken(sec.Twilio),
+		Pinger: &pinger.HTTP{Client: webhook.NewClient(b.Settings.AllowPrivateTargets)},
 	}
 }
 
