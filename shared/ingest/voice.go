@@ -180,8 +180,17 @@ func (h *Handler) incoming(ctx context.Context, req httpapi.Request) httpapi.Res
 	}
 	var bad *httpapi.Response
 	if p.fields, bad = validFields(camp, p.env.Fields); bad != nil {
-		log.InfoContext(ctx, "call refused: its fields are not valid", "source", src.ID, "answer", bad.Body)
-		return twiML(twilio.Reject{})
+		// What Twilio guessed from the number (a Canadian province is no
+		// US state) must not cost the call: without it, if that is all.
+		for _, f := range []string{"state", "zip", "city"} {
+			if camp.Gather == nil || camp.Gather.Field != f {
+				delete(p.env.Fields, f)
+			}
+		}
+		if p.fields, bad = validFields(camp, p.env.Fields); bad != nil {
+			log.InfoContext(ctx, "call refused: its fields are not valid", "source", src.ID)
+			return twiML(twilio.Reject{})
+		}
 	}
 	now := h.Now().UTC()
 	cs := contacts(camp, p.fields)

@@ -289,3 +289,21 @@ func TestDialDoneForASettledRoundChangesNothing(t *testing.T) {
 		t.Fatalf("a settled round's callback wrote: %+v", calls)
 	}
 }
+
+// A state Twilio read from a Canadian number is left out, not the call.
+func TestIncomingLeavesOutWhatTwilioGuessedWrong(t *testing.T) {
+	h, st, _, _ := voiceFixture(t)
+	form := inbound("+14165550123")
+	form.Set("FromState", "ON")
+	r := twilioPost(t, h, "/v1/voice/incoming", nil, form, "tok")
+	if !strings.Contains(r.Body, "<Dial") || len(st.put) != 1 {
+		t.Fatalf("answer %s, leads %d", r.Body, len(st.put))
+	}
+	if _, ok := st.put[0].Record.Fields["state"]; ok {
+		t.Fatalf("fields %v", st.put[0].Record.Fields)
+	}
+	bad := inbound("anonymous")
+	if r := twilioPost(t, h, "/v1/voice/incoming", nil, bad, "tok"); !strings.Contains(r.Body, "<Reject") {
+		t.Fatalf("an invalid caller: %s", r.Body)
+	}
+}
