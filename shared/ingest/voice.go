@@ -519,7 +519,9 @@ func (h *Handler) dialDone(ctx context.Context, req httpapi.Request) httpapi.Res
 	if known {
 		buffer = ref.Buyer.Delivery.Buffer.D()
 	}
-	defer h.releaseSlot(ctx, log, a, id)
+	// The buyer's leg is over, whatever becomes of the round: its slot is
+	// free (before the next dial, which may be to the same buyer).
+	h.releaseSlot(ctx, log, a, id)
 	switch {
 	case (status == dialCompleted || status == dialAnswered) && known && time.Duration(dur)*time.Second >= buffer:
 		return h.sellCall(ctx, log, ix, cur, ref, ev, now)
@@ -550,8 +552,8 @@ func (h *Handler) dialDone(ctx context.Context, req httpapi.Request) httpapi.Res
 	return h.dialNext(ctx, log, ix, &cur.Lead, seq+1, tried, now)
 }
 
-// releaseSlot frees the slot a dial held, once its round is settled (or
-// found settled): best effort, since a slot not released expires.
+// releaseSlot frees the slot a dial held once the dial has ended: best
+// effort, since a slot not released expires.
 func (h *Handler) releaseSlot(ctx context.Context, log *slog.Logger, a lead.Assignment, holder string) {
 	if a.Slot == "" {
 		return
