@@ -71,6 +71,7 @@ const (
 	pkBalance     = "BALANCE#*"     // prepaid buyers' balances
 	pkTopUp       = "TOPUP#*"       // payments credited to a balance, once each
 	pkBill        = "BILL#*"        // invoiced buyers' charges, by buyer and month
+	pkSlot        = "SLOT#*"        // buyers' concurrency slots for calls
 
 	// gsi1's partitions (gsi1pk): each campaign's leads by creation, and
 	// the rounds due for the sweeper.
@@ -128,25 +129,35 @@ func tableAccessOf(fn string) tableAccess {
 		return tableAccess{table: []keyGrant{
 			{ddbGetItem, []string{pkConfig}}, // LoadConfig (cache; the ledger's timezone)
 			// GetLead: GET /v1/leads/{id}, returns, outcomes; LatestModel
-			// (the scoring model, cached).
-			{ddbQuery, []string{pkLead, pkModel}},
+			// (the scoring model, cached); Rotations (round robin and
+			// weighted calls).
+			{ddbQuery, []string{pkLead, pkModel, pkRotation}},
 			{ddbBatchGetItem, []string{pkValue}}, // RecentLeads: velocity of the lead's contacts
 			// PutLead (round 0, idempotency, value overflow, dedupe, ping
 			// claim), CountDuplicate, Return (an invoiced buyer's credit
-			// queued), PutReport; TopUp (the payment's record).
-			{ddbPutItem, []string{pkLead, pkIdempotency, pkFind, pkDedupe, pkPingClaim, pkDuplicate, pkBill, pkTopUp}},
+			// queued), PutReport; TopUp (the payment's record). Calls
+			// (ingest/voice.go): Reserve, Release, Sell, Finish, NoteOnce
+			// (the lead's rounds and notes), Sell's buyer dedupe and an
+			// invoiced buyer's charge, Reserve's concurrency slot.
+			{ddbPutItem, []string{pkLead, pkIdempotency, pkFind, pkDedupe, pkPingClaim, pkDuplicate, pkBill, pkTopUp, pkBuyerDedupe, pkSlot}},
 			// PutLead: contacts; Limits: TakeRate; Return, TopUp: a prepaid
-			// balance credited.
-			{ddbUpdateItem, []string{pkValue, pkRate, pkBalance}},
-			// PutLead of a test lead: checks, claims nothing.
-			{ddbConditionCheckItem, []string{pkValue, pkDedupe, pkPingClaim}},
+			// balance credited. Calls: Reserve and Release's caps and
+			// prepaid balance, ReleaseSlot; Reserve's rotation counter (the
+			// store method's, though calls count no rotation yet).
+			{ddbUpdateItem, []string{pkValue, pkRate, pkBalance, pkCap, pkRotation, pkSlot}},
+			// PutLead of a test lead: checks, claims nothing. Calls:
+			// Reserve's buyer dedupe free.
+			{ddbConditionCheckItem, []string{pkValue, pkDedupe, pkPingClaim, pkBuyerDedupe}},
 		}}
 	case FnRouter:
 		return tableAccess{table: []keyGrant{
 			{ddbGetItem, []string{pkConfig}}, // LoadConfig (cache; the ledger's timezone)
 			// Rotations; Breakers; GetLead after a stale round.
 			{ddbQuery, []string{pkLead, pkRotation, pkBreaker}},
-			{ddbPutItem, []string{pkLead}}, // Reserve, Finish: the lead's next round
+			// Reserve, Finish: the lead's next round; Reserve: a call's
+			// concurrency slot (the store method's; the router reserves
+			// none: calls are reserved by the ingest function).
+			{ddbPutItem, []string{pkLead, pkSlot}},
 			// Reserve: caps, rotation, a prepaid balance; ClaimBreakerTrial.
 			{ddbUpdateItem, []string{pkCap, pkRotation, pkBreaker, pkBalance}},
 			{ddbConditionCheckItem, []string{pkBuyerDedupe}}, // Reserve: buyer dedupe free

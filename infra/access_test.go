@@ -403,8 +403,16 @@ var storeScenarios = map[string][]scenario{
 			BuyerDedupe: []store.BuyerDedupeKey{{Buyer: "acme", Field: "phone", Value: accessPhone, Window: time.Hour}},
 			Rotation:    &store.Rotation{Campaign: "auto", Order: "acme/auto"},
 			Balance:     &store.BalanceHold{Buyer: "acme", Amount: 2500},
+			Slot:        &store.SlotHold{Buyer: "acme", Index: 1, Holder: "l-1", Expires: accessNow},
 		})
 	}),
+	"EndCall": reroutable(func(ctx context.Context, e *accessEnv) {
+		rec := accessRecord(false)
+		rec.Assignment = &lead.Assignment{Buyer: "acme", Order: "auto", Price: 2500}
+		_ = e.store.EndCall(ctx, rec, 1, []lead.CapHold{{Key: accessCap, Amount: 2500}, {Key: store.BalanceKey("acme"), Amount: 2500}}, nil, &store.CallDial{Seconds: 60})
+	}),
+	"ReleaseSlot": {func(ctx context.Context, e *accessEnv) { _ = e.store.ReleaseSlot(ctx, store.SlotKey("acme", 1), "l-1") }},
+	"NoteOnce":    {func(ctx context.Context, e *accessEnv) { _ = e.store.NoteOnce(ctx, "l-1", 1, "call:CA1:ringing", nil) }},
 	"Finish": reroutable(func(ctx context.Context, e *accessEnv) {
 		_ = e.store.Finish(ctx, "l-1", 1, lead.Unsold, accessRecord(false), nil)
 	}),
@@ -599,7 +607,7 @@ func functionDeps() map[string]handlerDeps {
 		FnIngest: {reflect.TypeFor[ingest.Handler](), map[string]map[string][]scenario{
 			"Store": storeScenarios, "Queue": queueScenarios, "Configs": configsScenarios, "Limits": limitsScenarios,
 			"Outcomes": storeScenarios, "Recents": storeScenarios, "Models": modelsScenarios, "MetaQueue": queueScenarios,
-			"Balances": storeScenarios}},
+			"Balances": storeScenarios, "Calls": storeScenarios}},
 		FnRouter: {reflect.TypeFor[router.Handler](), map[string]map[string][]scenario{
 			"Store": storeScenarios, "Queue": queueScenarios, "Configs": configsScenarios, "Breakers": breakersScenarios}},
 		FnDelivery: {reflect.TypeFor[delivery.Handler](), map[string]map[string][]scenario{

@@ -27,6 +27,9 @@ func TestFunctionsReadEveryVariableTheStackSets(t *testing.T) {
 		for k, v := range vars {
 			if s, ok := v.(string); ok {
 				values[k] = s
+			} else if k == "LEADRELAY_PUBLIC_URL" {
+				// The stage's URL, joined from the API's id: a URL.
+				values[k] = "https://ref-api.execute-api.ref-region.amazonaws.com/prod"
 			} else {
 				values[k] = "ref-" + strings.ToLower(k) // a CloudFormation reference
 			}
@@ -53,6 +56,7 @@ func TestFunctionsReadEveryVariableTheStackSets(t *testing.T) {
 			"LEADRELAY_EMAIL_FROM": s.EmailFrom, "LEADRELAY_ALLOW_PRIVATE_TARGETS": fmt.Sprint(s.AllowPrivateTargets),
 			"LEADRELAY_SECRETS_KEY_ID": s.SecretsKeyID, "LEADRELAY_META_QUEUE_URL": s.MetaQueueURL, "LEADRELAY_META_DLQ_URL": s.MetaDLQURL,
 			"LEADRELAY_META_APP_SECRET_PARAM": s.MetaAppSecretParam, "LEADRELAY_META_GRAPH_URL": s.MetaGraphURL,
+			"LEADRELAY_TWILIO_AUTH_TOKEN_PARAM": s.TwilioAuthTokenParam, "LEADRELAY_PUBLIC_URL": s.PublicURL,
 			"LEADRELAY_GOOGLE_ADS_URL": s.GoogleAdsURL, "LEADRELAY_SHEETS_URL": s.SheetsURL, "LEADRELAY_GOOGLE_TOKEN_URL": s.GoogleTokenURL,
 			"LEADRELAY_STRIPE_URL": s.StripeURL,
 		}

@@ -14,6 +14,12 @@ import (
 // create it before connecting a page (docs/integrations.md).
 const DefaultMetaAppSecretParam = "/leadrelay/meta-app-secret"
 
+// DefaultTwilioAuthTokenParam is the SSM SecureString parameter holding
+// the Twilio account's auth token, which checks Twilio's voice webhooks'
+// signatures; operators create it before pointing a number at the stack
+// (docs/calls.md).
+const DefaultTwilioAuthTokenParam = "/leadrelay/twilio-auth-token"
+
 // DefaultMetaGraphURL is the Graph API, version included, the ingest
 // function fetches Meta leads from (shared/settings.DefaultMetaGraphURL).
 const DefaultMetaGraphURL = "https://graph.facebook.com/v21.0"
@@ -49,7 +55,8 @@ func (s *LeadRelayStack) grantMeta(ingest awslambda.Function) {
 		})
 	}
 	ingest.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Actions:   jsii.Strings("ssm:GetParameter"),
-		Resources: jsii.Strings(param(strings.TrimPrefix(DefaultMetaAppSecretParam, "/")), param(SecretParamPrefix+"*")),
+		Actions: jsii.Strings("ssm:GetParameter"),
+		Resources: jsii.Strings(param(strings.TrimPrefix(DefaultMetaAppSecretParam, "/")), param(strings.TrimPrefix(DefaultTwilioAuthTokenParam, "/")),
+			param(SecretParamPrefix+"*")),
 	}))
 }

@@ -35,6 +35,7 @@ const (
 	reasonBuyerKey  = "Buyers authenticate with their API key (X-API-Key or Authorization: Bearer, stored as SHA-256 only) in the ingest handler, which answers 401/403 itself; a Cognito user pool or an IAM authorizer does not fit buyers' systems posting returns and outcomes machine to machine."
 	reasonStripe    = "Stripe's webhook events are signed (Stripe-Signature: an HMAC-SHA256 of the timestamp and the raw body under the endpoint's signing secret); the ingest handler verifies the signature and the timestamp's age before reading the event, and answers 400 itself."
 	reasonGoogleKey = "Google Ads lead form webhooks carry the form's google_key in the body (Google sends no header to authorize with); the ingest handler compares it, as a SHA-256 in constant time, with the configured form's and answers 403 itself."
+	reasonTwilio    = "Twilio's voice webhooks are signed (X-Twilio-Signature: an HMAC-SHA1 of the stage's public URL and the sorted POST parameters under the account's auth token, an SSM SecureString); the ingest handler checks it in constant time before reading the call and answers 403 otherwise. Twilio sends no credential an authorizer could check."
 	reasonMeta      = "Meta Lead Ads' webhook: Meta signs each notification with X-Hub-Signature-256 (an HMAC-SHA256 of the raw body under the Meta app's secret), which the ingest handler checks in constant time before reading the body (401 otherwise); the subscription check (GET) is answered only for the verify token whose SHA-256 is configured (403 otherwise). Meta sends no credential an authorizer could check."
 	reasonHealth    = "GET /v1/health is the unauthenticated readiness probe: it answers 200 and no data."
 	reasonAdminIAM  = "The admin API is authorized with AWS_IAM (SigV4-signed by operators' IAM principals, execute-api:Invoke); operators are IAM principals, not a Cognito user pool."
@@ -75,6 +76,9 @@ func (s *LeadRelayStack) suppressNag() {
 		"POST /v1/integrations/google/webhook": reasonGoogleKey,
 		"POST /v1/integrations/stripe/webhook": reasonStripe,
 		"GET /v1/integrations/meta/webhook":    reasonMeta,
+		"POST /v1/voice/incoming":              reasonTwilio,
+		"POST /v1/voice/dial-done":             reasonTwilio,
+		"POST /v1/voice/status":                reasonTwilio,
 		"POST /v1/integrations/meta/webhook":   reasonMeta,
 		"GET /v1/health":                       reasonHealth,
 	} {

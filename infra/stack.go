@@ -208,23 +208,24 @@ func NewLeadRelayStack(scope constructs.Construct, id string, props *LeadRelaySt
 
 	from := emailFrom(stack)
 	env := map[string]*string{
-		"LEADRELAY_TABLE":                 s.Table.TableName(),
-		"LEADRELAY_ROUTING_QUEUE_URL":     s.RoutingQueue.QueueUrl(),
-		"LEADRELAY_DELIVERY_QUEUE_URL":    s.DeliveryQueue.QueueUrl(),
-		"LEADRELAY_ROUTING_DLQ_URL":       s.RoutingDLQ.QueueUrl(),
-		"LEADRELAY_DELIVERY_DLQ_URL":      s.DeliveryDLQ.QueueUrl(),
-		"LEADRELAY_ALLOW_PRIVATE_TARGETS": jsii.String("false"),
-		"LEADRELAY_PING_SECRET_PARAM":     jsii.String(DefaultPingSecretParam),
-		"LEADRELAY_EMAIL_FROM":            jsii.String(from),
-		"LEADRELAY_SECRETS_KEY_ID":        s.SecretsKey.KeyArn(),
-		"LEADRELAY_META_QUEUE_URL":        s.MetaQueue.QueueUrl(),
-		"LEADRELAY_META_DLQ_URL":          s.MetaDLQ.QueueUrl(),
-		"LEADRELAY_META_APP_SECRET_PARAM": jsii.String(DefaultMetaAppSecretParam),
-		"LEADRELAY_META_GRAPH_URL":        jsii.String(DefaultMetaGraphURL),
-		"LEADRELAY_GOOGLE_ADS_URL":        jsii.String(DefaultGoogleAdsURL),
-		"LEADRELAY_SHEETS_URL":            jsii.String(DefaultSheetsURL),
-		"LEADRELAY_GOOGLE_TOKEN_URL":      jsii.String(DefaultGoogleTokenURL),
-		"LEADRELAY_STRIPE_URL":            jsii.String(DefaultStripeURL),
+		"LEADRELAY_TABLE":                   s.Table.TableName(),
+		"LEADRELAY_ROUTING_QUEUE_URL":       s.RoutingQueue.QueueUrl(),
+		"LEADRELAY_DELIVERY_QUEUE_URL":      s.DeliveryQueue.QueueUrl(),
+		"LEADRELAY_ROUTING_DLQ_URL":         s.RoutingDLQ.QueueUrl(),
+		"LEADRELAY_DELIVERY_DLQ_URL":        s.DeliveryDLQ.QueueUrl(),
+		"LEADRELAY_ALLOW_PRIVATE_TARGETS":   jsii.String("false"),
+		"LEADRELAY_PING_SECRET_PARAM":       jsii.String(DefaultPingSecretParam),
+		"LEADRELAY_EMAIL_FROM":              jsii.String(from),
+		"LEADRELAY_SECRETS_KEY_ID":          s.SecretsKey.KeyArn(),
+		"LEADRELAY_META_QUEUE_URL":          s.MetaQueue.QueueUrl(),
+		"LEADRELAY_META_DLQ_URL":            s.MetaDLQ.QueueUrl(),
+		"LEADRELAY_META_APP_SECRET_PARAM":   jsii.String(DefaultMetaAppSecretParam),
+		"LEADRELAY_META_GRAPH_URL":          jsii.String(DefaultMetaGraphURL),
+		"LEADRELAY_GOOGLE_ADS_URL":          jsii.String(DefaultGoogleAdsURL),
+		"LEADRELAY_SHEETS_URL":              jsii.String(DefaultSheetsURL),
+		"LEADRELAY_GOOGLE_TOKEN_URL":        jsii.String(DefaultGoogleTokenURL),
+		"LEADRELAY_STRIPE_URL":              jsii.String(DefaultStripeURL),
+		"LEADRELAY_TWILIO_AUTH_TOKEN_PARAM": jsii.String(DefaultTwilioAuthTokenParam),
 	}
 	for _, sp := range specs {
 		s.Functions[sp.name] = newFunction(stack, sp, arch, props.AssetsDir, env)
@@ -237,6 +238,11 @@ func NewLeadRelayStack(scope constructs.Construct, id string, props *LeadRelaySt
 	s.SweepSchedule = s.newSweepSchedule()
 	s.TrainSchedule, s.FeedbackSchedule, s.SpendSchedule, s.ConversionsSchedule, s.BillingSchedule = s.newAdminSchedules()
 	s.API = s.newAPI()
+	// Twilio signs its voice webhooks over the URL it was given: the
+	// stage's own (the function refers to the API, not the API to it).
+	s.Functions[FnIngest].AddEnvironment(jsii.String("LEADRELAY_PUBLIC_URL"), awscdk.Fn_Join(jsii.String(""), &[]*string{
+		jsii.String("https://"), s.API.RestApiId(), jsii.String(".execute-api."), s.Region(), jsii.String("."), s.UrlSuffix(), jsii.String("/" + StageName),
+	}), nil)
 	s.AlarmTopic = s.newAlarms(props.AlarmEmail)
 	s.outputs()
 	s.suppressNag()
@@ -604,8 +610,13 @@ var routeRateLimits = map[string]float64{
 	"/v1/integrations/meta/webhook/GET":    10,
 	// Stripe's billing events: top-ups, a few a minute at most.
 	"/v1/integrations/stripe/webhook/POST": 25,
-	"/v1/health/GET":                       10,
-	"/v1/admin/{proxy+}/*":                 25,
+	// Twilio's voice webhooks: an inbound call, its dials' ends and their
+	// progress (a few requests a call).
+	"/v1/voice/incoming/POST":  50,
+	"/v1/voice/dial-done/POST": 100,
+	"/v1/voice/status/POST":    200,
+	"/v1/health/GET":           10,
+	"/v1/admin/{proxy+}/*":     25,
 }
 
 // routeThrottles are the stage's method settings: each route's limit.
@@ -693,6 +704,10 @@ func (s *LeadRelayStack) newAPI() awsapigateway.RestApi {
 	add(metaHook, "GET", ingest, open)
 	add(metaHook, "POST", ingest, open)
 	add(integrations.AddResource(jsii.String("stripe"), nil).AddResource(jsii.String("webhook"), nil), "POST", ingest, open)
+	voice := v1.AddResource(jsii.String("voice"), nil)
+	for _, hook := range []string{"incoming", "dial-done", "status"} {
+		add(voice.AddResource(jsii.String(hook), nil), "POST", ingest, open)
+	}
 	add(v1.AddResource(jsii.String("admin"), nil).AddResource(jsii.String("{proxy+}"), nil), "ANY",
 		integration(s.Functions[FnAdmin]), &awsapigateway.MethodOptions{AuthorizationType: awsapigateway.AuthorizationType_IAM})
 	return api

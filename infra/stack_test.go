@@ -233,6 +233,9 @@ func TestFunctions(t *testing.T) {
 		if vars["LEADRELAY_GOOGLE_ADS_URL"] != DefaultGoogleAdsURL {
 			t.Errorf("%s: LEADRELAY_GOOGLE_ADS_URL = %v, want %s", id, vars["LEADRELAY_GOOGLE_ADS_URL"], DefaultGoogleAdsURL)
 		}
+		if vars["LEADRELAY_TWILIO_AUTH_TOKEN_PARAM"] != DefaultTwilioAuthTokenParam {
+			t.Errorf("%s: LEADRELAY_TWILIO_AUTH_TOKEN_PARAM = %v, want %s", id, vars["LEADRELAY_TWILIO_AUTH_TOKEN_PARAM"], DefaultTwilioAuthTokenParam)
+		}
 		if vars["LEADRELAY_META_APP_SECRET_PARAM"] != DefaultMetaAppSecretParam || vars["LEADRELAY_META_GRAPH_URL"] != DefaultMetaGraphURL {
 			t.Errorf("%s: LEADRELAY_META_APP_SECRET_PARAM = %v, LEADRELAY_META_GRAPH_URL = %v", id, vars["LEADRELAY_META_APP_SECRET_PARAM"], vars["LEADRELAY_META_GRAPH_URL"])
 		}
@@ -335,6 +338,9 @@ func TestAPI(t *testing.T) {
 		{"POST", "/v1/outcomes", "NONE", ingest},
 		{"POST", "/v1/integrations/google/webhook", "NONE", ingest},
 		{"POST", "/v1/integrations/stripe/webhook", "NONE", ingest},
+		{"POST", "/v1/voice/incoming", "NONE", ingest}, // Twilio's, signed
+		{"POST", "/v1/voice/dial-done", "NONE", ingest},
+		{"POST", "/v1/voice/status", "NONE", ingest},
 		{"GET", "/v1/integrations/meta/webhook", "NONE", ingest},
 		{"POST", "/v1/integrations/meta/webhook", "NONE", ingest},
 		{"ANY", "/v1/admin/{proxy+}", "AWS_IAM", admin},

@@ -110,6 +110,12 @@ type Options struct {
 	// loopback); "" keeps LEADRELAY_STRIPE_URL or its default.
 	StripeURL string
 	Log       *slog.Logger
+	// PublicURL is the base URL Twilio's voice webhooks are signed over
+	// and their callbacks point at; "" keeps LEADRELAY_PUBLIC_URL, or the
+	// runner's own URL. TwilioAuthToken checks their signatures; "" keeps
+	// LEADRELAY_TWILIO_AUTH_TOKEN (or its SSM parameter).
+	PublicURL       string
+	TwilioAuthToken string
 }
 
 // Runner is a running local LeadRelay.
@@ -196,6 +202,15 @@ func Start(ctx context.Context, o Options) (*Runner, error) {
 	}
 	if o.MetaAppSecret != "" {
 		s.MetaAppSecret = o.MetaAppSecret
+	}
+	if o.PublicURL != "" {
+		s.PublicURL = strings.TrimSuffix(o.PublicURL, "/")
+	}
+	if s.PublicURL == "" {
+		s.PublicURL = "http://" + addr
+	}
+	if o.TwilioAuthToken != "" {
+		s.TwilioAuthToken = o.TwilioAuthToken
 	}
 	if s.PingSecret == "" && s.PingSecretParam == "" {
 		s.PingSecret = pingSecret() // ping.go: a random one for this run

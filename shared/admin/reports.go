@@ -85,6 +85,13 @@ type PnLRow struct {
 	Margin       Ratio        `json:"margin"`
 	AvgSalePrice money.Amount `json:"avg_sale_price"`
 	ReturnRate   Ratio        `json:"return_rate"`
+	// Calls' figures (docs/calls.md), on rows with connected calls: the
+	// calls connected to a buyer, those billed (they lasted the buffer),
+	// their seconds, and the average seconds of a connected call.
+	Connected       int64 `json:"connected,omitempty"`
+	Billable        int64 `json:"billable,omitempty"`
+	CallSeconds     int64 `json:"call_seconds,omitempty"`
+	AvgCallDuration int64 `json:"avg_call_duration,omitempty"`
 }
 
 // add sums one day aggregate into the row.
@@ -100,6 +107,9 @@ func (r *PnLRow) add(c map[string]int64) {
 	r.Revenue += money.Amount(c["revenue"])
 	r.Cost += money.Amount(c["cost"])
 	r.AdSpend += money.Amount(c["ad_spend"])
+	r.Connected += c["connected"]
+	r.Billable += c["billable"]
+	r.CallSeconds += c["call_seconds"]
 }
 
 // finish computes the derived figures: profit = revenue − cost − ad spend;
@@ -116,6 +126,10 @@ func (r *PnLRow) finish() {
 	}
 	if r.Sales > 0 {
 		r.ReturnRate = NewRatio(r.Returned, r.Sales)
+	}
+	r.AvgCallDuration = 0
+	if r.Connected > 0 {
+		r.AvgCallDuration = divRound(r.CallSeconds, r.Connected)
 	}
 }
 

@@ -58,7 +58,9 @@ type App struct {
 	// MetaSecret verifies Meta Lead Ads notifications, and PageTokens
 	// resolves the Meta pages' tokens, each read on first use.
 	MetaSecret *secret.Cached
-	PageTokens *secret.Refs
+	// TwilioToken checks Twilio's voice webhooks, read on first use.
+	TwilioToken *secret.Cached
+	PageTokens  *secret.Refs
 	// Secrets seals the configuration's secret values (admin) and opens
 	// them for the handlers that use them (sealing).
 	Secrets secrets.Keeper
@@ -74,12 +76,12 @@ func New(s settings.Settings, cfg aws.Config, log *slog.Logger) *App {
 	// opened, references read with the SSM client (no extension locally).
 	sealing.Open(b, k, paramstore.Reader{API: ssm.NewFromConfig(cfg)})
 	return &App{Base: b, SQS: sq, Queue: q, Breakers: b.Breakers(), SES: deliveryapp.SES(cfg), PingSecret: secret.Ping(s, cfg),
-		MetaSecret: secret.Meta(s, cfg), PageTokens: secret.SSMRefs(cfg), Secrets: k}
+		MetaSecret: secret.Meta(s, cfg), TwilioToken: secret.Twilio(s, cfg), PageTokens: secret.SSMRefs(cfg), Secrets: k}
 }
 
 // Ingest is the ingest function's handler.
 func (a *App) Ingest() *ingest.Handler {
-	return ingestapp.Handler(a.Base, a.Queue, ingestapp.Secrets{Ping: a.PingSecret, Meta: a.MetaSecret, PageTokens: a.PageTokens})
+	return ingestapp.Handler(a.Base, a.Queue, ingestapp.Secrets{Ping: a.PingSecret, Meta: a.MetaSecret, PageTokens: a.PageTokens, Twilio: a.TwilioToken})
 }
 
 // Router is the router function's handler.

@@ -62,7 +62,10 @@ const (
 
 // Campaign is a lead type with its field schema and how its leads are sold.
 type Campaign struct {
-	ID     string           `yaml:"id" json:"id"`
+	ID string `yaml:"id" json:"id"`
+	// Type is leads (the default) or call: a call campaign's leads are
+	// inbound calls, routed while the caller waits (calls.go).
+	Type   string           `yaml:"type,omitempty" json:"type,omitempty"`
 	Fields map[string]Field `yaml:"fields" json:"fields"`
 	// Strict campaigns refuse fields their schema does not declare.
 	Strict       bool   `yaml:"strict,omitempty" json:"strict,omitempty"`
@@ -77,6 +80,9 @@ type Campaign struct {
 	// (default DefaultReturnReasons).
 	ReturnReasons []string `yaml:"return_reasons,omitempty" json:"return_reasons,omitempty"`
 	Scoring       Scoring  `yaml:"scoring,omitempty" json:"scoring,omitempty"`
+	// Gather, on a call campaign, asks the caller one question on the
+	// keypad before the call is routed (calls.go).
+	Gather *Gather `yaml:"gather,omitempty" json:"gather,omitempty"`
 }
 
 // Field is one field of a campaign's schema.
@@ -164,6 +170,9 @@ type Source struct {
 	PausedSubIDs []string `yaml:"paused_sub_ids,omitempty" json:"paused_sub_ids,omitempty"`
 	// FeedbackExempt keeps the feedback loop's hands off the source.
 	FeedbackExempt bool `yaml:"feedback_exempt,omitempty" json:"feedback_exempt,omitempty"`
+	// Numbers are the phone numbers (E.164) whose inbound calls are this
+	// source's, for its call campaign (calls.go).
+	Numbers []string `yaml:"numbers,omitempty" json:"numbers,omitempty"`
 }
 
 // Payout types.

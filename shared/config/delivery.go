@@ -116,6 +116,16 @@ type Delivery struct {
 	Fields []FieldMap `yaml:"fields,omitempty" json:"fields,omitempty"`
 	// Response refines how the buyer's answer is judged.
 	Response *Response `yaml:"response,omitempty" json:"response,omitempty"`
+	// Number, Buffer, Ring, Concurrency and Record are a call delivery's
+	// (calls.go): the buyer's number (E.164); how long a connected call
+	// lasts before it is billed; how long the number rings before the
+	// call goes to the next buyer (default 20 s); how many calls the buyer
+	// takes at once (0: no limit); and whether Twilio records the call.
+	Number      string   `yaml:"number,omitempty" json:"number,omitempty"`
+	Buffer      Duration `yaml:"buffer,omitempty" json:"buffer,omitempty"`
+	Ring        Duration `yaml:"ring,omitempty" json:"ring,omitempty"`
+	Concurrency int      `yaml:"concurrency,omitempty" json:"concurrency,omitempty"`
+	Record      bool     `yaml:"record,omitempty" json:"record,omitempty"`
 	// Breaker pauses the buyer after consecutive transient failures
 	// (default: 5 failures, 60 s cool-down); see BreakerPolicy.
 	Breaker *Breaker `yaml:"breaker,omitempty" json:"breaker,omitempty"`
@@ -412,8 +422,13 @@ func (k *checker) transport(p string, d, eff Delivery) {
 		}
 	case DeliverySheets:
 		k.sheets(p, d)
+	case DeliveryCall:
+		k.callDelivery(p, d)
 	default:
-		k.add(p+".type", CodeInvalid, "delivery type %q: want webhook, email or sheets", d.Type)
+		k.add(p+".type", CodeInvalid, "delivery type %q: want webhook, email, sheets or call", d.Type)
+	}
+	if d.Type != DeliveryCall {
+		k.notCall(p, d)
 	}
 	if d.Type != DeliverySheets {
 		k.notSheets(p, d)

@@ -60,7 +60,9 @@ func NewIndex(c *Config) *Index {
 	for i := range c.Sources {
 		s := &c.Sources[i]
 		ix.sources[s.ID] = s
-		ix.byKey[s.APIKeySHA256] = s
+		if s.APIKeySHA256 != "" {
+			ix.byKey[s.APIKeySHA256] = s
+		}
 	}
 	for i := range c.Buyers {
 		b := &c.Buyers[i]

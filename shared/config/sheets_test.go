@@ -106,7 +106,7 @@ func TestSheetsDeliveryProblems(t *testing.T) {
 		{"timeout: 10s", "timeout: 10s\nsecret: s3cret", "buyers[0].delivery.secret", "does not belong to sheets"},
 		{"timeout: 10s", "timeout: 10s\nresponse: {accept: [{json: ok}]}", "buyers[0].delivery.response", "does not belong to sheets"},
 		{"type: sheets", "type: webhook\nurl: https://buyer.example.com", "buyers[0].delivery.spreadsheet_id", "is for sheets delivery"},
-		{"type: sheets", "type: sms", "buyers[0].delivery.type", "want webhook, email or sheets"},
+		{"type: sheets", "type: sms", "buyers[0].delivery.type", "want webhook, email, sheets or call"},
 	} {
 		block := strings.Replace(sheetsDelivery, c.old, c.new, 1)
 		if block == sheetsDelivery {

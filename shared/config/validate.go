@@ -193,7 +193,8 @@ func (c *Config) validate() []Problem {
 				k.add(fmt.Sprintf("%s.campaigns[%d]", p, j), CodeReference, "unknown campaign %q", cid)
 			}
 		}
-		k.keyHash(p+".api_key_sha256", s.APIKeySHA256, true, keys, "source "+s.ID)
+		// A source of calls only (numbers) may have no API key.
+		k.keyHash(p+".api_key_sha256", s.APIKeySHA256, len(s.Numbers) == 0, keys, "source "+s.ID)
 		switch s.Payout.Type {
 		case PayoutFixed:
 			if s.Payout.Amount < 0 {
@@ -229,6 +230,7 @@ func (c *Config) validate() []Problem {
 		}
 	}
 	k.integrations(c, campaigns)
+	k.calls(c, campaigns)
 	k.billing(c)
 	for _, sec := range Secrets(c) {
 		if v := *sec.Value; IsSecretRef(v) && (!strings.HasPrefix(v, SecretRefPrefix+"/") || strings.ContainsAny(v, " \t\n")) {

@@ -19,6 +19,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/leadrelay/leadrelay/shared/auction"
 	"github.com/leadrelay/leadrelay/shared/auth"
 	"github.com/leadrelay/leadrelay/shared/config"
 	"github.com/leadrelay/leadrelay/shared/httpapi"
@@ -103,6 +104,17 @@ type Handler struct {
 	// references) resolves.
 	Balances Balances
 
+	// Calls routes and settles inbound calls (voice.go): Twilio's
+	// webhooks are checked against PublicURL (LEADRELAY_PUBLIC_URL, the
+	// API's base URL with its stage) with the auth token TwilioToken
+	// returns, asked on the first webhook (an error answers it 503).
+	Calls     CallStore
+	PublicURL string
+	// Pinger asks the buyers of a ping_post call campaign for bids
+	// (voice.go; nil: such a campaign's calls find no buyer).
+	Pinger      auction.Pinger
+	TwilioToken func(context.Context) ([]byte, error)
+
 	once sync.Once
 	mux  httpapi.Mux
 }
@@ -123,6 +135,7 @@ func (h *Handler) register() {
 		h.integrationRoutes,
 		h.metaRoutes,
 		h.stripeRoutes,
+		h.voiceRoutes,
 	} {
 		add(&h.mux)
 	}

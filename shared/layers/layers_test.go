@@ -72,6 +72,9 @@ var table = []layer{
 			"shared/store", "shared/queue", "shared/email", "shared/notify", "shared/webhook",
 			"shared/postback", "shared/pinger", "shared/paramstore", "shared/secrets", "shared/adspend",
 			"shared/conversions", "shared/sheets/...", "shared/stripe/...",
+			// Twilio's webhooks and TwiML; the offer of a lead to an order
+			// as the store reserves it (the router's and the calls').
+			"shared/twilio", "shared/offer",
 		},
 		may: []string{"domain", "adapter"},
 	},

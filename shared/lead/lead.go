@@ -66,6 +66,9 @@ type Assignment struct {
 	// to the source's ping: the source is paid it if the buyer accepts,
 	// instead of the source's payout terms.
 	Payout money.Amount `json:"payout,omitempty" dynamodbav:"payout,omitempty"`
+	// Slot is the buyer's concurrency slot a call holds while it is
+	// dialled (store.SlotKey), freed when the dial ends.
+	Slot string `json:"slot,omitempty" dynamodbav:"slot,omitempty"`
 }
 
 // CapHold is one reserved unit of a cap counter.
@@ -111,20 +114,22 @@ type Event struct {
 // Event types.
 const (
 	EventReceived  = "received"
-	EventRouted    = "routed"    // an order was chosen; Data has the explanation
-	EventNoBuyer   = "no_buyer"  // nobody eligible; Data has the reasons
-	EventCapFull   = "cap_full"  // a reservation lost a race for the last unit
-	EventAttempt   = "attempt"   // a delivery attempt and its response
-	EventAccepted  = "accepted"  // the buyer accepted
-	EventRejected  = "rejected"  // the buyer refused
-	EventFailed    = "failed"    // delivery gave up on the buyer after its retries
-	EventRerouted  = "rerouted"  // an operator asked for another routing
-	EventReturned  = "returned"  // the buyer returned the lead
-	EventRecovered = "recovered" // a lost queue message was sent again
-	EventStranded  = "stranded"  // messages sent again did not move the lead: in a DLQ for an operator
-	EventWatched   = "watched"   // the sweeper will look at a slow round again when it is due
-	EventScored    = "scored"    // the lead was scored; Data has the signals and model terms
-	EventReported  = "reported"  // a buyer reported what became of the lead (POST /v1/outcomes)
+	EventRouted    = "routed"      // an order was chosen; Data has the explanation
+	EventNoBuyer   = "no_buyer"    // nobody eligible; Data has the reasons
+	EventCapFull   = "cap_full"    // a reservation lost a race for the last unit
+	EventAttempt   = "attempt"     // a delivery attempt and its response
+	EventAccepted  = "accepted"    // the buyer accepted
+	EventRejected  = "rejected"    // the buyer refused
+	EventFailed    = "failed"      // delivery gave up on the buyer after its retries
+	EventRerouted  = "rerouted"    // an operator asked for another routing
+	EventReturned  = "returned"    // the buyer returned the lead
+	EventRecovered = "recovered"   // a lost queue message was sent again
+	EventStranded  = "stranded"    // messages sent again did not move the lead: in a DLQ for an operator
+	EventWatched   = "watched"     // the sweeper will look at a slow round again when it is due
+	EventScored    = "scored"      // the lead was scored; Data has the signals and model terms
+	EventReported  = "reported"    // a buyer reported what became of the lead (POST /v1/outcomes)
+	EventDialEnded = "dial_ended"  // a call's dial to a buyer ended; Data has its status, duration, recording
+	EventCallState = "call_status" // Twilio reported the state of a call's dial (ringing, answered, completed)
 	// EventBreakerOpened: this lead's failure paused its buyer (circuit
 	// breaker); EventBreakerClosed: this lead's delivery resumed it.
 	EventBreakerOpened = "breaker_opened"

@@ -20,9 +20,9 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/leadrelay/leadrelay/shared/auction"
-	"github.com/leadrelay/leadrelay/shared/backoff"
 	"github.com/leadrelay/leadrelay/shared/config"
 	"github.com/leadrelay/leadrelay/shared/lead"
+	"github.com/leadrelay/leadrelay/shared/offer"
 	"github.com/leadrelay/leadrelay/shared/queue"
 	"github.com/leadrelay/leadrelay/shared/routing"
 	"github.com/leadrelay/leadrelay/shared/store"
@@ -65,7 +65,7 @@ type Handler struct {
 
 // MaxExplained bounds the verdicts kept in one timeline event; the rest
 // are summarised by reason.
-const MaxExplained = 100
+const MaxExplained = offer.MaxExplained
 
 // Handle routes a batch of routing messages. Messages that fail for a
 // passing reason are reported back so SQS delivers them again.
@@ -113,6 +113,12 @@ func (h *Handler) route(ctx context.Context, msg events.SQSMessage) error {
 	if len(m.Bought) >= camp.MaxSales {
 		return h.finish(ctx, log, m, redelivered, lead.Sold, nil, rec)
 	}
+	if camp.IsCall() {
+		// A call is routed by the ingest function while the caller is on
+		// the line (ingest/voice.go); one that reaches the queue (the
+		// sweeper found its round unsettled) is over.
+		return h.finish(ctx, log, m, redelivered, lead.Unsold, []lead.Event{{At: now, Type: lead.EventNoBuyer, Detail: "the call ended before it was settled"}}, rec)
+	}
 	in := routing.NewInput(l, camp, ix, now, m.Tried, m.Bought)
 	h.excludeBroken(ctx, &in)
 	if l.Test {
@@ -129,7 +135,7 @@ func (h *Handler) route(ctx context.Context, msg events.SQSMessage) error {
 	case m.Rejected > 0:
 		status = lead.Rejected
 	}
-	evs := append(auctionEvents, lead.Event{At: now, Type: lead.EventNoBuyer, Detail: noBuyerDetail(status, explain), Data: explainData(explain)})
+	evs := append(auctionEvents, lead.Event{At: now, Type: lead.EventNoBuyer, Detail: noBuyerDetail(status, explain), Data: offer.ExplainData(explain)})
 	return h.finish(ctx, log, m, redelivered, status, evs, rec)
 }
 
@@ -181,7 +187,7 @@ func (h *Handler) offer(ctx context.Context, log *slog.Logger, m queue.Route, in
 				if full.Dedupe {
 					reason = routing.ReasonAlreadyBought
 				}
-				explain = mark(explain, c.Ref.Key(), reason, full.Error())
+				explain = offer.Mark(explain, c.Ref.Key(), reason, full.Error())
 				in.Exclude[c.Ref.Key()] = reason
 				log.InfoContext(ctx, "order full", "order", c.Ref.Key(), "cap", full.Key)
 				continue
@@ -190,11 +196,11 @@ func (h *Handler) offer(ctx context.Context, log *slog.Logger, m queue.Route, in
 				// on: none is offered this lead.
 				for _, v := range explain {
 					if strings.HasPrefix(v.Order, c.Ref.Buyer.ID+"/") && v.Eligible {
-						explain = mark(explain, v.Order, routing.ReasonNoBalance, broke.Error())
+						explain = offer.Mark(explain, v.Order, routing.ReasonNoBalance, broke.Error())
 						in.Exclude[v.Order] = routing.ReasonNoBalance
 					}
 				}
-				explain = mark(explain, c.Ref.Key(), routing.ReasonNoBalance, broke.Error())
+				explain = offer.Mark(explain, c.Ref.Key(), routing.ReasonNoBalance, broke.Error())
 				in.Exclude[c.Ref.Key()] = routing.ReasonNoBalance
 				log.InfoContext(ctx, "prepaid balance too low", "order", c.Ref.Key(), "balance", broke.Balance.Decimal(), "price", broke.Price.Decimal())
 				continue
@@ -219,34 +225,10 @@ func (h *Handler) offer(ctx context.Context, log *slog.Logger, m queue.Route, in
 	}
 }
 
-// decide decides the lead's candidates. Rotation counters are read only
-// where they decide — round robin, weighted, and ties among waterfall
-// priorities —: then in.Rotation holds them and the decision is taken
-// again with them; rots is nil when they were not read.
+// decide decides the lead's candidates (offer.Decide: rotation counters
+// read only where they decide); rots is nil when they were not read.
 func (h *Handler) decide(ctx context.Context, in *routing.Input) (dec routing.Decision, rots map[string]store.Rot, err error) {
-	method := in.Campaign.Distribution
-	dec = routing.Decide(*in)
-	if !strictRotation(method) && !tiedAtTop(dec.Candidates) {
-		return dec, nil, nil
-	}
-	if rots, err = h.Store.Rotations(ctx, in.Campaign.ID); err != nil {
-		return routing.Decision{}, nil, err
-	}
-	in.Rotation = make(map[string]int64, len(rots))
-	for k, r := range rots {
-		if method == config.RoundRobin {
-			in.Rotation[k] = r.Last // least recently served first
-		} else {
-			in.Rotation[k] = r.N
-		}
-	}
-	return routing.Decide(*in), rots, nil
-}
-
-// strictRotation reports whether a distribution method serves orders in
-// turn, so an offer must count on the rotation as it was read.
-func strictRotation(method string) bool {
-	return method == config.RoundRobin || method == config.Weighted
+	return offer.Decide(ctx, h.Store.Rotations, in)
 }
 
 // offerTo is the reservation that offers the lead to candidate c: the
@@ -254,96 +236,15 @@ func strictRotation(method string) bool {
 // auction's events, a shared lead kept sold, and the rotation counted
 // when it was read.
 func (h *Handler) offerTo(m queue.Route, in routing.Input, c offerCand, explain []routing.Verdict, auctionEvents []lead.Event, rots map[string]store.Rot) store.Reservation {
-	r := h.reservation(in.Lead, m.Seq, c.Candidate, explain, in.Now)
+	r := offer.Reservation(in.Lead, m.Seq, c.Candidate, explain, in.Now)
 	r.Assignment.BidID = c.BidID
 	r.Assignment.Payout = c.Payout // the seller price of a claimed ping bid
 	r.Events = append(slices.Clone(auctionEvents), r.Events...)
 	if len(m.Bought) > 0 {
 		r.Status = lead.Sold // a shared lead stays sold while it looks for more buyers
 	}
-	if rots != nil {
-		r.Rotation = &store.Rotation{Campaign: in.Campaign.ID, Order: c.Ref.Key(), Strict: strictRotation(in.Campaign.Distribution), N: rots[c.Ref.Key()].N}
-	}
+	r.Rotation = offer.Rotation(in, c.Candidate, rots)
 	return r
-}
-
-func tiedAtTop(cs []routing.Candidate) bool {
-	return len(cs) > 1 && cs[0].Ref.Order.Priority == cs[1].Ref.Order.Priority
-}
-
-func (h *Handler) reservation(l *lead.Lead, seq int, c routing.Candidate, explain []routing.Verdict, now time.Time) store.Reservation {
-	a := lead.Assignment{Buyer: c.Ref.Buyer.ID, Order: c.Ref.Order.ID, Price: c.Price}
-	d := c.Ref.Buyer.Delivery
-	r := store.Reservation{LeadID: l.ID, Seq: seq, Status: lead.Routing, Test: l.Test,
-		// The sweeper sends the delivery message again only once every
-		// attempt the buyer's delivery allows would be over.
-		Due: now.Add(backoff.Deadline(d.MaxAttempts, d.Timeout.D()))}
-	for _, cs := range c.Caps {
-		k := store.CapKey(cs.Scope, cs.Period, cs.Bucket)
-		r.Caps = append(r.Caps, store.CapCounter{Key: k, Limit: cs.Limit, Budget: cs.Budget, Price: c.Price, Expires: cs.Ends})
-		a.Caps = append(a.Caps, lead.CapHold{Key: k, Amount: c.Price})
-	}
-	r.BuyerDedupe = store.BuyerDedupeKeys(c.Ref.Buyer.ID, c.Ref.Order.Dedupe, l.Fields)
-	if c.Ref.Buyer.Prepaid() && c.Price > 0 && !l.Test {
-		// The price comes off the prepaid balance with the caps, and back
-		// with them if the buyer refuses the lead.
-		r.Balance = &store.BalanceHold{Buyer: c.Ref.Buyer.ID, Amount: c.Price}
-		a.Caps = append(a.Caps, lead.CapHold{Key: store.BalanceKey(c.Ref.Buyer.ID), Amount: c.Price})
-	}
-	r.Assignment = a
-	r.Events = []lead.Event{{
-		At: now, Type: lead.EventRouted, Buyer: a.Buyer, Order: a.Order,
-		Detail: fmt.Sprintf("offered to %s at %s", c.Ref.Key(), c.Price),
-		Data:   explainData(explain),
-	}}
-	return r
-}
-
-// mark records in the explanation that an order lost a race for a cap.
-func mark(explain []routing.Verdict, order, reason, detail string) []routing.Verdict {
-	out := slices.Clone(explain)
-	for i := range out {
-		if out[i].Order == order {
-			out[i].Eligible, out[i].Reason, out[i].Detail = false, reason, detail
-		}
-	}
-	return out
-}
-
-// explainData is the routing explanation as a timeline event keeps it:
-// every verdict up to MaxExplained, then counts by reason.
-func explainData(explain []routing.Verdict) map[string]any {
-	if len(explain) == 0 {
-		return map[string]any{"orders": 0}
-	}
-	kept := explain
-	if len(kept) > MaxExplained {
-		kept = kept[:MaxExplained]
-	}
-	verdicts := make([]any, len(kept))
-	for i, v := range kept {
-		m := map[string]any{"order": v.Order, "eligible": v.Eligible}
-		if v.Reason != "" {
-			m["reason"] = v.Reason
-		}
-		if v.Detail != "" {
-			m["detail"] = v.Detail
-		}
-		if v.Rank > 0 {
-			m["rank"] = v.Rank
-		}
-		verdicts[i] = m
-	}
-	reasons := map[string]any{}
-	for _, v := range explain {
-		r := v.Reason
-		if v.Eligible {
-			r = "eligible"
-		}
-		n, _ := reasons[r].(int)
-		reasons[r] = n + 1
-	}
-	return map[string]any{"orders": len(explain), "verdicts": verdicts, "by_reason": reasons}
 }
 
 func noBuyerDetail(status lead.Status, explain []routing.Verdict) string {

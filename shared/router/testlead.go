@@ -7,6 +7,7 @@ import (
 
 	"github.com/leadrelay/leadrelay/shared/config"
 	"github.com/leadrelay/leadrelay/shared/lead"
+	"github.com/leadrelay/leadrelay/shared/offer"
 	"github.com/leadrelay/leadrelay/shared/queue"
 	"github.com/leadrelay/leadrelay/shared/routing"
 )
@@ -32,7 +33,7 @@ func (h *Handler) routeTest(ctx context.Context, log *slog.Logger, m queue.Route
 			evs = append(evs, *ev)
 		}
 	}
-	data := explainData(dec.Explain)
+	data := offer.ExplainData(dec.Explain)
 	data["test"] = true
 	detail := "test lead: " + noBuyerDetail(lead.Unsold, dec.Explain) + "; nothing sold"
 	if len(cands) > 0 {

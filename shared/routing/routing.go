@@ -27,6 +27,9 @@ const (
 	// ReasonNoBalance: the buyer's prepaid balance cannot pay for the
 	// lead (known from a failed reservation).
 	ReasonNoBalance = "insufficient_balance"
+	// ReasonConcurrencyFull: every one of the buyer's call slots is
+	// held by a call being dialled (known from a failed reservation).
+	ReasonConcurrencyFull = "concurrency_full"
 	// ReasonExcluded stands for an Exclude entry without a code.
 	ReasonExcluded = "excluded"
 )

@@ -80,6 +80,18 @@ type Settings struct {
 	// ingest function checks what Stripe's webhook tells. Tests point it
 	// at a fake.
 	StripeURL string
+	// PublicURL is the API's public base URL, API Gateway stage included
+	// (LEADRELAY_PUBLIC_URL, such as
+	// https://abc123.execute-api.us-east-1.amazonaws.com/prod): Twilio's
+	// voice webhooks are signed over it, and the call TwiML's callbacks
+	// point at it. Unset: calls are refused (503).
+	PublicURL string
+	// TwilioAuthToken checks Twilio's webhook signatures
+	// (LEADRELAY_TWILIO_AUTH_TOKEN, local runs and tests); on AWS
+	// TwilioAuthTokenParam names the SSM SecureString parameter holding it
+	// (LEADRELAY_TWILIO_AUTH_TOKEN_PARAM), read on first use.
+	TwilioAuthToken      string
+	TwilioAuthTokenParam string
 }
 
 // DefaultMetaGraphURL is the Graph API the ingest function fetches Meta
@@ -116,27 +128,30 @@ const DefaultModelTTL = time.Minute
 // FromEnv reads the settings; getenv is os.Getenv in production.
 func FromEnv(getenv func(string) string) (Settings, error) {
 	s := Settings{
-		Table:              getenv("LEADRELAY_TABLE"),
-		RoutingQueueURL:    getenv("LEADRELAY_ROUTING_QUEUE_URL"),
-		DeliveryQueueURL:   getenv("LEADRELAY_DELIVERY_QUEUE_URL"),
-		RoutingDLQURL:      getenv("LEADRELAY_ROUTING_DLQ_URL"),
-		DeliveryDLQURL:     getenv("LEADRELAY_DELIVERY_DLQ_URL"),
-		ConfigTTL:          DefaultConfigTTL,
-		ModelTTL:           DefaultModelTTL,
-		PingSecret:         getenv("LEADRELAY_PING_SECRET"),
-		PingSecretParam:    getenv("LEADRELAY_PING_SECRET_PARAM"),
-		EmailFrom:          getenv("LEADRELAY_EMAIL_FROM"),
-		SecretsKeyID:       getenv("LEADRELAY_SECRETS_KEY_ID"),
-		SecretsKey:         getenv("LEADRELAY_SECRETS_KEY"),
-		MetaAppSecret:      getenv("LEADRELAY_META_APP_SECRET"),
-		MetaAppSecretParam: getenv("LEADRELAY_META_APP_SECRET_PARAM"),
-		MetaGraphURL:       getenv("LEADRELAY_META_GRAPH_URL"),
-		GoogleAdsURL:       getenv("LEADRELAY_GOOGLE_ADS_URL"),
-		MetaQueueURL:       getenv("LEADRELAY_META_QUEUE_URL"),
-		MetaDLQURL:         getenv("LEADRELAY_META_DLQ_URL"),
-		SheetsURL:          getenv("LEADRELAY_SHEETS_URL"),
-		GoogleTokenURL:     getenv("LEADRELAY_GOOGLE_TOKEN_URL"),
-		StripeURL:          getenv("LEADRELAY_STRIPE_URL"),
+		Table:                getenv("LEADRELAY_TABLE"),
+		RoutingQueueURL:      getenv("LEADRELAY_ROUTING_QUEUE_URL"),
+		DeliveryQueueURL:     getenv("LEADRELAY_DELIVERY_QUEUE_URL"),
+		RoutingDLQURL:        getenv("LEADRELAY_ROUTING_DLQ_URL"),
+		DeliveryDLQURL:       getenv("LEADRELAY_DELIVERY_DLQ_URL"),
+		ConfigTTL:            DefaultConfigTTL,
+		ModelTTL:             DefaultModelTTL,
+		PingSecret:           getenv("LEADRELAY_PING_SECRET"),
+		PingSecretParam:      getenv("LEADRELAY_PING_SECRET_PARAM"),
+		EmailFrom:            getenv("LEADRELAY_EMAIL_FROM"),
+		SecretsKeyID:         getenv("LEADRELAY_SECRETS_KEY_ID"),
+		SecretsKey:           getenv("LEADRELAY_SECRETS_KEY"),
+		MetaAppSecret:        getenv("LEADRELAY_META_APP_SECRET"),
+		MetaAppSecretParam:   getenv("LEADRELAY_META_APP_SECRET_PARAM"),
+		MetaGraphURL:         getenv("LEADRELAY_META_GRAPH_URL"),
+		GoogleAdsURL:         getenv("LEADRELAY_GOOGLE_ADS_URL"),
+		MetaQueueURL:         getenv("LEADRELAY_META_QUEUE_URL"),
+		MetaDLQURL:           getenv("LEADRELAY_META_DLQ_URL"),
+		SheetsURL:            getenv("LEADRELAY_SHEETS_URL"),
+		GoogleTokenURL:       getenv("LEADRELAY_GOOGLE_TOKEN_URL"),
+		StripeURL:            getenv("LEADRELAY_STRIPE_URL"),
+		PublicURL:            strings.TrimSuffix(getenv("LEADRELAY_PUBLIC_URL"), "/"),
+		TwilioAuthToken:      getenv("LEADRELAY_TWILIO_AUTH_TOKEN"),
+		TwilioAuthTokenParam: getenv("LEADRELAY_TWILIO_AUTH_TOKEN_PARAM"),
 	}
 	if s.Table == "" {
 		s.Table = "leadrelay"
@@ -178,6 +193,9 @@ func FromEnv(getenv func(string) string) (Settings, error) {
 		return s, fmt.Errorf("LEADRELAY_STRIPE_URL=%q: want Stripe's API base URL, such as %s", s.StripeURL, DefaultStripeURL)
 	}
 	s.StripeURL = strings.TrimSuffix(s.StripeURL, "/")
+	if s.PublicURL != "" && !httpURL(s.PublicURL) {
+		return s, fmt.Errorf("LEADRELAY_PUBLIC_URL=%q: want the API's base URL with its stage, such as https://abc123.execute-api.us-east-1.amazonaws.com/prod", s.PublicURL)
+	}
 	if k := s.SecretsKey; k != "" {
 		if b, err := hex.DecodeString(k); err != nil || len(b) != 32 {
 			return s, fmt.Errorf("LEADRELAY_SECRETS_KEY: want 64 hex digits (an AES-256 key)")

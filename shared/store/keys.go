@@ -39,6 +39,7 @@ import (
 //	ping claim          PINGCLAIM#<claim id: sha256 of ping_id>   PINGCLAIM
 //	lead, outcome       LEAD#<id>                                 X#OUT#<buyer>#<event>
 //	lead, conversion    LEAD#<id>                                 X#CONV#<stage>#<key>     CONV#<shard> / <at>#<id>#<stage>#<key> while queued
+//	call slot           SLOT#<buyer>#<i>                          SLOT                     (slot.go: a buyer's concurrent calls)
 //	scoring model       MODEL#<campaign>                          V#<version, 10 digits>
 //	ad spend figure     SPEND#<YYYY-MM-DD>                        <origin>#<source>#<campaign>
 //

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"strconv"
 	"strings"
@@ -78,6 +79,9 @@ type Reservation struct {
 	// Balance, for a prepaid buyer, takes the price from its balance
 	// (balance.go); the assignment holds it (BalanceKey) like a cap.
 	Balance *BalanceHold
+	// Slot, for a call, takes one of the buyer's concurrency slots
+	// (slot.go): ErrSlotTaken if another call holds it.
+	Slot *SlotHold
 }
 
 // Rotation names an order's rotation counter. Strict makes the
@@ -150,7 +154,7 @@ func (s *Store) commitRound(ctx context.Context, id string, t *txn) (Failed, err
 // *StaleError when the lead is no longer in round Seq.
 func (s *Store) Reserve(ctx context.Context, r Reservation) error {
 	if r.Test {
-		r.Caps, r.BuyerDedupe, r.Rotation, r.Balance = nil, nil, nil, nil
+		r.Caps, r.BuyerDedupe, r.Rotation, r.Balance, r.Slot = nil, nil, nil, nil, nil
 	}
 	a := r.Assignment
 	t, err := s.reserveTxn(ctx, r, s.now())
@@ -215,6 +219,9 @@ func (s *Store) reserveTxn(ctx context.Context, r Reservation, now time.Time) (*
 	if r.Balance != nil {
 		t.update(itemBalance, s.balanceTake(*r.Balance))
 	}
+	if r.Slot != nil {
+		t.put(itemSlot, s.slotPut(*r.Slot, now))
+	}
 	return t, nil
 }
 
@@ -253,6 +260,9 @@ func reserveRefusal(f Failed, r Reservation) error {
 	}
 	if _, ok := f[itemRotation]; ok {
 		return ErrRotationMoved
+	}
+	if _, ok := f[itemSlot]; ok {
+		return ErrSlotTaken
 	}
 	if old, ok := f[itemBalance]; ok {
 		e := &BalanceError{Buyer: r.Balance.Buyer, Price: r.Balance.Amount}
@@ -341,6 +351,8 @@ type SaleInput struct {
 	// Charge, when set, queues the sale's bill to an invoiced buyer, in
 	// the sale's transaction (charges.go).
 	Charge *lead.Charge
+	// Call, for a call billed, counts its dial's figures (slot.go).
+	Call *CallDial
 }
 
 // Sell marks the assignment of round Seq sold, with its ledger entries, in
@@ -356,8 +368,12 @@ func (s *Store) Sell(ctx context.Context, in SaleInput) error {
 		if in.First {
 			c["sold"] = 1
 		}
-		lg = entries(day, leadDims(*in.Lead), c)
 		bc := counts{"revenue": int64(sale.Price), "cost": int64(sale.Payout), "sales": 1, "sold": 1}
+		if in.Call != nil {
+			maps.Copy(c, in.Call.counts())
+			maps.Copy(bc, in.Call.counts())
+		}
+		lg = entries(day, leadDims(*in.Lead), c)
 		lg = append(lg, entries(day, map[string]string{DimBuyer: sale.Buyer, DimBuyerSource: BuyerSourceID(sale.Buyer, in.Lead.Source),
 			DimOrder: sale.Buyer + "/" + sale.Order}, bc)...)
 	}
@@ -415,6 +431,19 @@ func (s *Store) Release(ctx context.Context, id string, seq int, status lead.Sta
 	}
 	t := &txn{}
 	t.put(itemLead, put)
+	s.releaseHolds(t, holds)
+	if _, err := s.commitRound(ctx, id, t); err != nil {
+		if errors.As(err, new(*StaleError)) {
+			return err
+		}
+		return fmt.Errorf("release lead %s: %w", id, err)
+	}
+	return nil
+}
+
+// releaseHolds adds to t the return of an assignment's holds: a unit and
+// the price back on each cap counter, the price back on a prepaid balance.
+func (s *Store) releaseHolds(t *txn, holds []lead.CapHold) {
 	for i, h := range holds {
 		if isBalanceKey(h.Key) {
 			t.update(releaseName(i), s.balanceCredit(strings.TrimPrefix(h.Key, "BALANCE#"), h.Amount))
@@ -429,13 +458,6 @@ func (s *Store) Release(ctx context.Context, id string, seq int, status lead.Sta
 			},
 		})
 	}
-	if _, err := s.commitRound(ctx, id, t); err != nil {
-		if errors.As(err, new(*StaleError)) {
-			return err
-		}
-		return fmt.Errorf("release lead %s: %w", id, err)
-	}
-	return nil
 }
 
 // Rotations reads a campaign's rotation counters (order key → counter) in
@@ -503,6 +525,22 @@ func (s *Store) Note(ctx context.Context, id string, seq int, events []lead.Even
 		return fmt.Errorf("note on lead %s: %w", id, err)
 	}
 	return nil
+}
+
+// NoteOnce adds events to round Seq of a lead once per name: a repeat of
+// the same name (a webhook retried) changes nothing.
+func (s *Store) NoteOnce(ctx context.Context, id string, seq int, name string, events []lead.Event) error {
+	item, err := attributevalue.MarshalMap(note{Events: events})
+	if err != nil {
+		return fmt.Errorf("encode note of lead %s: %w", id, err)
+	}
+	pk, sk := noteKey(id, seq, "ONCE#"+name)
+	item[attrPK], item[attrSK] = str(pk), str(sk)
+	err = s.putItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: item, ConditionExpression: aws.String("attribute_not_exists(pk)")})
+	if err == nil || errors.As(err, new(*types.ConditionalCheckFailedException)) {
+		return nil
+	}
+	return fmt.Errorf("note on lead %s: %w", id, err)
 }
 
 // Reroute puts a lead back into routing (an operator's decision after a

@@ -21,15 +21,17 @@ import (
 	"github.com/leadrelay/leadrelay/shared/app/secret"
 	"github.com/leadrelay/leadrelay/shared/httpapi"
 	"github.com/leadrelay/leadrelay/shared/ingest"
+	"github.com/leadrelay/leadrelay/shared/pinger"
 	"github.com/leadrelay/leadrelay/shared/queue"
 	"github.com/leadrelay/leadrelay/shared/settings"
+	"github.com/leadrelay/leadrelay/shared/webhook"
 )
 
 // New is the ingest function's handler, built from its settings and AWS
 // configuration without calling AWS.
 func New(s settings.Settings, cfg aws.Config, log *slog.Logger) *ingest.Handler {
 	_, q := queues.New(s, cfg)
-	return Handler(base.New(s, cfg, log), q, Secrets{Ping: secret.Ping(s, cfg), Meta: secret.Meta(s, cfg), PageTokens: secret.SSMRefs(cfg)})
+	return Handler(base.New(s, cfg, log), q, Secrets{Ping: secret.Ping(s, cfg), Meta: secret.Meta(s, cfg), PageTokens: secret.SSMRefs(cfg), Twilio: secret.Twilio(s, cfg)})
 }
 
 // Secrets are the ingest handler's secrets, each read on first use.
@@ -41,6 +43,9 @@ type Secrets struct {
 	Meta *secret.Cached
 	// PageTokens resolves the Meta pages' access_token references.
 	PageTokens *secret.Refs
+	// Twilio is the Twilio auth token: it checks the voice webhooks'
+	// signatures (nil: calls answer 503).
+	Twilio *secret.Cached
 }
 
 // Handler is the ingest handler over clients built elsewhere (the local
@@ -52,7 +57,16 @@ func Handler(b *base.Base, q *queue.Sender, sec Secrets) *ingest.Handler {
 		Outcomes: b.Store, Recents: b.Store, Models: &models.Cache{Store: b.Store, Now: b.Now, TTL: b.Settings.ModelTTL},
 		MetaSecret: sec.Meta.Get, MetaQueue: q, PageTokens: sec.PageTokens, Balances: b.Store,
 		GraphURL: b.Settings.MetaGraphURL, Graph: &http.Client{Timeout: ingest.GraphTimeout},
+		Calls: b.Store, PublicURL: b.Settings.PublicURL, TwilioToken: twilioToken(sec.Twilio),
+		Pinger: &pinger.HTTP{Client: webhook.NewClient(b.Settings.AllowPrivateTargets)},
 	}
+}
+
+func twilioToken(c *secret.Cached) func(context.Context) ([]byte, error) {
+	if c == nil {
+		return nil
+	}
+	return c.Get
 }
 
 // Invoke is the ingest function's Lambda entry: an API Gateway request

@@ -83,3 +83,26 @@ func Meta(s settings.Settings, cfg aws.Config) *Cached {
 		return []byte(v), nil
 	})
 }
+
+// Twilio is the Twilio account's auth token, which checks the voice
+// webhooks' signatures: LEADRELAY_TWILIO_AUTH_TOKEN, or the SSM
+// SecureString parameter LEADRELAY_TWILIO_AUTH_TOKEN_PARAM names, read on
+// first use. Neither set: every Get fails, and the webhooks answer 503.
+func Twilio(s settings.Settings, cfg aws.Config) *Cached {
+	return New(func(ctx context.Context) ([]byte, error) {
+		switch {
+		case s.TwilioAuthToken != "":
+			return []byte(s.TwilioAuthToken), nil
+		case s.TwilioAuthTokenParam == "":
+			return nil, errors.New("no Twilio auth token: set LEADRELAY_TWILIO_AUTH_TOKEN_PARAM")
+		}
+		v, err := paramstore.Reader{API: ssm.NewFromConfig(cfg)}.Parameter(ctx, s.TwilioAuthTokenParam)
+		if err != nil {
+			return nil, fmt.Errorf("the Twilio auth token %s: %w", s.TwilioAuthTokenParam, err)
+		}
+		if v == "" {
+			return nil, fmt.Errorf("the Twilio auth token %s is empty", s.TwilioAuthTokenParam)
+		}
+		return []byte(v), nil
+	})
+}
