@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha1"
 	"encoding/base64"
+	"encoding/csv"
 	"encoding/json"
 	"encoding/xml"
 	"fmt"
@@ -12,7 +13,9 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os/exec"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -21,6 +24,8 @@ import (
 	"github.com/getkin/kin-openapi/openapi3filter"
 
 	"github.com/leadrelay/leadrelay/shared/config"
+	"github.com/leadrelay/leadrelay/shared/lead"
+	"github.com/leadrelay/leadrelay/shared/money"
 )
 
 const twilioToken = "twilio-auth-token-0123456789abcdef"
@@ -545,5 +550,246 @@ func TestCallAuction(t *testing.T) {
 	}
 	if !strings.Contains(fmt.Sprint(rec.Body["events"]), "auction") {
 		t.Fatal("no auction in the timeline")
+	}
+}
+
+// payoutRow is a P&L row's figures the payout tests read.
+type payoutRow struct {
+	Key             string       `json:"key"`
+	Leads           int64        `json:"leads"`
+	Sold            int64        `json:"sold"`
+	Unsold          int64        `json:"unsold"`
+	Revenue         money.Amount `json:"revenue"`
+	Cost            money.Amount `json:"cost"`
+	Profit          money.Amount `json:"profit"`
+	Connected       int64        `json:"connected"`
+	Billable        int64        `json:"billable"`
+	CallSeconds     int64        `json:"call_seconds"`
+	AvgCallDuration int64        `json:"avg_call_duration"`
+}
+
+// payoutReport reads the settled P&L of the day by group, rows by key
+// and the totals under "total".
+func (e *env) payoutReport(day, group string) map[string]payoutRow {
+	e.t.Helper()
+	e.settle()
+	var rep struct {
+		Rows   []payoutRow `json:"rows"`
+		Totals payoutRow   `json:"totals"`
+	}
+	e.reportJSON(day, group, &rep)
+	out := map[string]payoutRow{"total": rep.Totals}
+	for _, r := range rep.Rows {
+		out[r.Key] = r
+	}
+	return out
+}
+
+// concurrently posts the same dial-done n times at once, as Twilio's
+// retries may arrive, and returns the answers.
+func (e *env) concurrently(n int, action, sid, status string, seconds int) []twilioAnswer {
+	e.t.Helper()
+	out := make([]twilioAnswer, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out[i] = e.dialDone(action, sid, status, seconds)
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+// A source paid per connected call (radio: 5.00 on connected) is paid
+// once for a connected 60 s call that is not billed and once for a call
+// that rang two buyers (busy, then 95 s: billed), however Twilio retries
+// the callbacks, even all at once; a source paid per billable call (tv)
+// is not paid for its 60 s call. The P&L's cost is exact by campaign,
+// source and buyer, and the CSV has the JSON's figures.
+func TestCallPayoutPerConnectedCall(t *testing.T) {
+	doc := strings.Replace(callYAML(""), "    payout: {type: fixed, amount: 12}\n", `    payout: {type: fixed, amount: 12}
+  - id: radio
+    campaigns: [calls]
+    numbers: ["+18005550200"]
+    payout: {type: fixed, amount: 5.00, on: connected}
+`, 1)
+	e := start(t, doc, func(o *Options) { o.TwilioAuthToken = twilioToken })
+	ctx := t.Context()
+
+	// Radio, connected for 60 s to buyer 1 (90 s buffer): not billed, the
+	// source paid; four dial-dones at once, then two more.
+	short := dialled(t, e.call("CA1000", "+13105551000", "+18005550200"), "+15125550101")
+	for i, a := range append(e.concurrently(4, short, "CA1000", "completed", 60), e.dialDone(short, "CA1000", "completed", 60), e.dialDone(short, "CA1000", "completed", 60)) {
+		if a.Status != 200 || a.TwiML.Hangup == nil || a.TwiML.Dial != nil {
+			t.Fatalf("dial-done %d of the 60 s call: %d %s", i, a.Status, a.Body)
+		}
+	}
+	// Radio, buyer 1 busy, buyer 2 connected 95 s: billed, the source paid
+	// once (its sale's payout).
+	first := dialled(t, e.call("CA1001", "+13105551001", "+18005550200"), "+15125550101")
+	second := dialled(t, e.dialDone(first, "CA1001", "busy", 0), "+15125550102")
+	if again := dialled(t, e.dialDone(first, "CA1001", "busy", 0), "+15125550102"); again != second {
+		t.Fatalf("a retried busy dialled again: %s, %s", second, again)
+	}
+	for _, a := range e.concurrently(3, second, "CA1001", "completed", 95) {
+		if a.TwiML.Hangup == nil {
+			t.Fatalf("completed: %s", a.Body)
+		}
+	}
+	e.dialDone(first, "CA1001", "busy", 0)
+	e.dialDone(second, "CA1001", "completed", 95)
+	// TV, paid per billable call: connected 60 s, not billed, not paid.
+	tv := dialled(t, e.call("CA1002", "+13105551002", "+18005550100"), "+15125550101")
+	e.concurrently(2, tv, "CA1002", "completed", 60)
+
+	recOf := func(phone string) *lead.Record {
+		t.Helper()
+		ls := e.metaLeads(phone)
+		if len(ls) != 1 {
+			t.Fatalf("leads of %s: %v", phone, ls)
+		}
+		rec, err := e.r.App.Store.GetLead(ctx, ls[0]["lead_id"].(string), true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rec
+	}
+	if r := recOf("+13105551000"); r.Status != lead.Unsold || len(r.Sales) != 0 || r.CallPayout != 500 || r.Payout() != 500 {
+		t.Fatalf("the connected 60 s call: %s, sales %+v, call payout %s", r.Status, r.Sales, r.CallPayout)
+	} else if !strings.Contains(fmt.Sprint(r.Events), "source radio paid 5.00 for the connected call") {
+		t.Fatalf("the timeline does not say the source was paid: %v", r.Events)
+	}
+	if r := recOf("+13105551001"); r.Status != lead.Sold || len(r.Sales) != 1 || r.Sales[0].Buyer != "second" || r.Sales[0].Payout != 500 || r.CallPayout != 0 || r.Payout() != 500 {
+		t.Fatalf("the billed call: %s, sales %+v, call payout %s", r.Status, r.Sales, r.CallPayout)
+	}
+	if r := recOf("+13105551002"); r.Status != lead.Unsold || r.Payout() != 0 {
+		t.Fatalf("tv's 60 s call: %s, payout %s", r.Status, r.Payout())
+	}
+
+	day := time.Now().UTC().Format(time.DateOnly)
+	bySource := e.payoutReport(day, "source")
+	if got, want := bySource["radio"], (payoutRow{Key: "radio", Leads: 2, Sold: 1, Unsold: 1, Revenue: 3000, Cost: 1000, Profit: 2000,
+		Connected: 2, Billable: 1, CallSeconds: 155, AvgCallDuration: 78}); got != want {
+		t.Fatalf("radio: %+v, want %+v", got, want)
+	}
+	if got, want := bySource["tv"], (payoutRow{Key: "tv", Leads: 1, Unsold: 1, Connected: 1, CallSeconds: 60, AvgCallDuration: 60}); got != want {
+		t.Fatalf("tv: %+v, want %+v", got, want)
+	}
+	byCampaign := e.payoutReport(day, "campaign")
+	if got, want := byCampaign["calls"], (payoutRow{Key: "calls", Leads: 3, Sold: 1, Unsold: 2, Revenue: 3000, Cost: 1000, Profit: 2000,
+		Connected: 3, Billable: 1, CallSeconds: 215, AvgCallDuration: 72}); got != want {
+		t.Fatalf("calls: %+v, want %+v", got, want)
+	}
+	// The unbilled call's payout is its buyer's cost, as a sale's is.
+	byBuyer := e.payoutReport(day, "buyer")
+	if got, want := byBuyer["first"], (payoutRow{Key: "first", Cost: 500, Profit: -500, Connected: 2, CallSeconds: 120, AvgCallDuration: 60}); got != want {
+		t.Fatalf("first: %+v, want %+v", got, want)
+	}
+	if got, want := byBuyer["second"], (payoutRow{Key: "second", Sold: 1, Revenue: 3000, Cost: 500, Profit: 2500, Connected: 1, Billable: 1, CallSeconds: 95, AvgCallDuration: 95}); got != want {
+		t.Fatalf("second: %+v, want %+v", got, want)
+	}
+	if byBuyer["total"].Cost != byCampaign["total"].Cost {
+		t.Fatalf("cost by buyer %s, by campaign %s", byBuyer["total"].Cost, byCampaign["total"].Cost)
+	}
+	for _, group := range []string{"campaign", "source", "buyer"} {
+		e.csvMatchesJSON(day, group)
+	}
+}
+
+// csvMatchesJSON checks that the day's P&L in CSV (?format=csv, and by
+// Accept: text/csv) has the JSON's figures in every column, the calls'
+// included (0 where the JSON leaves them out).
+func (e *env) csvMatchesJSON(day, group string) {
+	e.t.Helper()
+	path := fmt.Sprintf("/v1/admin/reports/pnl?from=%s&to=%s&group_by=%s", day, day, group)
+	auth := map[string]string{"Authorization": "Bearer " + adminToken}
+	var js struct {
+		Rows   []map[string]any `json:"rows"`
+		Totals map[string]any   `json:"totals"`
+	}
+	if err := json.Unmarshal([]byte(e.raw("GET", path, auth)), &js); err != nil {
+		e.t.Fatal(err)
+	}
+	objs := append(js.Rows, js.Totals)
+	byAccept := e.raw("GET", path, map[string]string{"Authorization": "Bearer " + adminToken, "Accept": "text/csv"})
+	byFormat := e.raw("GET", path+"&format=csv", auth)
+	if byAccept != byFormat {
+		e.t.Fatalf("by %s: CSV by Accept and by format differ:\n%s\n%s", group, byAccept, byFormat)
+	}
+	records, err := csv.NewReader(strings.NewReader(byFormat)).ReadAll()
+	if err != nil {
+		e.t.Fatalf("by %s: %v: %s", group, err, byFormat)
+	}
+	head := records[0]
+	for _, col := range []string{"connected", "billable", "call_seconds", "avg_call_duration"} {
+		if !slices.Contains(head, col) {
+			e.t.Fatalf("by %s: CSV header %v lacks %s", group, head, col)
+		}
+	}
+	if len(records) != len(objs)+1 {
+		e.t.Fatalf("by %s: %d CSV rows, %d JSON rows and totals", group, len(records)-1, len(objs))
+	}
+	for i, obj := range objs {
+		for j, col := range head {
+			cell := records[i+1][j]
+			if col == "key" {
+				if cell != obj["key"] {
+					e.t.Fatalf("by %s: row %d is %s in CSV, %v in JSON", group, i, cell, obj["key"])
+				}
+				continue
+			}
+			v, err := strconv.ParseFloat(cell, 64)
+			want, _ := obj[col].(float64) // absent: 0
+			if err != nil || v != want {
+				e.t.Fatalf("by %s: %s of %s is %s in CSV, %v in JSON", group, col, obj["key"], cell, obj[col])
+			}
+		}
+	}
+}
+
+// Without FromState, a caller's state is its area code's: a 512 number
+// is in Texas; a Canadian caller (416) gets no state.
+func TestCallStateFromAreaCode(t *testing.T) {
+	e := startCalls(t, "")
+	for _, c := range []struct{ sid, from, state string }{{"CA1100", "+15125551100", "TX"}, {"CA1101", "+14165551101", ""}} {
+		a := e.twilio(e.r.URL+"/v1/voice/incoming", url.Values{
+			"CallSid": {c.sid}, "From": {c.from}, "To": {"+18005550100"}, "CallStatus": {"ringing"}, "Direction": {"inbound"},
+		}, twilioToken)
+		dialled(t, a, "+15125550101")
+		ls := e.metaLeads(c.from)
+		if len(ls) != 1 {
+			t.Fatalf("leads of %s: %v", c.from, ls)
+		}
+		rec := e.admin("GET", "/v1/admin/leads/"+ls[0]["lead_id"].(string), "")
+		fields, _ := rec.Body["fields"].(map[string]any)
+		if st, _ := fields["state"].(string); st != c.state {
+			t.Fatalf("%s: fields %v, want state %q", c.from, fields, c.state)
+		}
+		e.dialDone(a.TwiML.Dial.Action, c.sid, "completed", 120) // frees buyer 1's slot
+	}
+}
+
+// Copies of a missed dial's callback at once (Twilio retrying a callback
+// whose answer was slow): the copy that wins the round releases the dial
+// and dials the next buyer; every other copy waits for that dial and
+// answers it too, never a hang-up of a caller about to be connected.
+// Repeated five times: the copies race differently each time.
+func TestCallMissedDialCopiesAtOnce(t *testing.T) {
+	e := startCalls(t, "")
+	for i := range 5 {
+		sid := fmt.Sprintf("CA20%02d", i)
+		first := dialled(t, e.call(sid, fmt.Sprintf("+1310555%04d", 2000+i), "+18005550100"), "+15125550101")
+		var next []string
+		for _, a := range e.concurrently(3, first, sid, "busy", 0) {
+			next = append(next, dialled(t, a, "+15125550102"))
+		}
+		for _, n := range next[1:] {
+			if n != next[0] {
+				t.Fatalf("copies of one busy answered different dials: %v", next)
+			}
+		}
+		e.dialDone(next[0], sid, "completed", 95)
 	}
 }

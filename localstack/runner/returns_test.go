@@ -229,8 +229,8 @@ func TestReturnsSpendAndReportRules(t *testing.T) {
 	}
 	e.settle()
 	resp := e.raw("GET", "/v1/admin/reports/pnl?"+req, map[string]string{"Authorization": "Bearer " + adminToken, "Accept": "text/csv"})
-	if !contains(resp, "key,leads,accepted,rejected,duplicates,sold,unsold,returned,sales,revenue,cost,ad_spend,profit,margin,avg_sale_price,return_rate\n") ||
-		!contains(resp, "\nacme,0,0,0,0,1,0,1,1,0.00,0.00,0.00,0.00,0,0.00,1\n") {
+	if !contains(resp, "key,leads,accepted,rejected,duplicates,sold,unsold,returned,sales,revenue,cost,ad_spend,profit,margin,avg_sale_price,return_rate,connected,billable,call_seconds,avg_call_duration\n") ||
+		!contains(resp, "\nacme,0,0,0,0,1,0,1,1,0.00,0.00,0.00,0.00,0,0.00,1,0,0,0,0\n") {
 		t.Fatalf("csv report:\n%s", resp)
 	}
 }

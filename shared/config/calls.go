@@ -17,6 +17,18 @@ const (
 // <Dial>): the call is the lead, billed once it lasts the buffer.
 const DeliveryCall = "call"
 
+// When a source of calls is paid (Payout.On): per billable call (the
+// default: the call lasted the buyer's buffer and is sold), or per
+// connected call (a buyer answered, billed or not). A payout per
+// connected call is a fixed amount.
+const (
+	PayOnBillable  = "billable"
+	PayOnConnected = "connected"
+)
+
+// PaysOnConnected reports whether the payout is paid per connected call.
+func (p Payout) PaysOnConnected() bool { return p.On == PayOnConnected }
+
 // Call delivery defaults and bounds.
 const (
 	// DefaultRing is how long a buyer's number rings before the call
@@ -126,6 +138,7 @@ func (k *checker) calls(c *Config, campaigns map[string]*Campaign) {
 		if len(s.Numbers) > 0 && calls != 1 {
 			k.add(p+".numbers", CodeInvalid, "a source with numbers sells its calls to exactly one call campaign (it has %d)", calls)
 		}
+		k.callPayout(p+".payout.on", s)
 		for j, n := range s.Numbers {
 			np := fmt.Sprintf("%s.numbers[%d]", p, j)
 			switch {
@@ -154,6 +167,21 @@ func (k *checker) calls(c *Config, campaigns map[string]*Campaign) {
 				k.add(fmt.Sprintf("%s.orders[%d].campaign", p, j), CodeInvalid, "a call buyer buys call campaigns only (%s sells leads)", cp.ID)
 			}
 		}
+	}
+}
+
+// callPayout checks when a source is paid: on is for sources of calls
+// (with numbers), billable or connected; a payout per connected call is
+// fixed (a revenue share is a share of a billed call's price).
+func (k *checker) callPayout(p string, s *Source) {
+	switch on := s.Payout.On; {
+	case on == "":
+	case on != PayOnBillable && on != PayOnConnected:
+		k.add(p, CodeInvalid, "payout on %q: want billable or connected", on)
+	case len(s.Numbers) == 0:
+		k.add(p, CodeInvalid, "payout.on is for a source of calls (one with numbers): a lead's source is paid when the lead sells")
+	case on == PayOnConnected && s.Payout.Type != PayoutFixed:
+		k.add(p, CodeInvalid, "a payout per connected call is a fixed amount: a revenue share is a share of a billed call's price")
 	}
 }
 

@@ -47,6 +47,18 @@ func TestCallConfiguration(t *testing.T) {
 	if ix.SourceByKey("") != nil {
 		t.Fatal("a source without a key is found by the empty key")
 	}
+	if p := c.Sources[0].Payout; p.On != "" || p.PaysOnConnected() {
+		t.Fatalf("payout %+v: want paid per billable call by default", p)
+	}
+	for _, on := range []string{PayOnBillable, PayOnConnected} {
+		c, err := Parse([]byte(strings.Replace(callDoc, "amount: 10}", "amount: 10, on: "+on+"}", 1)))
+		if err != nil {
+			t.Fatalf("on: %s: %v", on, err)
+		}
+		if p := c.Sources[0].Payout; p.On != on || p.PaysOnConnected() != (on == PayOnConnected) {
+			t.Fatalf("on: %s: payout %+v", on, p)
+		}
+	}
 }
 
 func TestCallConfigurationProblems(t *testing.T) {
@@ -66,6 +78,10 @@ func TestCallConfigurationProblems(t *testing.T) {
 		{"    dedupe:", "    gather: {field: phone, prompt: Hi}\n    dedupe:", "campaigns[0].gather.field", "zip or boolean"},
 		{"    dedupe:", "    gather: {field: state}\n    dedupe:", "campaigns[0].gather.prompt", "needs the prompt"},
 		{"    dedupe:", "    gather: {field: zip, prompt: \"ZIP\", timeout: 1m}\n    dedupe:", "campaigns[0].gather.timeout", "between 3s"},
+		{"amount: 10}", "amount: 10, on: answered}", "sources[0].payout.on", "want billable or connected"},
+		{"{type: fixed, amount: 10}", "{type: revshare, percent: 40, on: connected}", "sources[0].payout.on", "fixed amount"},
+		{"    payout: {type: fixed, amount: 10}\n", "    payout: {type: fixed, amount: 10}\n  - id: web\n    campaigns: [final-expense]\n    api_key_sha256: \"" + HashKey("k") + "\"\n    payout: {type: fixed, amount: 4, on: billable}\n",
+			"sources[1].payout.on", "for a source of calls"},
 	} {
 		doc := strings.Replace(callDoc, c.old, c.new, 1)
 		if doc == callDoc {

@@ -186,6 +186,9 @@ type Payout struct {
 	Type    string       `yaml:"type,omitempty" json:"type,omitempty"`
 	Amount  money.Amount `yaml:"amount,omitempty" json:"amount,omitempty"`
 	Percent float64      `yaml:"percent,omitempty" json:"percent,omitempty"`
+	// On is when a source of calls is paid: PayOnBillable (the default)
+	// or PayOnConnected (calls.go).
+	On string `yaml:"on,omitempty" json:"on,omitempty"`
 }
 
 // Statuses of campaigns, sources, buyers and orders.

@@ -165,7 +165,7 @@ func (h *Handler) incoming(ctx context.Context, req httpapi.Request) httpapi.Res
 		log.InfoContext(ctx, "call to a paused source or campaign", "source", src.ID, "campaign", camp.ID)
 		return sayGoodbye("We are sorry, no one can take your call at the moment. Please call again later.")
 	}
-	fields := callFields(camp, form)
+	fields, byAreaCode := callFields(camp, form)
 	if g := camp.Gather; g != nil {
 		if _, answered := form["Digits"]; !answered {
 			// Ask first: Twilio posts the answer here again, with the
@@ -203,6 +203,11 @@ func (h *Handler) incoming(ctx context.Context, req httpapi.Request) httpapi.Res
 	l := in.Record.Lead
 	in.Record.Events[0].Detail = fmt.Sprintf("call %s from %s to %s (source %s)", callSid, from, to, src.ID)
 	in.Record.Events[0].Data = map[string]any{"call_sid": callSid, "from_state": form.Get("FromState"), "to": to}
+	if byAreaCode {
+		if st, ok := p.fields["state"]; ok {
+			in.Record.Events[0].Data["area_code_state"] = st
+		}
+	}
 	log = log.With("lead_id", l.ID, "campaign", camp.ID, "source", src.ID)
 	if err := h.Store.PutLead(ctx, in); err != nil {
 		return h.callNotWritten(ctx, log, ix, err, p, l, now)
@@ -213,15 +218,22 @@ func (h *Handler) incoming(ctx context.Context, req httpapi.Request) httpapi.Res
 
 // callFields are the lead fields of a call: the caller's number, and the
 // caller's state, ZIP and city as Twilio reads them from the number,
-// where the campaign has such fields.
-func callFields(camp *config.Campaign, form url.Values) map[string]any {
-	f := map[string]any{"phone": form.Get("From")}
+// where the campaign has such fields. Without FromState, a US caller's
+// state is its area code's (byAreaCode); a Canadian or unknown area code
+// leaves it out.
+func callFields(camp *config.Campaign, form url.Values) (f map[string]any, byAreaCode bool) {
+	f = map[string]any{"phone": form.Get("From")}
 	for field, param := range map[string]string{"state": "FromState", "zip": "FromZip", "city": "FromCity"} {
 		if _, ok := camp.Fields[field]; ok && form.Get(param) != "" {
 			f[field] = form.Get(param)
 		}
 	}
-	return f
+	if _, ok := camp.Fields["state"]; ok && form.Get("FromState") == "" {
+		if st := areaCodeState(form.Get("From")); st != "" {
+			f["state"], byAreaCode = st, true
+		}
+	}
+	return f, byAreaCode
 }
 
 // gatherTwiML asks the campaign's question; no answer in time ends the
@@ -273,14 +285,40 @@ func (h *Handler) callNotWritten(ctx context.Context, log *slog.Logger, ix *conf
 	return httpapi.Error(http.StatusServiceUnavailable, "unavailable", "the call could not be stored")
 }
 
+// betweenDials is how long a repeated callback waits for the copy that
+// won its round to reserve the next dial (a decision and one transaction:
+// tens of milliseconds), polling every betweenDialsPoll; well inside
+// Twilio's 15 s webhook timeout.
+const (
+	betweenDials     = 3 * time.Second
+	betweenDialsPoll = 50 * time.Millisecond
+)
+
 // callAsItStands answers a repeated webhook with what the lead's state
 // says: the dial of its current assignment if one is being dialled (the
 // first answer never reached Twilio), or goodbye.
+//
+// A call between two dials (a missed dial released, the next buyer not
+// reserved yet: another copy of the callback is at it) is read again
+// until the next dial or the end is written, for up to betweenDials:
+// answering goodbye then would hang up on a caller about to be dialled.
 func (h *Handler) callAsItStands(ctx context.Context, log *slog.Logger, ix *config.Index, id string) httpapi.Response {
-	cur, err := h.Calls.GetLead(ctx, id, true)
-	if err != nil {
-		log.ErrorContext(ctx, "read call", "lead_id", id, "error", err)
-		return httpapi.Error(http.StatusServiceUnavailable, "unavailable", "retry")
+	var cur *lead.Record
+	for wait := time.Duration(0); ; wait += betweenDialsPoll {
+		var err error
+		cur, err = h.Calls.GetLead(ctx, id, true)
+		if err != nil {
+			log.ErrorContext(ctx, "read call", "lead_id", id, "error", err)
+			return httpapi.Error(http.StatusServiceUnavailable, "unavailable", "retry")
+		}
+		if cur.Status != lead.Routing || cur.Assignment != nil || wait >= betweenDials {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return httpapi.Error(http.StatusServiceUnavailable, "unavailable", "retry")
+		case <-time.After(betweenDialsPoll):
+		}
 	}
 	if cur.Status == lead.Routing && cur.Assignment != nil {
 		if ref, ok := ix.Order(cur.Assignment.Buyer, cur.Assignment.Order); ok {
@@ -533,6 +571,13 @@ func (h *Handler) dialDone(ctx context.Context, req httpapi.Request) httpapi.Res
 			ev.Detail += fmt.Sprintf(": not billable (under the %s buffer)", buffer)
 			ev.Data["billable"] = false
 			dial = &store.CallDial{Seconds: int64(dur)}
+			// A source paid per connected call is paid for this one,
+			// with the round that ends the call: once.
+			if src := ix.Source(cur.Source); src != nil && src.Payout.PaysOnConnected() && src.Payout.Amount > 0 {
+				dial.Payout = src.Payout.Amount
+				ev.Data["payout"] = dial.Payout.Decimal()
+				ev.Detail += fmt.Sprintf("; source %s paid %s for the connected call", src.ID, dial.Payout)
+			}
 		}
 		if err := h.Calls.EndCall(ctx, cur, seq, a.Caps, []lead.Event{ev}, dial); err != nil {
 			return h.callSettleFailed(ctx, log, ix, id, err)
@@ -605,7 +650,9 @@ func durationOf(ev lead.Event) int {
 	return d
 }
 
-// sourcePayout is what a source is paid for a billable call.
+// sourcePayout is what a source is paid for a billable call: its payout
+// per billable call, or per connected call (a billable call is
+// connected; a connected call not billed is paid in dialDone).
 func sourcePayout(p config.Payout, price money.Amount) money.Amount {
 	switch p.Type {
 	case config.PayoutRevshare:

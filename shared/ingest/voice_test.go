@@ -47,7 +47,10 @@ const voicePublic = "https://abc.execute-api.us-east-1.amazonaws.com/prod"
 // refuses the slots listed in taken.
 type callStore struct {
 	CallStore
-	cur      *lead.Record
+	cur *lead.Record
+	// between, when set, are what the next reads answer before cur (the
+	// lead as another copy of a callback is changing it).
+	between  []*lead.Record
 	taken    map[string]bool
 	reserved []store.Reservation
 	sold     []store.SaleInput
@@ -58,6 +61,11 @@ type callStore struct {
 }
 
 func (s *callStore) GetLead(context.Context, string, bool) (*lead.Record, error) {
+	if len(s.between) > 0 {
+		r := s.between[0]
+		s.between = s.between[1:]
+		return r, nil
+	}
 	if s.cur == nil {
 		return nil, store.ErrNotFound
 	}
@@ -290,6 +298,30 @@ func TestDialDoneForASettledRoundChangesNothing(t *testing.T) {
 	}
 }
 
+// A copy of a missed dial's callback that finds the call between two
+// dials (released by the copy that won, the next dial not reserved yet)
+// waits for the next dial and answers it: a hang-up then would cut off a
+// caller about to be connected.
+func TestDialDoneBetweenDialsWaitsForTheNextDial(t *testing.T) {
+	h, _, calls, _ := voiceFixture(t)
+	calls.cur = dialling("second", 30)
+	calls.cur.Seq = 3
+	released := dialling("first", 40)
+	released.Seq, released.Assignment = 2, nil
+	calls.between = []*lead.Record{released, released}
+	r := twilioPost(t, h, "/v1/voice/dial-done", map[string]string{"lead": "L1", "seq": "1"},
+		url.Values{"DialCallStatus": {"busy"}, "DialCallDuration": {"0"}}, "tok")
+	if !strings.Contains(r.Body, ">+15125550102<") || !strings.Contains(r.Body, "seq=3") || strings.Contains(r.Body, "<Hangup") {
+		t.Fatalf("want the next dial, not a hang-up: %s", r.Body)
+	}
+	if len(calls.between) != 0 {
+		t.Fatalf("the call was not read again until its next dial: %d reads left", len(calls.between))
+	}
+	if len(calls.released)+len(calls.reserved)+len(calls.sold)+len(calls.ended)+len(calls.slots) != 0 {
+		t.Fatalf("a settled round's callback wrote: %+v", calls)
+	}
+}
+
 // A state Twilio read from a Canadian number is left out, not the call.
 func TestIncomingLeavesOutWhatTwilioGuessedWrong(t *testing.T) {
 	h, st, _, _ := voiceFixture(t)
@@ -305,5 +337,98 @@ func TestIncomingLeavesOutWhatTwilioGuessedWrong(t *testing.T) {
 	bad := inbound("anonymous")
 	if r := twilioPost(t, h, "/v1/voice/incoming", nil, bad, "tok"); !strings.Contains(r.Body, "<Reject") {
 		t.Fatalf("an invalid caller: %s", r.Body)
+	}
+}
+
+// withConfig replaces the fixture's configuration by voiceConfig with old
+// replaced by new.
+func withConfig(t *testing.T, h *Handler, old, new string) {
+	t.Helper()
+	doc := strings.Replace(voiceConfig, old, new, 1)
+	if doc == voiceConfig {
+		t.Fatalf("%q is not in the configuration", old)
+	}
+	cfg, err := config.Parse([]byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Configs = fixedConfig{config.NewIndex(cfg)}
+}
+
+// A source paid per connected call is paid for a connected call that was
+// not billed (with the round that ends it), the same amount for a billed
+// one (its sale's payout), and nothing for a call that never connected;
+// a source paid per billable call is paid for the billed one only.
+func TestDialDonePaysPerConnectedCall(t *testing.T) {
+	for _, c := range []struct {
+		on, status, seconds string
+		sale, ended         money.Amount // the payout of the sale, or of the unbilled call
+		connected           bool
+	}{
+		{"connected", "completed", "60", 0, moneyOf(5), true},
+		{"connected", "answered", "0", 0, moneyOf(5), true},
+		{"connected", "completed", "95", moneyOf(5), 0, true},
+		{"connected", "canceled", "0", 0, 0, false},
+		{"billable", "completed", "60", 0, 0, true},
+		{"billable", "completed", "95", moneyOf(5), 0, true},
+	} {
+		name := c.on + " " + c.status + " " + c.seconds
+		h, _, calls, _ := voiceFixture(t)
+		withConfig(t, h, "payout: {type: revshare, percent: 50}", "payout: {type: fixed, amount: 5, on: "+c.on+"}")
+		calls.cur = dialling("first", 40)
+		r := twilioPost(t, h, "/v1/voice/dial-done", map[string]string{"lead": "L1", "seq": "1"},
+			url.Values{"DialCallStatus": {c.status}, "DialCallDuration": {c.seconds}}, "tok")
+		if !strings.Contains(r.Body, "<Hangup>") {
+			t.Fatalf("%s: %s", name, r.Body)
+		}
+		if c.sale > 0 {
+			if len(calls.sold) != 1 || calls.sold[0].Sale.Payout != c.sale || len(calls.ended) != 0 {
+				t.Fatalf("%s: sold %+v, ended %+v", name, calls.sold, calls.ended)
+			}
+			continue
+		}
+		if len(calls.sold) != 0 || len(calls.ended) != 1 || (calls.ended[0] != nil) != c.connected {
+			t.Fatalf("%s: sold %+v, ended %+v", name, calls.sold, calls.ended)
+		}
+		if d := calls.ended[0]; d != nil && d.Payout != c.ended {
+			t.Fatalf("%s: the unbilled call's payout %s, want %s", name, d.Payout, c.ended)
+		}
+	}
+}
+
+// Without FromState, a US caller's state is its area code's; a Canadian
+// caller's is left out, and a campaign without a state field gets none.
+func TestIncomingStateFromTheAreaCode(t *testing.T) {
+	for _, c := range []struct {
+		from, fromState, want string
+		noStateField          bool
+	}{
+		{"+15125550101", "", "TX", false},
+		{"+15125550101", "CA", "CA", false}, // Twilio's word first
+		{"+14165550123", "", "", false},
+		{"+18005550123", "", "", false},
+		{"+15125550101", "", "", true},
+	} {
+		h, st, _, _ := voiceFixture(t)
+		if c.noStateField {
+			withConfig(t, h, "      state: {type: us_state}\n", "")
+		}
+		form := inbound(c.from)
+		if c.fromState == "" {
+			form.Del("FromState")
+		} else {
+			form.Set("FromState", c.fromState)
+		}
+		r := twilioPost(t, h, "/v1/voice/incoming", nil, form, "tok")
+		if !strings.Contains(r.Body, "<Dial") || len(st.put) != 1 {
+			t.Fatalf("%+v: answer %s, leads %d", c, r.Body, len(st.put))
+		}
+		rec := st.put[0].Record
+		if got, _ := rec.Fields["state"].(string); got != c.want {
+			t.Errorf("%+v: state %q, want %q", c, got, c.want)
+		}
+		if _, by := rec.Events[0].Data["area_code_state"]; by != (c.want != "" && c.fromState == "") {
+			t.Errorf("%+v: received event %v", c, rec.Events[0].Data)
+		}
 	}
 }

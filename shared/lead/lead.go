@@ -150,6 +150,10 @@ type Record struct {
 	// carried in its messages).
 	ScoreDetail *ScoreDetail `json:"score_detail,omitempty" dynamodbav:"score_detail,omitempty"`
 	Sales       []Sale       `json:"sales,omitempty" dynamodbav:"sales,omitempty"`
+	// CallPayout is what the source was paid for a call connected to a
+	// buyer but not billed, when its payout is per connected call (a
+	// billed call's payout is its sale's).
+	CallPayout money.Amount `json:"call_payout,omitempty" dynamodbav:"call_payout,omitempty"`
 	// Reports are what the buyers reported of the lead after buying it.
 	Reports []Report `json:"reports,omitempty" dynamodbav:"reports,omitempty"`
 	// Conversions are the stages reported (or queued to be reported) to
@@ -174,9 +178,9 @@ func (r *Record) Revenue() money.Amount {
 }
 
 // Payout is what the lead's source earns from its sales, less what was
-// clawed back on returns.
+// clawed back on returns, and from a connected call not billed.
 func (r *Record) Payout() money.Amount {
-	var sum money.Amount
+	sum := r.CallPayout
 	for _, s := range r.Sales {
 		sum += s.Payout
 		if s.Return != nil {

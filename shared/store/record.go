@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/leadrelay/leadrelay/shared/lead"
+	"github.com/leadrelay/leadrelay/shared/money"
 )
 
 // A lead is stored as a partition of immutable items, read back whole and
@@ -42,9 +43,12 @@ type round struct {
 	// Tried is the order ("buyer/order") this round offered the lead to.
 	Tried string `dynamodbav:"tried,omitempty"`
 	// Untry forgets the orders tried before (an operator's reroute).
-	Untry bool         `dynamodbav:"untry,omitempty"`
-	Sale  *lead.Sale   `dynamodbav:"sale,omitempty"`
-	Event []lead.Event `dynamodbav:"events,omitempty"`
+	Untry bool       `dynamodbav:"untry,omitempty"`
+	Sale  *lead.Sale `dynamodbav:"sale,omitempty"`
+	// CallPayout is the source's payout for a connected call that ended
+	// unbilled (EndCall).
+	CallPayout money.Amount `dynamodbav:"call_payout,omitempty"`
+	Event      []lead.Event `dynamodbav:"events,omitempty"`
 	// Due is when this round must have been followed by the next (unix
 	// seconds; 0: a settled round).
 	Due int64 `dynamodbav:"due_at,omitempty"`
@@ -178,6 +182,7 @@ func applyRound(rec *lead.Record, rd round) {
 	if rd.Sale != nil {
 		rec.Sales = append(rec.Sales, *rd.Sale)
 	}
+	rec.CallPayout += rd.CallPayout
 	rec.Events = append(rec.Events, rd.Event...)
 	rec.Updated = rd.At
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/leadrelay/leadrelay/shared/lead"
+	"github.com/leadrelay/leadrelay/shared/money"
 )
 
 // A buyer's concurrency cap on calls is held in slot items, one per call
@@ -78,6 +79,12 @@ func (s *Store) ReleaseSlot(ctx context.Context, slotKey, holder string) error {
 type CallDial struct {
 	Seconds  int64
 	Billable bool
+	// Payout, for EndCall, is the source's payout for the connected call
+	// not billed, when the source is paid per connected call: the
+	// lead's CallPayout and a cost in the ledger, written with the round
+	// that ends the call, so once however often Twilio retries. (Sell
+	// takes a billed call's payout from its sale.)
+	Payout money.Amount
 }
 
 // counts are the dial's ledger counts.
@@ -92,23 +99,36 @@ func (d CallDial) counts() counts {
 // EndCall ends a call that will not be billed, from round seq: the
 // assignment's caps given back and the lead unsold, in one round (one
 // transaction); a connected dial's figures (dial, when set) counted for
-// the campaign, source and buyer. A taken round is a *StaleError.
+// the campaign, source and buyer, with the source's payout per connected
+// call (dial.Payout) as their cost. A taken round is a *StaleError.
 func (s *Store) EndCall(ctx context.Context, rec *lead.Record, seq int, holds []lead.CapHold, events []lead.Event, dial *CallDial) error {
 	now := s.now()
+	rd := round{Seq: seq + 1, Status: lead.Unsold, At: now, Event: events}
+	if dial != nil && dial.Payout > 0 {
+		rd.CallPayout = dial.Payout
+	}
 	var lg []entry
 	if !rec.Test {
 		day := s.day(ctx, now)
 		c := counts{string(lead.Unsold): 1}
+		var dc counts
 		if dial != nil {
-			maps.Copy(c, dial.counts())
+			dc = dial.counts()
+			if rd.CallPayout > 0 {
+				dc["cost"] = int64(rd.CallPayout)
+			}
+			maps.Copy(c, dc)
 		}
 		lg = entries(day, leadDims(rec.Lead), c)
 		if dial != nil && rec.Assignment != nil {
+			// The buyer's, as a sale's figures are: the buyer, the
+			// buyer×source and the order.
 			a := rec.Assignment
-			lg = append(lg, entries(day, map[string]string{DimBuyer: a.Buyer, DimOrder: a.Buyer + "/" + a.Order}, dial.counts())...)
+			lg = append(lg, entries(day, map[string]string{DimBuyer: a.Buyer, DimBuyerSource: BuyerSourceID(a.Buyer, rec.Source),
+				DimOrder: a.Buyer + "/" + a.Order}, dc)...)
 		}
 	}
-	put, err := s.roundPut(rec.ID, round{Seq: seq + 1, Status: lead.Unsold, At: now, Event: events}, time.Time{}, lg)
+	put, err := s.roundPut(rec.ID, rd, time.Time{}, lg)
 	if err != nil {
 		return err
 	}
