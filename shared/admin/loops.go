@@ -95,7 +95,6 @@ func (h *Handler) loopStats(ctx context.Context, c *config.Config, fb config.Fee
 		return day >= first
 	}
 	src := map[string]*feedback.SourceStats{}
-	ord := map[string]*feedback.OrderStats{}
 	for _, r := range rows {
 		switch {
 		case fb.Sources != nil && (r.Dimension == store.DimSource || r.Dimension == store.DimSubID) && inWindow(r.Day, fb.Sources.Window):
@@ -110,15 +109,6 @@ func (h *Handler) loopStats(ctx context.Context, c *config.Config, fb config.Fee
 			s.Sold += int(r.Counts["sales"])
 			s.Returned += int(r.Counts["returned"])
 			s.Fraud += int(r.Counts["returned_fraud"])
-		case fb.Orders != nil && r.Dimension == store.DimOrder && inWindow(r.Day, fb.Orders.Window):
-			o := ord[r.ID]
-			if o == nil {
-				o = &feedback.OrderStats{}
-				o.Buyer, o.Order, _ = strings.Cut(r.ID, "/")
-				ord[r.ID] = o
-			}
-			o.Offered += int(r.Counts["offered"])
-			o.Accepted += int(r.Counts["sales"])
 		}
 	}
 	var sources []feedback.SourceStats
@@ -126,8 +116,13 @@ func (h *Handler) loopStats(ctx context.Context, c *config.Config, fb config.Fee
 		sources = append(sources, *src[k])
 	}
 	var orders []feedback.OrderStats
-	for _, k := range slices.Sorted(maps.Keys(ord)) {
-		orders = append(orders, *ord[k])
+	if fb.Orders != nil {
+		ord := orderFigures(rows, store.LedgerDay(now.Add(-fb.Orders.Window.D()), loc))
+		for _, k := range slices.Sorted(maps.Keys(ord)) {
+			o := feedback.OrderStats{Offered: int(ord[k].Offered), Accepted: int(ord[k].Sales)}
+			o.Buyer, o.Order, _ = strings.Cut(k, "/")
+			orders = append(orders, o)
+		}
 	}
 	return sources, orders, nil
 }

@@ -227,6 +227,11 @@ func (h *Handler) retryLater(ctx context.Context, log *slog.Logger, m queue.Deli
 	return true, nil
 }
 
+// attemptEvent is an attempt's timeline event (made a failed event when
+// it is the last attempt of a buyer given up on). Its "status", "unknown"
+// and "latency_ms" are also the buyer's response time: the store counts
+// them in the order's ledger with the item that records the event
+// (store/responses.go), once per attempt.
 func attemptEvent(at time.Time, a lead.Assignment, v webhook.Verdict, attempt int) lead.Event {
 	data := map[string]any{"outcome": string(v.Outcome), "reason": v.Reason, "latency_ms": v.Latency.Milliseconds(), "attempt": attempt}
 	if v.Status != 0 {

@@ -70,7 +70,31 @@ func (d *decider) appendCaps(dst []CapSpec, scope string, c config.Caps, z *zone
 	if capCount(c) == 0 {
 		return dst
 	}
-	p := z.buckets()
+	return appendCapSpecs(dst, scope, c, z.buckets())
+}
+
+// OrderScope is the cap scope of an order: "order:<buyer>/<order>".
+func OrderScope(buyer, order string) string { return orderPrefix + buyer + "/" + order }
+
+// BuyerScope is the cap scope of a buyer's caps across its orders:
+// "buyer:<buyer>".
+func BuyerScope(buyer string) string { return "buyer:" + buyer }
+
+// CapSpecs are the cap counters of c under scope that a sale at now
+// reserves, in the buckets of now's location (the buyer's timezone), as
+// Decide names them: what reads the counters (the operators' view of the
+// buyers' caps) finds the buckets the router fills.
+func CapSpecs(scope string, c config.Caps, now time.Time) []CapSpec {
+	n := capCount(c)
+	if n == 0 {
+		return nil
+	}
+	p := bucketsAt(now)
+	return appendCapSpecs(make([]CapSpec, 0, n), scope, c, &p)
+}
+
+// appendCapSpecs appends the CapSpecs of c under scope, in the buckets p.
+func appendCapSpecs(dst []CapSpec, scope string, c config.Caps, p *[4]period) []CapSpec {
 	spec := func(i int, limit int, budget money.Amount) CapSpec {
 		return CapSpec{
 			Scope:  scope,

@@ -365,7 +365,7 @@ func (d *decider) zone(name string) *zone {
 func (d *decider) buyerScope(b *config.Buyer) string {
 	if b != d.lastBuyer {
 		d.lastBuyer = b
-		d.lastBuyerScope = "buyer:" + b.ID
+		d.lastBuyerScope = BuyerScope(b.ID)
 	}
 	return d.lastBuyerScope
 }

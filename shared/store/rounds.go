@@ -377,6 +377,8 @@ func (s *Store) Sell(ctx context.Context, in SaleInput) error {
 		lg = append(lg, entries(day, map[string]string{DimBuyer: sale.Buyer, DimBuyerSource: BuyerSourceID(sale.Buyer, in.Lead.Source),
 			DimOrder: sale.Buyer + "/" + sale.Order}, bc)...)
 	}
+	// The attempt that sold the lead: its buyer's response time.
+	lg = append(lg, s.responseEntries(ctx, in.Events)...)
 	var due time.Time
 	if in.More {
 		due = now.Add(RoutingDue)
@@ -425,7 +427,9 @@ func (s *Store) Sell(ctx context.Context, in SaleInput) error {
 // the router.
 func (s *Store) Release(ctx context.Context, id string, seq int, status lead.Status, holds []lead.CapHold, events []lead.Event) error {
 	now := s.now()
-	put, err := s.roundPut(id, round{Seq: seq + 1, Status: status, At: now, Event: events}, now.Add(RoutingDue), nil)
+	// A refusing attempt among the events: its buyer's response time.
+	lg := s.responseEntries(ctx, events)
+	put, err := s.roundPut(id, round{Seq: seq + 1, Status: status, At: now, Event: events}, now.Add(RoutingDue), lg)
 	if err != nil {
 		return err
 	}
@@ -520,6 +524,10 @@ func (s *Store) Note(ctx context.Context, id string, seq int, events []lead.Even
 	if !due.IsZero() {
 		gpk, gsk := dueKey(id, seq, due)
 		item[attrGSI1PK], item[attrGSI1SK] = str(gpk), str(gsk)
+	}
+	// A retried attempt's note: its buyer's response time (responses.go).
+	if lg := s.responseEntries(ctx, events); len(lg) > 0 {
+		item[attrLedger] = ledgerValue(lg)
 	}
 	if err := s.putItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: item}); err != nil {
 		return fmt.Errorf("note on lead %s: %w", id, err)

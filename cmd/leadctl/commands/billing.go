@@ -14,10 +14,11 @@ import (
 	"github.com/leadrelay/leadrelay/shared/money"
 )
 
-// buyersCmd is buyer billing: leadctl buyers balance|topup|billing.
+// buyersCmd is buyer billing and health: leadctl buyers
+// balance|topup|billing|health.
 func buyersCmd(g *globals) *cobra.Command {
-	cmd := &cobra.Command{Use: "buyers", Short: "Buyer billing: prepaid balances, top-up links, statements (docs/billing.md)"}
-	cmd.AddCommand(buyersBalanceCmd(g), buyersTopUpCmd(g), buyersBillingCmd(g))
+	cmd := &cobra.Command{Use: "buyers", Short: "Buyers: their health, prepaid balances, top-up links, statements (docs/billing.md)"}
+	cmd.AddCommand(buyersBalanceCmd(g), buyersTopUpCmd(g), buyersBillingCmd(g), buyersHealthCmd(g))
 	return cmd
 }
 
