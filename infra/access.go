@@ -72,6 +72,7 @@ const (
 	pkTopUp       = "TOPUP#*"       // payments credited to a balance, once each
 	pkBill        = "BILL#*"        // invoiced buyers' charges, by buyer and month
 	pkSlot        = "SLOT#*"        // buyers' concurrency slots for calls
+	pkSession     = "SESSION#*"     // the console's sessions and sign-ins under way
 
 	// gsi1's partitions (gsi1pk): each campaign's leads by creation, and
 	// the rounds due for the sweeper.
@@ -174,37 +175,47 @@ func tableAccessOf(fn string) tableAccess {
 			{ddbUpdateItem, []string{pkCap, pkBreaker, pkBalance}},
 		}}
 	case FnAdmin:
-		// The operator API (AWS_IAM): configuration and its audit log,
+		// The operator API (AWS_IAM) and its console (its sessions):
+		// configuration and its audit log,
 		// lead timelines and search, re-routes, suppression lists,
 		// operators' returns, the P&L and ad spend, prepaid balances and
-		// billing statements; the scheduled scoring trainings, feedback
+		// billing statements, the buyers' health (breakers and cap
+		// counters, read only); the scheduled scoring trainings, feedback
 		// loops and billing (charges reported to Stripe, balances'
-		// notices and recharges). Not: caps, rotations,
-		// breakers, dedupe and idempotency records, rate windows, ping
+		// notices and recharges). Not: writing caps or breakers,
+		// rotations, dedupe and idempotency records, rate windows, ping
 		// claims, the ledger's checkpoints, the sweeper's cursor.
 		return tableAccess{
 			table: []keyGrant{
-				// LoadConfig, SaveConfig; SearchLeads by contact; Balance.
-				{ddbGetItem, []string{pkConfig, pkValue, pkBalance}},
+				// LoadConfig, SaveConfig; SearchLeads by contact; Balance;
+				// Session (the console's).
+				{ddbGetItem, []string{pkConfig, pkValue, pkBalance, pkSession}},
 				// Audit; GetLead, SearchLeads; SearchLeads' overflow lookups;
-				// LedgerDays (the P&L, the feedback loops); LatestModel;
-				// SetSpend (the day's figures); Charges (a statement).
-				{ddbQuery, []string{pkAudit, pkLead, pkFind, pkLedger, pkModel, pkSpend, pkBill}},
+				// LedgerDays (the P&L, the feedback loops, the buyers'
+				// health); LatestModel; SetSpend (the day's figures);
+				// Charges (a statement); Breakers (the buyers' health).
+				{ddbQuery, []string{pkAudit, pkLead, pkFind, pkLedger, pkModel, pkSpend, pkBill, pkBreaker}},
+				// CapCounts: the buyers' health, every cap's current bucket.
+				{ddbBatchGetItem, []string{pkCap}},
 				// SaveConfig, ApplyConfig (with its audit record, the loops'
 				// changes too); Reroute, Return; PutModel (a training);
 				// SetSpend (a figure replaced).
 				// Return: an invoiced buyer's credit queued; TopUp (an
-				// automatic recharge): the payment's record.
-				{ddbPutItem, []string{pkConfig, pkAudit, pkLead, pkModel, pkSpend, pkBill, pkTopUp}},
+				// automatic recharge): the payment's record. PutSession: a
+				// console sign-in.
+				{ddbPutItem, []string{pkConfig, pkAudit, pkLead, pkModel, pkSpend, pkBill, pkTopUp, pkSession}},
 				// Suppress, Unsuppress; SetSpend; ClaimConversions,
 				// ConversionSent, ConversionFailed (the leads' stages
 				// queued for Meta).
 				// Return, TopUp: a prepaid balance credited;
 				// MarkBalanceNotice, StartRecharge; ClaimCharges,
 				// ChargeSent, ChargeFailed (the charges queued for Stripe).
-				{ddbUpdateItem, []string{pkValue, pkLedger, pkLead, pkBalance, pkBill}},
+				// EndSession: a console sign-out (the session expires at
+				// once: no function deletes).
+				{ddbUpdateItem, []string{pkValue, pkLedger, pkLead, pkBalance, pkBill, pkSession}},
 			},
-			// SearchLeads by campaign; ClaimConversions; ClaimCharges.
+			// SearchLeads by campaign, CreatedTimes (the hourly counts);
+			// ClaimConversions; ClaimCharges.
 			index: []keyGrant{{ddbQuery, []string{gsiCampaign, gsiConversion, gsiCharge}}},
 		}
 	case FnAggregate:

@@ -24,6 +24,7 @@ import (
 	"github.com/leadrelay/leadrelay/shared/app/models"
 	"github.com/leadrelay/leadrelay/shared/breaker"
 	"github.com/leadrelay/leadrelay/shared/config"
+	"github.com/leadrelay/leadrelay/shared/console"
 	"github.com/leadrelay/leadrelay/shared/delivery"
 	"github.com/leadrelay/leadrelay/shared/ingest"
 	"github.com/leadrelay/leadrelay/shared/lead"
@@ -279,6 +280,11 @@ func (q *recordingSQS) ReceiveMessage(_ context.Context, in *sqs.ReceiveMessageI
 	return &sqs.ReceiveMessageOutput{Messages: []sqstypes.Message{{MessageId: aws.String("m"), Body: aws.String("{}"), ReceiptHandle: aws.String("r")}}}, nil
 }
 
+func (q *recordingSQS) GetQueueAttributes(_ context.Context, in *sqs.GetQueueAttributesInput, _ ...func(*sqs.Options)) (*sqs.GetQueueAttributesOutput, error) {
+	q.record("sqs:GetQueueAttributes", in.QueueUrl)
+	return &sqs.GetQueueAttributesOutput{Attributes: map[string]string{"ApproximateNumberOfMessages": "1"}}, nil
+}
+
 func (q *recordingSQS) DeleteMessage(_ context.Context, in *sqs.DeleteMessageInput, _ ...func(*sqs.Options)) (*sqs.DeleteMessageOutput, error) {
 	q.record("sqs:DeleteMessage", in.QueueUrl)
 	return &sqs.DeleteMessageOutput{}, nil
@@ -360,8 +366,11 @@ var storeScenarios = map[string][]scenario{
 	"ApplyConfig": {func(ctx context.Context, e *accessEnv) {
 		_, _, _ = e.store.ApplyConfig(ctx, &config.Config{}, &config.Config{}, store.AuditRecord{Actor: "ops", Action: "apply config"})
 	}},
-	"Audit":          {func(ctx context.Context, e *accessEnv) { _, _ = e.store.Audit(ctx, 10) }},
-	"Breakers":       {func(ctx context.Context, e *accessEnv) { _, _ = e.store.Breakers(ctx) }},
+	"Audit":    {func(ctx context.Context, e *accessEnv) { _, _ = e.store.Audit(ctx, 10) }},
+	"Breakers": {func(ctx context.Context, e *accessEnv) { _, _ = e.store.Breakers(ctx) }},
+	"CapCounts": {func(ctx context.Context, e *accessEnv) {
+		_, _ = e.store.CapCounts(ctx, []string{store.CapKey("order:acme/auto", "day", "2026-05-01"), store.CapKey("buyer:acme", "month", "2026-05")})
+	}},
 	"BreakerFailure": {func(ctx context.Context, e *accessEnv) { _, _ = e.store.BreakerFailure(ctx, "acme") }},
 	"OpenBreaker": {func(ctx context.Context, e *accessEnv) {
 		_, _ = e.store.OpenBreaker(ctx, "acme", "l-1", time.Time{}, accessNow.Add(time.Minute))
@@ -484,6 +493,11 @@ var storeScenarios = map[string][]scenario{
 		_ = e.store.ChargeFailed(ctx, "run-1", *accessCharge, "refused")
 	}},
 	"Charges": {func(ctx context.Context, e *accessEnv) { _, _ = e.store.Charges(ctx, "acme", "2026-05") }},
+	"PutSession": {func(ctx context.Context, e *accessEnv) {
+		_ = e.store.PutSession(ctx, "cookie-id", store.Session{Kind: store.SessionOperator, Who: "token", Created: accessNow, Expires: accessNow.Add(time.Hour)})
+	}},
+	"Session":    {func(ctx context.Context, e *accessEnv) { _, _ = e.store.Session(ctx, "cookie-id") }},
+	"EndSession": {func(ctx context.Context, e *accessEnv) { _ = e.store.EndSession(ctx, "cookie-id") }},
 	"RecentLeads": {func(ctx context.Context, e *accessEnv) {
 		_, _ = e.store.RecentLeads(ctx, []store.Contact{{Field: "phone", Kind: "phone", Value: accessPhone}, {Field: "ip", Kind: "ip", Value: "203.0.113.9"}}, time.Hour, accessNow)
 	}},
@@ -500,6 +514,9 @@ var storeScenarios = map[string][]scenario{
 	}},
 	"DueBetween": {func(ctx context.Context, e *accessEnv) {
 		_, _ = e.store.DueBetween(ctx, accessNow.Add(-time.Hour), accessNow)
+	}},
+	"CreatedTimes": {func(ctx context.Context, e *accessEnv) {
+		_, _ = e.store.CreatedTimes(ctx, "auto", accessNow.Add(-time.Hour), accessNow)
 	}},
 	"RoundsExist": {func(ctx context.Context, e *accessEnv) {
 		_, _ = e.store.RoundsExist(ctx, []store.RoundRef{{LeadID: "l-1", Seq: 2}})
@@ -591,6 +608,7 @@ var (
 			_, _ = e.redriver.Redrive(ctx, queue.NameDelivery, 1)
 			_, _ = e.redriver.Redrive(ctx, queue.NameMeta, 1)
 		}},
+		"Depths": {func(ctx context.Context, e *accessEnv) { _, _ = e.redriver.Depths(ctx) }},
 	}
 )
 
@@ -600,6 +618,14 @@ var (
 type handlerDeps struct {
 	handler reflect.Type
 	deps    map[string]map[string][]scenario
+}
+
+// moreHandlers are the other handlers a function runs besides its own:
+// the admin function's console (its sessions).
+func moreHandlers() map[string][]handlerDeps {
+	return map[string][]handlerDeps{
+		FnAdmin: {{reflect.TypeFor[console.Server](), map[string]map[string][]scenario{"Sessions": storeScenarios}}},
+	}
 }
 
 func functionDeps() map[string]handlerDeps {
@@ -614,7 +640,8 @@ func functionDeps() map[string]handlerDeps {
 			"Store": storeScenarios, "Queue": queueScenarios, "Configs": configsScenarios, "Breakers": breakersScenarios}},
 		FnAdmin: {reflect.TypeFor[admin.Handler](), map[string]map[string][]scenario{
 			"Store": storeScenarios, "Queue": queueScenarios, "Redriver": redriverScenarios, "Ledger": storeScenarios,
-			"Models": storeScenarios, "ConversionQueue": storeScenarios, "Balances": storeScenarios, "Charges": storeScenarios}},
+			"Models": storeScenarios, "ConversionQueue": storeScenarios, "Balances": storeScenarios, "Charges": storeScenarios,
+			"Hours": storeScenarios}},
 		FnPing: {reflect.TypeFor[ping.Handler](), map[string]map[string][]scenario{
 			"Configs": configsScenarios, "Breakers": breakersScenarios, "Limits": limitsScenarios}},
 		FnAggregate: {reflect.TypeFor[aggregate.Handler](), map[string]map[string][]scenario{"Store": storeScenarios}},
@@ -643,6 +670,11 @@ var noTableOrQueue = map[string]bool{"Pinger": true, "Postbacks": true, "Webhook
 	// Parameters and Secrets extension, /leadrelay/*): a repeat reads the
 	// sheet back, not the table.
 	"Sheets": true,
+	// The console's: the admin handler it calls in-process (whose own
+	// dependencies are the admin function's row), and the identity
+	// provider (Amazon Cognito's endpoints over HTTPS).
+	"API":      true,
+	"Identity": true,
 }
 
 // access is what one function's dependencies did.
@@ -659,6 +691,19 @@ func functionAccess(t *testing.T, fn string) access {
 	if !ok {
 		t.Fatalf("%s: no handler dependencies listed", fn)
 	}
+	var out access
+	for _, h := range append([]handlerDeps{hd}, moreHandlers()[fn]...) {
+		got := handlerAccess(t, fn, h)
+		out.table = append(out.table, got.table...)
+		out.sqs = append(out.sqs, got.sqs...)
+	}
+	return out
+}
+
+// handlerAccess runs every method of every dependency of one handler of
+// the function.
+func handlerAccess(t *testing.T, fn string, hd handlerDeps) access {
+	t.Helper()
 	var out access
 	seenDeps := map[string]bool{}
 	for i := range hd.handler.NumField() {

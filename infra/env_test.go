@@ -27,9 +27,8 @@ func TestFunctionsReadEveryVariableTheStackSets(t *testing.T) {
 		for k, v := range vars {
 			if s, ok := v.(string); ok {
 				values[k] = s
-			} else if k == "LEADRELAY_PUBLIC_URL" {
-				// The stage's URL, joined from the API's id: a URL.
-				values[k] = "https://ref-api.execute-api.ref-region.amazonaws.com/prod"
+			} else if ref, ok := refValues[k]; ok {
+				values[k] = ref
 			} else {
 				values[k] = "ref-" + strings.ToLower(k) // a CloudFormation reference
 			}
@@ -58,7 +57,8 @@ func TestFunctionsReadEveryVariableTheStackSets(t *testing.T) {
 			"LEADRELAY_META_APP_SECRET_PARAM": s.MetaAppSecretParam, "LEADRELAY_META_GRAPH_URL": s.MetaGraphURL,
 			"LEADRELAY_TWILIO_AUTH_TOKEN_PARAM": s.TwilioAuthTokenParam, "LEADRELAY_PUBLIC_URL": s.PublicURL,
 			"LEADRELAY_GOOGLE_ADS_URL": s.GoogleAdsURL, "LEADRELAY_SHEETS_URL": s.SheetsURL, "LEADRELAY_GOOGLE_TOKEN_URL": s.GoogleTokenURL,
-			"LEADRELAY_STRIPE_URL": s.StripeURL,
+			"LEADRELAY_STRIPE_URL": s.StripeURL, "LEADRELAY_COGNITO_DOMAIN": s.CognitoDomain,
+			"LEADRELAY_COGNITO_CLIENT_ID": s.CognitoClientID, "LEADRELAY_COGNITO_ISSUER": s.CognitoIssuer,
 		}
 		for k, v := range values {
 			if g, ok := got[k]; ok && g != v {
@@ -66,6 +66,19 @@ func TestFunctionsReadEveryVariableTheStackSets(t *testing.T) {
 			}
 		}
 	}
+}
+
+// refValues stand for the variables the stack joins from its resources'
+// references and that settings.FromEnv checks the form of: what each
+// resolves to once deployed.
+var refValues = map[string]string{
+	// The stage's URL, joined from the API's id.
+	"LEADRELAY_PUBLIC_URL": "https://ref-api.execute-api.ref-region.amazonaws.com/prod",
+	// The hosted login's base URL, joined from the domain's prefix; the
+	// app client's id; the pool's issuer, joined from its provider URL.
+	"LEADRELAY_COGNITO_DOMAIN":    "https://leadrelay-ref-stack-id.auth.ref-region.amazoncognito.com",
+	"LEADRELAY_COGNITO_CLIENT_ID": "refappclientid",
+	"LEADRELAY_COGNITO_ISSUER":    "https://cognito-idp.ref-region.amazonaws.com/ref-region_RefPool",
 }
 
 // The stack's Graph API is the functions' default: one version of the API

@@ -536,6 +536,10 @@ var wildcardReasons = []struct {
 		func(w wildcard) bool {
 			return w.field == "SourceArn" && strings.HasSuffix(w.value, "/*/v1/admin/*")
 		}},
+	{"ANY /console/{proxy+}: API Gateway may invoke admin for any method (*) on any page of the operators' console (*) of this API's stage; the console checks its own session",
+		func(w wildcard) bool {
+			return w.field == "SourceArn" && strings.HasSuffix(w.value, "/*/console/*")
+		}},
 	{"GET /v1/leads/{id}: API Gateway may invoke ingest for any lead id (the path parameter) of this API's stage",
 		func(w wildcard) bool {
 			return w.field == "SourceArn" && strings.HasSuffix(w.value, "/GET/v1/leads/*")

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscognito"
 	"github.com/aws/aws-cdk-go/awscdk/v2/cxapi"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
@@ -39,6 +40,11 @@ const (
 	reasonMeta      = "Meta Lead Ads' webhook: Meta signs each notification with X-Hub-Signature-256 (an HMAC-SHA256 of the raw body under the Meta app's secret), which the ingest handler checks in constant time before reading the body (401 otherwise); the subscription check (GET) is answered only for the verify token whose SHA-256 is configured (403 otherwise). Meta sends no credential an authorizer could check."
 	reasonHealth    = "GET /v1/health is the unauthenticated readiness probe: it answers 200 and no data."
 	reasonAdminIAM  = "The admin API is authorized with AWS_IAM (SigV4-signed by operators' IAM principals, execute-api:Invoke); operators are IAM principals, not a Cognito user pool."
+	reasonConsole   = "The operators' console (server-rendered pages in a browser) authenticates operators itself: the stack's Cognito user pool's hosted login, the code traded with a PKCE verifier and the ID token's signature, issuer, audience and expiry checked in the admin function, then its own session cookie (HttpOnly, Secure, SameSite=Strict) on every request and a CSRF token on every change; signed out it answers only its sign-in pages. A Cognito authorizer wants a bearer token in a header, which a browser following links and posting forms does not send, and would lock out the sign-in pages."
+
+	// AwsSolutions-COG2 and COG3: the operators' user pool.
+	reasonPoolMFA    = "MFA is optional and TOTP only (an authenticator app, no SMS): operators are a handful of invited people (no self sign-up) with 12-character passwords of four character classes; an agency that wants it for everyone deploys with -c cognitoMfa=required, and every operator enrolls an authenticator app at the next sign-in (docs/deploy.md, Console sign-in)."
+	reasonPoolThreat = "Threat protection (advanced security, ENFORCED) needs the Plus feature plan, billed per monthly active user with no free tier, for a pool of a handful of invited operators without self sign-up, strong passwords and optional TOTP; the Essentials plan is used. An agency that wants it switches the pool to Plus with threat protection enforced (docs/deploy.md, Console sign-in)."
 
 	reasonRequestValidation = "The handlers validate every request and answer the contract's 4xx bodies (400 validation_failed with per-field errors, 413, 415...): JSON and form-encoded posts, against each campaign's field rules in the stored configuration, which an API Gateway model cannot express; a validator would answer with its own body instead."
 	reasonWAF               = "No AWS WAF web ACL by default (a monthly cost per ACL and rule): the stage throttles at 100 req/s (burst 200) and ingest enforces each source's rate; associate a web ACL with the stage where a deployment needs one (docs/deploy.md)."
@@ -81,12 +87,20 @@ func (s *LeadRelayStack) suppressNag() {
 		"POST /v1/voice/status":                reasonTwilio,
 		"POST /v1/integrations/meta/webhook":   reasonMeta,
 		"GET /v1/health":                       reasonHealth,
+		"GET /console":                         reasonConsole,
+		"ANY /console/{proxy+}":                reasonConsole,
 	} {
 		m := s.apiMethods[key]
 		suppress(m, false, "AwsSolutions-APIG4", reason)
 		suppress(m, false, "AwsSolutions-COG4", reason)
 	}
 	suppress(s.apiMethods["ANY /v1/admin/{proxy+}"], false, "AwsSolutions-COG4", reasonAdminIAM)
+	if s.UserPool != nil {
+		if mfa, _ := cognitoMFA(s.Stack); mfa != awscognito.Mfa_REQUIRED {
+			suppress(s.UserPool, false, "AwsSolutions-COG2", reasonPoolMFA)
+		}
+		suppress(s.UserPool, false, "AwsSolutions-COG3", reasonPoolThreat)
+	}
 	suppress(s.API, false, "AwsSolutions-APIG2", reasonRequestValidation)
 	suppress(s.API.DeploymentStage(), false, "AwsSolutions-APIG3", reasonWAF)
 	suppress(s.API.Node().FindChild(jsii.String("CloudWatchRole")), false, "AwsSolutions-IAM4", reasonCloudWatchRole,

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigateway"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatchactions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscognito"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
@@ -156,6 +157,12 @@ type LeadRelayStack struct {
 	// the lead stages sent to Meta (every limits.ConversionsInterval) and
 	// buyer billing through Stripe (every limits.BillingInterval).
 	TrainSchedule, FeedbackSchedule, SpendSchedule, ConversionsSchedule, BillingSchedule awsevents.Rule
+	// UserPool holds the console's operators, UserPoolDomain is its hosted
+	// login and UserPoolClient the console's app client (console.go); all
+	// nil when the cognito context value is false.
+	UserPool       awscognito.UserPool
+	UserPoolDomain awscognito.UserPoolDomain
+	UserPoolClient awscognito.UserPoolClient
 	// apiMethods are the API's methods by "VERB /path".
 	apiMethods map[string]awsapigateway.Method
 	// nagSuppressions are the cdk-nag suppressions added (nag.go).
@@ -166,7 +173,8 @@ type LeadRelayStack struct {
 // stream, the routing and delivery queues with their DLQs and alarms, the
 // functions with least-privilege grants, the aggregate function on the
 // table's stream, the sweeper's schedule, and the REST API in front of
-// ingest, ping and admin.
+// ingest, ping and admin, the operators' console (admin) and its user
+// pool.
 func NewLeadRelayStack(scope constructs.Construct, id string, props *LeadRelayStackProps) (*LeadRelayStack, error) {
 	if props == nil {
 		return nil, errors.New("leadrelay stack: props are required")
@@ -238,13 +246,22 @@ func NewLeadRelayStack(scope constructs.Construct, id string, props *LeadRelaySt
 	s.SweepSchedule = s.newSweepSchedule()
 	s.TrainSchedule, s.FeedbackSchedule, s.SpendSchedule, s.ConversionsSchedule, s.BillingSchedule = s.newAdminSchedules()
 	s.API = s.newAPI()
-	// Twilio signs its voice webhooks over the URL it was given: the
-	// stage's own (the function refers to the API, not the API to it).
-	s.Functions[FnIngest].AddEnvironment(jsii.String("LEADRELAY_PUBLIC_URL"), awscdk.Fn_Join(jsii.String(""), &[]*string{
+	// Twilio signs its voice webhooks over the URL it was given, and the
+	// console's sign-in comes back to it: the stage's own (the functions
+	// refer to the API, not the API to them).
+	publicURL := awscdk.Fn_Join(jsii.String(""), &[]*string{
 		jsii.String("https://"), s.API.RestApiId(), jsii.String(".execute-api."), s.Region(), jsii.String("."), s.UrlSuffix(), jsii.String("/" + StageName),
-	}), nil)
+	})
+	for _, name := range []string{FnIngest, FnAdmin} {
+		s.Functions[name].AddEnvironment(jsii.String("LEADRELAY_PUBLIC_URL"), publicURL, nil)
+	}
+	if cognitoWanted(stack) {
+		if err := s.newOperatorPool(publicURL, props.DeletionProtection); err != nil {
+			return nil, fmt.Errorf("leadrelay stack: %w", err)
+		}
+	}
 	s.AlarmTopic = s.newAlarms(props.AlarmEmail)
-	s.outputs()
+	s.outputs(publicURL)
 	s.suppressNag()
 	return s, nil
 }
@@ -617,6 +634,10 @@ var routeRateLimits = map[string]float64{
 	"/v1/voice/status/POST":    200,
 	"/v1/health/GET":           10,
 	"/v1/admin/{proxy+}/*":     25,
+	// The operators' console: a handful of people, its pages, their
+	// fragments and the live feed's polls.
+	"/console/GET":        5,
+	"/console/{proxy+}/*": 25,
 }
 
 // routeThrottles are the stage's method settings: each route's limit.
@@ -708,8 +729,15 @@ func (s *LeadRelayStack) newAPI() awsapigateway.RestApi {
 	for _, hook := range []string{"incoming", "dial-done", "status"} {
 		add(voice.AddResource(jsii.String(hook), nil), "POST", ingest, open)
 	}
+	admin := integration(s.Functions[FnAdmin])
 	add(v1.AddResource(jsii.String("admin"), nil).AddResource(jsii.String("{proxy+}"), nil), "ANY",
-		integration(s.Functions[FnAdmin]), &awsapigateway.MethodOptions{AuthorizationType: awsapigateway.AuthorizationType_IAM})
+		admin, &awsapigateway.MethodOptions{AuthorizationType: awsapigateway.AuthorizationType_IAM})
+	// The operators' console, served by the admin function: open to API
+	// Gateway, it signs operators in itself (Cognito's hosted login, then
+	// its own session cookie and CSRF tokens; console.go).
+	console := api.Root().AddResource(jsii.String(strings.TrimPrefix(ConsolePath, "/")), nil)
+	add(console, "GET", admin, open)
+	add(console.AddResource(jsii.String("{proxy+}"), nil), "ANY", admin, open)
 	return api
 }
 
@@ -755,7 +783,7 @@ func (s *LeadRelayStack) newAlarms(email string) awssns.Topic {
 	return topic
 }
 
-func (s *LeadRelayStack) outputs() {
+func (s *LeadRelayStack) outputs(publicURL *string) {
 	out := func(id string, value *string, desc string) {
 		awscdk.NewCfnOutput(s.Stack, jsii.String(id), &awscdk.CfnOutputProps{
 			Value:       value,
@@ -772,6 +800,10 @@ func (s *LeadRelayStack) outputs() {
 	out("MetaDlqUrl", s.MetaDLQ.QueueUrl(), "Meta Lead Ads leads that could not be fetched or ingested")
 	out("LedgerDlqUrl", s.LedgerDLQ.QueueUrl(), "Batches of the table's stream the aggregate function failed on")
 	out("AlarmTopicArn", s.AlarmTopic.TopicArn(), "SNS topic the DLQ alarms notify")
+	out("ConsoleUrl", awscdk.Fn_Join(jsii.String(""), &[]*string{publicURL, jsii.String(ConsolePath)}), "The operators' console")
+	if s.UserPool != nil {
+		out("UserPoolId", s.UserPool.UserPoolId(), "Cognito user pool of the console's operators; invite one with aws cognito-idp admin-create-user (docs/deploy.md)")
+	}
 }
 
 // emailFrom is the sender of email deliveries: the context value

@@ -1,6 +1,10 @@
 package main
 
 import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -344,6 +348,10 @@ func TestAPI(t *testing.T) {
 		{"GET", "/v1/integrations/meta/webhook", "NONE", ingest},
 		{"POST", "/v1/integrations/meta/webhook", "NONE", ingest},
 		{"ANY", "/v1/admin/{proxy+}", "AWS_IAM", admin},
+		// The operators' console: it signs operators in itself (Cognito,
+		// then its session cookie and CSRF tokens), no IAM.
+		{"GET", "/console", "NONE", admin},
+		{"ANY", "/console/{proxy+}", "NONE", admin},
 	}
 	less := func(a, b apiMethod) int { return strings.Compare(a.path+" "+a.verb, b.path+" "+b.verb) }
 	slices.SortFunc(got, less)
@@ -475,7 +483,7 @@ func TestAlarms(t *testing.T) {
 func TestOutputs(t *testing.T) {
 	f := synthDefault(t)
 	for _, name := range []string{"ApiUrl", "TableName", "RoutingQueueUrl", "DeliveryQueueUrl", "RoutingDlqUrl", "DeliveryDlqUrl",
-		"MetaQueueUrl", "MetaDlqUrl", "LedgerDlqUrl", "AlarmTopicArn"} {
+		"MetaQueueUrl", "MetaDlqUrl", "LedgerDlqUrl", "AlarmTopicArn", "ConsoleUrl", "UserPoolId"} {
 		assert(t, "output "+name, func() {
 			f.template.HasOutput(jsii.String(name), obj{"Value": assertions.Match_AnyValue()})
 		})
@@ -496,6 +504,288 @@ func TestOutputs(t *testing.T) {
 	if s := strings.Join(refsIn(outputs["ApiUrl"]), ","); !strings.Contains(s, "Api") {
 		t.Errorf("ApiUrl refers to %v, want the REST API", s)
 	}
+	poolID, _ := f.onlyResource(t, "AWS::Cognito::UserPool", "OperatorPool")
+	if got := refsIn(outputs["UserPoolId"]); !slices.Equal(got, []string{poolID}) {
+		t.Errorf("UserPoolId refers to %v, want %s", got, poolID)
+	}
+	if got, want := resourceKey(outputs["ConsoleUrl"].(map[string]any)["Value"]), stageURL(t, f)+"/console"; got != want {
+		t.Errorf("ConsoleUrl %q, want %q", got, want)
+	}
+}
+
+// stageURL is the stage's URL as resourceKey renders the join of it.
+func stageURL(t *testing.T, f *fixture) string {
+	apiID, _ := f.onlyResource(t, "AWS::ApiGateway::RestApi", "Api")
+	return "https://" + apiID + ".execute-api.AWS::Region.AWS::URLSuffix/" + StageName
+}
+
+// Deployed, the console's operators sign in through the stack's user
+// pool: invited only, by email, strong passwords, optional TOTP, kept
+// when the stack goes; its hosted login on a domain of the stack's own;
+// the console's app client public (no secret: the code is traded with a
+// PKCE verifier), code flow only, back to <stage>/console/callback.
+func TestConsoleSignIn(t *testing.T) {
+	f := synthDefault(t)
+	poolID, pool := f.onlyResource(t, "AWS::Cognito::UserPool", "OperatorPool")
+	assert(t, "user pool", func() {
+		f.template.HasResourceProperties(jsii.String("AWS::Cognito::UserPool"), obj{
+			"AdminCreateUserConfig": obj{
+				"AllowAdminCreateUserOnly": true,
+				"InviteMessageTemplate":    assertions.Match_ObjectLike(&obj{"EmailSubject": assertions.Match_AnyValue()}),
+			},
+			"UsernameAttributes":     []any{"email"},
+			"UsernameConfiguration":  obj{"CaseSensitive": false},
+			"AutoVerifiedAttributes": []any{"email"},
+			"AccountRecoverySetting": obj{"RecoveryMechanisms": []any{obj{"Name": "verified_email", "Priority": 1}}},
+			"Policies": obj{"PasswordPolicy": obj{
+				"MinimumLength": 12, "RequireLowercase": true, "RequireUppercase": true, "RequireNumbers": true, "RequireSymbols": true,
+				"TemporaryPasswordValidityDays": 7,
+			}},
+			"MfaConfiguration":   "OPTIONAL",
+			"EnabledMfas":        []any{"SOFTWARE_TOKEN_MFA"},
+			"DeletionProtection": "ACTIVE",
+		})
+	})
+	if pool["DeletionPolicy"] != "Retain" || pool["UpdateReplacePolicy"] != "Retain" {
+		t.Errorf("pool %s: deletion policy %v/%v, want Retain", poolID, pool["DeletionPolicy"], pool["UpdateReplacePolicy"])
+	}
+	// The invitation names the console's address and carries the
+	// placeholders Cognito requires.
+	invite := resourceKey(props(pool)["AdminCreateUserConfig"].(map[string]any)["InviteMessageTemplate"].(map[string]any)["EmailMessage"])
+	for _, want := range []string{stageURL(t, f) + "/console", "{username}", "{####}"} {
+		if !strings.Contains(invite, want) {
+			t.Errorf("invitation %q: want %q in it", invite, want)
+		}
+	}
+
+	// The hosted login's domain: the stack's name and id, unique and lowercase.
+	_, domain := f.onlyResource(t, "AWS::Cognito::UserPoolDomain", "OperatorPool")
+	if got := refID(props(domain)["UserPoolId"]); got != poolID {
+		t.Errorf("domain of pool %q, want %s", got, poolID)
+	}
+	join, _ := props(domain)["Domain"].(map[string]any)["Fn::Join"].([]any)
+	if len(join) != 2 || !slices.Contains(refsInAll(join[1]), "AWS::StackId") || join[1].([]any)[0] != "leadrelay-" {
+		t.Errorf("domain prefix %v, want leadrelay-<the stack's id>", props(domain)["Domain"])
+	}
+
+	clientID, client := f.onlyResource(t, "AWS::Cognito::UserPoolClient", "OperatorPool")
+	p := props(client)
+	if refID(p["UserPoolId"]) != poolID {
+		t.Errorf("client %s: pool %v", clientID, p["UserPoolId"])
+	}
+	for k, want := range map[string]any{
+		"GenerateSecret": false, "AllowedOAuthFlowsUserPoolClient": true, "PreventUserExistenceErrors": "ENABLED",
+		"EnableTokenRevocation": true,
+	} {
+		if p[k] != want {
+			t.Errorf("client %s: %s = %v, want %v", clientID, k, p[k], want)
+		}
+	}
+	for k, want := range map[string][]any{
+		"AllowedOAuthFlows":          {"code"},
+		"AllowedOAuthScopes":         {"openid", "email"},
+		"SupportedIdentityProviders": {"COGNITO"},
+	} {
+		if got, _ := p[k].([]any); !slices.Equal(got, want) {
+			t.Errorf("client %s: %s = %v, want %v", clientID, k, p[k], want)
+		}
+	}
+	if got, _ := p["ExplicitAuthFlows"].([]any); slices.ContainsFunc(got, func(v any) bool {
+		return v == "ALLOW_USER_PASSWORD_AUTH" || v == "ALLOW_ADMIN_USER_PASSWORD_AUTH" || v == "ALLOW_CUSTOM_AUTH"
+	}) {
+		t.Errorf("client %s: auth flows %v, want SRP and refresh only", clientID, got)
+	}
+	for k, want := range map[string]string{"CallbackURLs": "/console/callback", "LogoutURLs": "/console/login"} {
+		urls, _ := p[k].([]any)
+		if len(urls) != 1 || resourceKey(urls[0]) != stageURL(t, f)+want {
+			t.Errorf("client %s: %s = %v, want the stage's %s", clientID, k, p[k], want)
+		}
+	}
+	units, _ := p["TokenValidityUnits"].(map[string]any)
+	for k, minutes := range map[string]float64{"IdToken": 60, "AccessToken": 60, "RefreshToken": 12 * 60} {
+		if units[k] != "minutes" || number(t, p[k+"Validity"]) != minutes {
+			t.Errorf("client %s: %sValidity %v %v, want %v minutes", clientID, k, p[k+"Validity"], units[k], minutes)
+		}
+	}
+
+	// The admin function serves the console: it is told the pool, the
+	// client, the hosted login and the stage's URL; no other function
+	// hears of Cognito.
+	domainID, _ := f.onlyResource(t, "AWS::Cognito::UserPoolDomain", "OperatorPool")
+	for id, fn := range f.resources("AWS::Lambda::Function") {
+		vars, _ := props(fn)["Environment"].(map[string]any)["Variables"].(map[string]any)
+		if !strings.HasPrefix(id, "AdminFunction") {
+			for k := range vars {
+				if strings.HasPrefix(k, "LEADRELAY_COGNITO_") {
+					t.Errorf("%s: %s set, want it on the admin function only", id, k)
+				}
+			}
+			continue
+		}
+		for k, want := range map[string]string{
+			"LEADRELAY_COGNITO_DOMAIN":    "https://" + domainID + ".auth.AWS::Region.amazoncognito.com",
+			"LEADRELAY_COGNITO_CLIENT_ID": clientID,
+			"LEADRELAY_COGNITO_ISSUER":    "https://" + poolID + ".ProviderURL",
+			"LEADRELAY_PUBLIC_URL":        stageURL(t, f),
+		} {
+			if got := joinKey(vars[k]); got != want {
+				t.Errorf("%s: %s = %v (%q), want %q", id, k, vars[k], got, want)
+			}
+		}
+	}
+}
+
+// joinKey is resourceKey, with a GetAtt of an attribute inside a join
+// rendered as id.Attribute.
+func joinKey(v any) string {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return resourceKey(v)
+	}
+	j, ok := m["Fn::Join"].([]any)
+	if !ok || len(j) != 2 {
+		return resourceKey(v)
+	}
+	var b strings.Builder
+	for _, part := range j[1].([]any) {
+		if s, ok := part.(string); ok {
+			b.WriteString(s)
+		} else {
+			b.WriteString(resourceKey(part))
+		}
+	}
+	return b.String()
+}
+
+// refsInAll is refsIn with the pseudo parameters (AWS::StackId...).
+func refsInAll(v any) []string {
+	var out []string
+	var walk func(any)
+	walk = func(v any) {
+		switch x := v.(type) {
+		case map[string]any:
+			if id, ok := x["Ref"].(string); ok {
+				out = append(out, id)
+			}
+			for _, e := range x {
+				walk(e)
+			}
+		case []any:
+			for _, e := range x {
+				walk(e)
+			}
+		}
+	}
+	walk(v)
+	return out
+}
+
+// The console's sign-in settings, as CDK context: cognito=false leaves
+// the pool out (LocalStack's free edition has no Cognito) and keeps the
+// console's routes; cognitoDomainPrefix names the hosted login's domain;
+// cognitoMfa=required makes TOTP everyone's.
+func TestConsoleSignInContext(t *testing.T) {
+	if testing.Short() {
+		t.Skip("more synths; skipped with -short")
+	}
+	f, err := synthWithContext("nocognito", map[string]any{"cognito": "false"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, typ := range []string{"AWS::Cognito::UserPool", "AWS::Cognito::UserPoolClient", "AWS::Cognito::UserPoolDomain"} {
+		if n := len(f.resources(typ)); n != 0 {
+			t.Errorf("cognito=false: %d %s", n, typ)
+		}
+	}
+	_, admin := f.onlyResource(t, "AWS::Lambda::Function", "AdminFunction")
+	vars, _ := props(admin)["Environment"].(map[string]any)["Variables"].(map[string]any)
+	for k := range vars {
+		if strings.HasPrefix(k, "LEADRELAY_COGNITO_") {
+			t.Errorf("cognito=false: the admin function has %s", k)
+		}
+	}
+	if vars["LEADRELAY_PUBLIC_URL"] == nil {
+		t.Error("cognito=false: the admin function lost LEADRELAY_PUBLIC_URL")
+	}
+	if _, ok := f.stack.apiMethods["ANY /console/{proxy+}"]; !ok {
+		t.Error("cognito=false: no console routes")
+	}
+	if _, ok := f.json["Outputs"].(map[string]any)["UserPoolId"]; ok {
+		t.Error("cognito=false: a UserPoolId output")
+	}
+
+	f, err = synthWithContext("cognitoctx", map[string]any{"cognitoDomainPrefix": "acme-leads", "cognitoMfa": "required"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, domain := f.onlyResource(t, "AWS::Cognito::UserPoolDomain", "OperatorPool")
+	if got := props(domain)["Domain"]; got != "acme-leads" {
+		t.Errorf("domain %v, want acme-leads", got)
+	}
+	_, pool := f.onlyResource(t, "AWS::Cognito::UserPool", "OperatorPool")
+	if got := props(pool)["MfaConfiguration"]; got != "ON" {
+		t.Errorf("cognitoMfa=required: MfaConfiguration %v, want ON", got)
+	}
+
+	for _, ctx := range []map[string]any{
+		{"cognitoDomainPrefix": "Acme"}, {"cognitoDomainPrefix": "my-cognito-login"}, {"cognitoDomainPrefix": "-acme"},
+		{"cognitoMfa": "sometimes"},
+	} {
+		if _, err := synthWithContext("badctx", ctx); err == nil {
+			t.Errorf("context %v: synthesized, want an error", ctx)
+		}
+	}
+}
+
+func TestCheckDomainPrefix(t *testing.T) {
+	for p, ok := range map[string]bool{
+		"leadrelay": true, "acme-leads-2": true, "a": true, strings.Repeat("a", 63): true,
+		"": false, "Acme": false, "acme_leads": false, "acme-": false, "-acme": false, strings.Repeat("a", 64): false,
+		"my-aws-login": false, "amazonleads": false, "cognito": false,
+	} {
+		if err := checkDomainPrefix(p); (err == nil) != ok {
+			t.Errorf("checkDomainPrefix(%q) = %v, want ok %v", p, err, ok)
+		}
+	}
+}
+
+// synthWithContext synthesizes the default stack with CDK context values
+// (as `cdk -c key=value` gives them).
+func synthWithContext(name string, ctx map[string]any) (f *fixture, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("synth %s: %v", name, r)
+		}
+	}()
+	base := filepath.Join(testRoot, name)
+	assets := filepath.Join(base, "assets")
+	for _, fn := range FunctionNames() {
+		dir := filepath.Join(assets, fn)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(filepath.Join(dir, "bootstrap"), []byte("#!/bin/sh\n# fake "+fn+"\n"), 0o755); err != nil {
+			return nil, err
+		}
+	}
+	app := newApp(filepath.Join(base, "cdk.out"))
+	for k, v := range ctx {
+		app.Node().SetContext(jsii.String(k), v)
+	}
+	stack, err := NewLeadRelayStack(app, StackName, &LeadRelayStackProps{AssetsDir: assets, Arch: ArchARM64, DeletionProtection: true})
+	if err != nil {
+		return nil, err
+	}
+	tmpl := assertions.Template_FromStack(stack.Stack, nil)
+	raw, err := json.Marshal(*tmpl.ToJSON())
+	if err != nil {
+		return nil, err
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		return nil, err
+	}
+	return &fixture{stack: stack, template: tmpl, json: doc}, nil
 }
 
 // TestLocalStackVariant synthesizes the stack as `make localstack-deploy` does
@@ -521,6 +811,12 @@ func TestLocalStackVariant(t *testing.T) {
 	})
 	assert(t, "no email subscription", func() {
 		f.template.ResourceCountIs(jsii.String("AWS::SNS::Subscription"), jsii.Number(0))
+	})
+	assert(t, "user pool without deletion protection, still retained", func() {
+		f.template.HasResource(jsii.String("AWS::Cognito::UserPool"), obj{
+			"Properties":     assertions.Match_ObjectLike(&obj{"DeletionProtection": "INACTIVE"}),
+			"DeletionPolicy": "Retain",
+		})
 	})
 	assert(t, "alarms still notify the topic", func() {
 		f.template.ResourceCountIs(jsii.String("AWS::CloudWatch::Alarm"), jsii.Number(float64(len(dlqs))))

@@ -5,6 +5,7 @@ package settings
 
 import (
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -92,6 +93,21 @@ type Settings struct {
 	// (LEADRELAY_TWILIO_AUTH_TOKEN_PARAM), read on first use.
 	TwilioAuthToken      string
 	TwilioAuthTokenParam string
+	// CognitoDomain, CognitoClientID and CognitoIssuer sign the console's
+	// operators in through the stack's Amazon Cognito user pool
+	// (package cognito), all three or none: the user pool domain's base
+	// URL, where its hosted login is (LEADRELAY_COGNITO_DOMAIN, such as
+	// https://leadrelay-3f2a9c.auth.us-east-1.amazoncognito.com), the
+	// console's app client, a public one without a secret
+	// (LEADRELAY_COGNITO_CLIENT_ID), and the pool's issuer, whose signing
+	// keys verify the ID tokens (LEADRELAY_COGNITO_ISSUER, such as
+	// https://cognito-idp.us-east-1.amazonaws.com/us-east-1_AbCdEf123).
+	// The console's callback is under PublicURL, which they need. Unset,
+	// the console does not sign operators in through Cognito (the local
+	// runner takes the operator token).
+	CognitoDomain   string
+	CognitoClientID string
+	CognitoIssuer   string
 }
 
 // DefaultMetaGraphURL is the Graph API the ingest function fetches Meta
@@ -152,6 +168,9 @@ func FromEnv(getenv func(string) string) (Settings, error) {
 		PublicURL:            strings.TrimSuffix(getenv("LEADRELAY_PUBLIC_URL"), "/"),
 		TwilioAuthToken:      getenv("LEADRELAY_TWILIO_AUTH_TOKEN"),
 		TwilioAuthTokenParam: getenv("LEADRELAY_TWILIO_AUTH_TOKEN_PARAM"),
+		CognitoDomain:        strings.TrimSuffix(getenv("LEADRELAY_COGNITO_DOMAIN"), "/"),
+		CognitoClientID:      getenv("LEADRELAY_COGNITO_CLIENT_ID"),
+		CognitoIssuer:        strings.TrimSuffix(getenv("LEADRELAY_COGNITO_ISSUER"), "/"),
 	}
 	if s.Table == "" {
 		s.Table = "leadrelay"
@@ -196,6 +215,9 @@ func FromEnv(getenv func(string) string) (Settings, error) {
 	if s.PublicURL != "" && !httpURL(s.PublicURL) {
 		return s, fmt.Errorf("LEADRELAY_PUBLIC_URL=%q: want the API's base URL with its stage, such as https://abc123.execute-api.us-east-1.amazonaws.com/prod", s.PublicURL)
 	}
+	if err := s.checkCognito(); err != nil {
+		return s, err
+	}
 	if k := s.SecretsKey; k != "" {
 		if b, err := hex.DecodeString(k); err != nil || len(b) != 32 {
 			return s, fmt.Errorf("LEADRELAY_SECRETS_KEY: want 64 hex digits (an AES-256 key)")
@@ -223,6 +245,48 @@ func FromEnv(getenv func(string) string) (Settings, error) {
 		s.ModelTTL = d
 	}
 	return s, nil
+}
+
+// checkCognito checks the console's Cognito settings: all three or none,
+// the domain and the issuer URLs, and the public URL the console's
+// callback is under.
+func (s Settings) checkCognito() error {
+	set := map[string]string{
+		"LEADRELAY_COGNITO_DOMAIN":    s.CognitoDomain,
+		"LEADRELAY_COGNITO_CLIENT_ID": s.CognitoClientID,
+		"LEADRELAY_COGNITO_ISSUER":    s.CognitoIssuer,
+	}
+	var have, missing []string
+	for _, k := range []string{"LEADRELAY_COGNITO_DOMAIN", "LEADRELAY_COGNITO_CLIENT_ID", "LEADRELAY_COGNITO_ISSUER"} {
+		if set[k] != "" {
+			have = append(have, k)
+		} else {
+			missing = append(missing, k)
+		}
+	}
+	switch {
+	case len(have) == 0:
+		return nil
+	case len(missing) > 0:
+		return fmt.Errorf("%s set without %s: the console's Cognito sign-in needs all three, or none", strings.Join(have, ", "), strings.Join(missing, ", "))
+	case !httpURL(s.CognitoDomain):
+		return fmt.Errorf("LEADRELAY_COGNITO_DOMAIN=%q: want the user pool domain's base URL, such as https://leadrelay-3f2a9c.auth.us-east-1.amazoncognito.com", s.CognitoDomain)
+	case !httpURL(s.CognitoIssuer) || strings.Trim(urlPath(s.CognitoIssuer), "/") == "":
+		return fmt.Errorf("LEADRELAY_COGNITO_ISSUER=%q: want the user pool's issuer, such as https://cognito-idp.us-east-1.amazonaws.com/us-east-1_AbCdEf123", s.CognitoIssuer)
+	case strings.ContainsFunc(s.CognitoClientID, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '+')
+	}):
+		return fmt.Errorf("LEADRELAY_COGNITO_CLIENT_ID=%q: want the app client's id", s.CognitoClientID)
+	case s.PublicURL == "":
+		return errors.New("LEADRELAY_COGNITO_* set without LEADRELAY_PUBLIC_URL: the console's sign-in callback is <LEADRELAY_PUBLIC_URL>/console/callback")
+	}
+	return nil
+}
+
+// urlPath is the path of a URL that httpURL accepted.
+func urlPath(v string) string {
+	u, _ := url.Parse(v)
+	return u.Path
 }
 
 // httpURL reports whether v is an http(s) URL with a host and without a

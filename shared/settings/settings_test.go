@@ -94,3 +94,58 @@ func TestFromEnvStripeURL(t *testing.T) {
 		t.Fatalf("%q, %v", s.StripeURL, err)
 	}
 }
+
+// The console's Cognito sign-in: the user pool domain, the app client and
+// the issuer, all three or none, the URLs checked, under a public URL.
+func TestFromEnvCognito(t *testing.T) {
+	s, err := FromEnv(env(nil))
+	if err != nil || s.CognitoDomain != "" || s.CognitoClientID != "" || s.CognitoIssuer != "" {
+		t.Fatalf("unset: %+v, %v", s, err)
+	}
+	good := map[string]string{
+		"LEADRELAY_COGNITO_DOMAIN":    "https://leadrelay-3f2a9c.auth.us-east-1.amazoncognito.com/",
+		"LEADRELAY_COGNITO_CLIENT_ID": "3n4b5urk1ft4fl3mg5e62d9ado",
+		"LEADRELAY_COGNITO_ISSUER":    "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_AbCdEf123/",
+		"LEADRELAY_PUBLIC_URL":        "https://abc123.execute-api.us-east-1.amazonaws.com/prod",
+	}
+	s, err = FromEnv(env(good))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.CognitoDomain != "https://leadrelay-3f2a9c.auth.us-east-1.amazoncognito.com" || s.CognitoClientID != "3n4b5urk1ft4fl3mg5e62d9ado" ||
+		s.CognitoIssuer != "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_AbCdEf123" {
+		t.Errorf("got %q %q %q", s.CognitoDomain, s.CognitoClientID, s.CognitoIssuer)
+	}
+	with := func(k, v string) map[string]string {
+		m := map[string]string{}
+		for k, v := range good {
+			m[k] = v
+		}
+		if v == "" {
+			delete(m, k)
+		} else {
+			m[k] = v
+		}
+		return m
+	}
+	for _, tc := range []struct {
+		env  map[string]string
+		want string // in the error
+	}{
+		{with("LEADRELAY_COGNITO_DOMAIN", ""), "without LEADRELAY_COGNITO_DOMAIN"},
+		{with("LEADRELAY_COGNITO_CLIENT_ID", ""), "without LEADRELAY_COGNITO_CLIENT_ID"},
+		{with("LEADRELAY_COGNITO_ISSUER", ""), "without LEADRELAY_COGNITO_ISSUER"},
+		{map[string]string{"LEADRELAY_COGNITO_CLIENT_ID": "abc"}, "without LEADRELAY_COGNITO_DOMAIN, LEADRELAY_COGNITO_ISSUER"},
+		{with("LEADRELAY_COGNITO_DOMAIN", "leadrelay.auth.us-east-1.amazoncognito.com"), "LEADRELAY_COGNITO_DOMAIN"},
+		{with("LEADRELAY_COGNITO_DOMAIN", "https://leadrelay.auth.us-east-1.amazoncognito.com?x=1"), "LEADRELAY_COGNITO_DOMAIN"},
+		{with("LEADRELAY_COGNITO_ISSUER", "cognito-idp.us-east-1.amazonaws.com/us-east-1_AbCdEf123"), "LEADRELAY_COGNITO_ISSUER"},
+		{with("LEADRELAY_COGNITO_ISSUER", "https://cognito-idp.us-east-1.amazonaws.com"), "LEADRELAY_COGNITO_ISSUER"},
+		{with("LEADRELAY_COGNITO_CLIENT_ID", "abc def"), "LEADRELAY_COGNITO_CLIENT_ID"},
+		{with("LEADRELAY_PUBLIC_URL", ""), "LEADRELAY_PUBLIC_URL"},
+	} {
+		_, err := FromEnv(env(tc.env))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: %v, want an error with %q", tc.env, err, tc.want)
+		}
+	}
+}
