@@ -14,7 +14,7 @@ run:
 ## test: every test, unit and integration (starts the emulator when needed,
 ## with transactions holding their items 15 ms as on DynamoDB)
 test: vet tools lint-openapi fuzz
-	$(EMULATOR_ENV) LEADRELAY_REQUIRE_EMULATOR=1 LEADRELAY_MOTO_HOLD_MS=$${LEADRELAY_MOTO_HOLD_MS:-15} \
+	$(EMULATOR_ENV) LEADRELAY_REQUIRE_EMULATOR=1 LEADRELAY_REQUIRE_BROWSER=1 LEADRELAY_MOTO_HOLD_MS=$${LEADRELAY_MOTO_HOLD_MS:-15} \
 		./localstack/with-emulator.sh $(GO) test -count=1 -timeout 20m ./...
 
 ## fuzz: a few seconds of fuzzing of what parses outside input: the lead
@@ -35,10 +35,13 @@ vet:
 	$(GO) vet ./...
 	@$(GO) mod tidy -diff >/dev/null || { echo "go.mod or go.sum is not tidy: run go mod tidy"; $(GO) mod tidy -diff; exit 1; }
 
-## tools: what the tests need beyond Go (Node for CDK synth)
+## tools: what the tests need beyond Go (Node for CDK synth, Debian's
+## Chromium for the console's browser tests)
 tools:
 	@command -v node >/dev/null 2>&1 || { echo "installing Node.js for CDK synth"; \
 		(apt-get update -qq && apt-get install -y -qq nodejs) >/dev/null; }
+	@command -v chromium >/dev/null 2>&1 || [ -n "$$LEADRELAY_CHROMIUM" ] || { echo "installing Chromium for the console's browser tests"; \
+		(apt-get update -qq && apt-get install -y -qq chromium) >/dev/null; }
 
 ## lint-openapi: docs/openapi.yaml against redocly's recommended rules
 ## (docs/redocly.yaml). npx fetches the pinned CLI into npm's cache once;

@@ -74,6 +74,7 @@ func run() error {
 	fmt.Fprintf(os.Stderr, `
 LeadRelay is running at %[1]s (AWS endpoint %[2]s, configuration %[3]s)
   operator token: %[4]s
+  console:        %[1]s/console (sign in with the operator token)
 
 Post a demo lead (the demo buyer accepts it; watch the log):
   curl -s -X POST %[1]s/v1/leads -H 'X-API-Key: demo-source-key' -H 'Content-Type: application/json' \

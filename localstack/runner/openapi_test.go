@@ -121,6 +121,9 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 		{"POST", "/v1/admin/sources/nobody/keys", "", adm, 404},
 		{"GET", "/v1/admin/audit?limit=5", "", adm, 200},
 		{"GET", "/v1/admin/audit?limit=x", "", adm, 400},
+		{"GET", "/v1/admin/dlq", "", adm, 200},
+		{"GET", "/v1/admin/reports/hourly", "", adm, 200},
+		{"GET", "/v1/admin/reports/hourly?date=2026-13-01", "", adm, 400},
 		{"GET", "/v1/admin/leads/" + id, "", adm, 200},
 		{"GET", "/v1/admin/leads/nope", "", adm, 404},
 		{"POST", "/v1/admin/leads/" + id + "/reroute", "", adm, 0}, // 409, or 202 if routed while acme was paused

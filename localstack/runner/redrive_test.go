@@ -73,6 +73,25 @@ func TestRedriveDeliveryDLQ(t *testing.T) {
 		t.Fatalf("without the token: %d", r.Status)
 	}
 
+	// GET /v1/admin/dlq counts what the redrive will move.
+	depth := func(name string) float64 {
+		t.Helper()
+		r := e.do("GET", "/v1/admin/dlq", "", "", admin)
+		if r.Status != 200 {
+			t.Fatalf("DLQ depths: %d %v", r.Status, r.Body)
+		}
+		for _, d := range r.Body["dlqs"].([]any) {
+			if d := d.(map[string]any); d["queue"] == name {
+				return d["messages"].(float64) + d["in_flight"].(float64)
+			}
+		}
+		t.Fatalf("no %s DLQ in %v", name, r.Body)
+		return 0
+	}
+	if n := depth("delivery"); n != 1 {
+		t.Fatalf("delivery DLQ depth %v, want 1", n)
+	}
+
 	r := e.do("POST", "/v1/admin/redrive", "application/json", `{"queue": "delivery", "max": 100}`, admin)
 	if r.Status != 200 || r.Body["moved"] != 1.0 {
 		t.Fatalf("redrive: %d %v", r.Status, r.Body)

@@ -35,6 +35,7 @@ import (
 	"github.com/leadrelay/leadrelay/shared/admin"
 	"github.com/leadrelay/leadrelay/shared/app"
 	"github.com/leadrelay/leadrelay/shared/config"
+	"github.com/leadrelay/leadrelay/shared/console"
 	"github.com/leadrelay/leadrelay/shared/httpapi"
 	"github.com/leadrelay/leadrelay/shared/limits"
 	"github.com/leadrelay/leadrelay/shared/queue"
@@ -131,6 +132,8 @@ type Runner struct {
 	// loops, the scoring models' training) the runner runs as the stack's
 	// schedules do.
 	Admin *admin.Handler
+	// Console is the operators' console, at URL + "/console".
+	Console *console.Server
 
 	srv       *http.Server
 	stream    *streamPoller
@@ -238,8 +241,14 @@ func Start(ctx context.Context, o Options) (*Runner, error) {
 	}
 	ingest, adm := a.Ingest(), a.Admin(o.AdminToken)
 	r.Admin = adm
+	// The operators' console over the same admin handler, signed in with
+	// the operator token, its sessions in the table.
+	r.Console = &console.Server{API: adm, APIToken: o.AdminToken, Sessions: a.Store, Token: o.AdminToken,
+		PublicURL: r.URL, Now: a.Base.Now, Log: o.Log}
 	mux := http.NewServeMux()
 	mux.Handle("/v1/admin/", proxy(adm.Handle, o.Log))
+	mux.Handle("/console", proxy(r.Console.Handle, o.Log))
+	mux.Handle("/console/", proxy(r.Console.Handle, o.Log))
 	mux.Handle("/v1/pings", proxy(a.Ping().Handle, o.Log))
 	mux.Handle("/demo/buyer", r.Demo)
 	mux.Handle("/", proxy(ingest.Handle, o.Log))

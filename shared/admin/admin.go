@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/leadrelay/leadrelay/shared/breaker"
 	"github.com/leadrelay/leadrelay/shared/config"
 	"github.com/leadrelay/leadrelay/shared/httpapi"
 	"github.com/leadrelay/leadrelay/shared/lead"
@@ -39,6 +40,10 @@ type Store interface {
 	Suppress(ctx context.Context, list string, values []store.Contact) (int, error)
 	Unsuppress(ctx context.Context, values []store.Contact) (int, error)
 	Return(ctx context.Context, d returns.Decision) error
+	// The buyers' health (health.go): every buyer's circuit breaker, in
+	// one Query, and cap counters, by BatchGetItem.
+	Breakers(ctx context.Context) (map[string]breaker.State, error)
+	CapCounts(ctx context.Context, capKeys []string) (map[string]store.CapUse, error)
 }
 
 // Queue is what the admin API needs of the queues.
@@ -60,6 +65,9 @@ type Handler struct {
 
 	// Redriver moves dead letters back to their queue (redrive.go).
 	Redriver Redriver
+	// Hours counts a day's leads by hour from the campaigns' listing
+	// (hourly.go).
+	Hours Hours
 	// Ledger answers the P&L and takes ad spend (reports.go).
 	Ledger Ledger
 	// Secrets seals the configuration's secret values before they are
@@ -118,6 +126,8 @@ func (h *Handler) register() {
 		h.operatorReturnRoutes,
 		h.scoringRoutes,
 		h.billingRoutes,
+		h.hourlyRoutes,
+		h.healthRoutes,
 	} {
 		add(&h.mux)
 	}

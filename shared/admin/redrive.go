@@ -13,6 +13,8 @@ import (
 // Redriver moves messages from a queue's DLQ back to the queue.
 type Redriver interface {
 	Redrive(ctx context.Context, queue string, max int) (int, error)
+	// Depths reads how many messages wait in each DLQ.
+	Depths(ctx context.Context) ([]queue.Depth, error)
 }
 
 // DefaultRedrive is how many messages a redrive moves when the request
@@ -23,6 +25,24 @@ func (h *Handler) redriveRoutes(m *httpapi.Mux) {
 	m.Handle("POST /v1/admin/redrive", func(ctx context.Context, req httpapi.Request, _ map[string]string) httpapi.Response {
 		return h.redrive(ctx, req)
 	})
+	m.Handle("GET /v1/admin/dlq", func(ctx context.Context, _ httpapi.Request, _ map[string]string) httpapi.Response {
+		return h.dlqDepths(ctx)
+	})
+}
+
+// dlqDepths answers GET /v1/admin/dlq: how many messages wait in the
+// routing, delivery and Meta DLQs ({"dlqs": [{"queue", "messages",
+// "in_flight"}]}), what POST /v1/admin/redrive would move.
+func (h *Handler) dlqDepths(ctx context.Context) httpapi.Response {
+	if h.Redriver == nil {
+		return httpapi.Error(http.StatusNotImplemented, "not_configured", "redrive is not configured in this deployment")
+	}
+	depths, err := h.Redriver.Depths(ctx)
+	if err != nil {
+		h.Log.ErrorContext(ctx, "read DLQ depths", "error", err)
+		return httpapi.Error(http.StatusServiceUnavailable, "unavailable", "retry")
+	}
+	return httpapi.JSON(http.StatusOK, map[string][]queue.Depth{"dlqs": depths})
 }
 
 type redriveRequest struct {

@@ -174,7 +174,15 @@ func divRound(num, den int64) int64 {
 type pnlQuery struct {
 	from, to time.Time
 	groupBy  string
+	// format is the answer's: json, csv, or "" (by the Accept header).
+	format string
 }
+
+// Report formats (?format=).
+const (
+	formatJSON = "json"
+	formatCSV  = "csv"
+)
 
 func parsePnLQuery(q map[string]string) (pnlQuery, []httpapi.FieldProblem) {
 	var out pnlQuery
@@ -195,6 +203,12 @@ func parsePnLQuery(q map[string]string) (pnlQuery, []httpapi.FieldProblem) {
 	out.groupBy = strings.TrimSpace(q["group_by"])
 	if out.groupBy == "" {
 		out.groupBy = GroupCampaign
+	}
+	switch out.format = strings.TrimSpace(q["format"]); out.format {
+	case "", formatJSON, formatCSV:
+	default:
+		probs = append(probs, httpapi.FieldProblem{Field: "format", Code: "invalid",
+			Message: fmt.Sprintf("format %q: want json or csv", out.format)})
 	}
 	if !slices.Contains(groupings, out.groupBy) {
 		probs = append(probs, httpapi.FieldProblem{Field: "group_by", Code: "invalid",
@@ -237,7 +251,7 @@ func (h *Handler) pnl(ctx context.Context, req httpapi.Request) httpapi.Response
 		return httpapi.Error(http.StatusServiceUnavailable, "unavailable", "retry")
 	}
 	rep := BuildPnL(rows, q.from.Format(time.DateOnly), q.to.Format(time.DateOnly), q.groupBy)
-	if strings.Contains(httpapi.Header(req, "Accept"), "text/csv") {
+	if q.format == formatCSV || q.format == "" && strings.Contains(httpapi.Header(req, "Accept"), "text/csv") {
 		return pnlCSV(rep)
 	}
 	return httpapi.JSON(http.StatusOK, rep)
@@ -283,9 +297,12 @@ func BuildPnL(rows []store.LedgerRow, from, to, groupBy string) PnL {
 }
 
 var pnlColumns = []string{"key", "leads", "accepted", "rejected", "duplicates", "sold", "unsold", "returned", "sales",
-	"revenue", "cost", "ad_spend", "profit", "margin", "avg_sale_price", "return_rate"}
+	"revenue", "cost", "ad_spend", "profit", "margin", "avg_sale_price", "return_rate",
+	"connected", "billable", "call_seconds", "avg_call_duration"}
 
-// pnlCSV writes the report's rows, then the totals, as CSV with two-decimal money.
+// pnlCSV writes the report's rows, then the totals, as CSV with two-decimal
+// money. Every row has the calls' columns (0 without calls), which JSON
+// leaves out of rows without calls.
 func pnlCSV(rep PnL) httpapi.Response {
 	var buf bytes.Buffer
 	w := csv.NewWriter(&buf)
@@ -293,7 +310,8 @@ func pnlCSV(rep PnL) httpapi.Response {
 	for _, r := range append(slices.Clone(rep.Rows), rep.Totals) {
 		n := func(v int64) string { return strconv.FormatInt(v, 10) }
 		_ = w.Write([]string{r.Key, n(r.Leads), n(r.Accepted), n(r.Rejected), n(r.Duplicates), n(r.Sold), n(r.Unsold), n(r.Returned), n(r.Sales),
-			r.Revenue.String(), r.Cost.String(), r.AdSpend.String(), r.Profit.String(), r.Margin.String(), r.AvgSalePrice.String(), r.ReturnRate.String()})
+			r.Revenue.String(), r.Cost.String(), r.AdSpend.String(), r.Profit.String(), r.Margin.String(), r.AvgSalePrice.String(), r.ReturnRate.String(),
+			n(r.Connected), n(r.Billable), n(r.CallSeconds), n(r.AvgCallDuration)})
 	}
 	w.Flush()
 	name := fmt.Sprintf("pnl-%s-%s-by-%s.csv", rep.From, rep.To, rep.GroupBy)

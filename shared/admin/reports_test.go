@@ -2,6 +2,7 @@ package admin
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -26,6 +27,9 @@ func TestPnLQueryValidation(t *testing.T) {
 		{map[string]string{"from": "2025-01-01", "to": "2025-01-31", "group_by": "order"}, "", ""},
 		{map[string]string{"from": "2025-01-01", "to": "2025-01-31", "group_by": "score_band"}, "", ""},
 		{map[string]string{"from": "2025-01-01", "to": "2025-01-31", "group_by": "orders"}, "group_by", "invalid"},
+		{map[string]string{"from": "2025-01-01", "to": "2025-01-31", "format": "csv"}, "", ""},
+		{map[string]string{"from": "2025-01-01", "to": "2025-01-31", "format": "json"}, "", ""},
+		{map[string]string{"from": "2025-01-01", "to": "2025-01-31", "format": "xlsx"}, "format", "invalid"},
 	}
 	for _, c := range cases {
 		q, probs := parsePnLQuery(c.q)
@@ -104,8 +108,54 @@ func TestBuildPnL(t *testing.T) {
 	}
 	csv := pnlCSV(rep)
 	lines := strings.Split(strings.TrimSpace(csv.Body), "\n")
-	if len(lines) != 4 || !strings.HasPrefix(lines[0], "key,leads,") || lines[2] != "solar,1,1,0,0,1,0,0,1,10.01,3.33,0.00,6.68,0.6673,10.01,0" ||
+	if len(lines) != 4 || !strings.HasPrefix(lines[0], "key,leads,") || lines[2] != "solar,1,1,0,0,1,0,0,1,10.01,3.33,0.00,6.68,0.6673,10.01,0,0,0,0,0" ||
 		!strings.HasPrefix(lines[3], "total,") || !strings.HasPrefix(csv.Headers["Content-Type"], "text/csv") {
 		t.Fatalf("csv:\n%s", csv.Body)
+	}
+}
+
+// The CSV has the calls' columns on every row, with the JSON's figures,
+// and 0 on rows without calls.
+func TestPnLCSVHasTheCallColumns(t *testing.T) {
+	rows := []store.LedgerRow{
+		{Day: "2025-03-01", Dimension: "campaign", ID: "calls", Counts: map[string]int64{"leads": 3, "accepted": 2, "sold": 1, "sales": 1, "unsold": 1,
+			"revenue": 3000, "cost": 1700, "connected": 2, "billable": 1, "call_seconds": 155}},
+		{Day: "2025-03-01", Dimension: "campaign", ID: "web", Counts: map[string]int64{"leads": 1, "accepted": 1, "unsold": 1}},
+	}
+	rep := BuildPnL(rows, "2025-03-01", "2025-03-01", GroupCampaign)
+	b, err := json.Marshal(rep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var js struct {
+		Rows   []map[string]any `json:"rows"`
+		Totals map[string]any   `json:"totals"`
+	}
+	if err := json.Unmarshal(b, &js); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(pnlCSV(rep).Body), "\n")
+	if len(lines) != 4 {
+		t.Fatalf("csv:\n%s", strings.Join(lines, "\n"))
+	}
+	head := strings.Split(lines[0], ",")
+	if !strings.HasSuffix(lines[0], ",return_rate,connected,billable,call_seconds,avg_call_duration") {
+		t.Fatalf("header %s", lines[0])
+	}
+	for i, obj := range append(js.Rows, js.Totals) {
+		cells := strings.Split(lines[i+1], ",")
+		for j, col := range head[len(head)-4:] {
+			want := "0"
+			if v, ok := obj[col]; ok {
+				want = fmt.Sprint(v)
+			}
+			if got := cells[len(head)-4+j]; got != want {
+				t.Errorf("row %s: %s %s in CSV, %s in JSON", cells[0], col, got, want)
+			}
+		}
+	}
+	if lines[1] != "calls,3,2,0,0,1,1,0,1,30.00,17.00,0.00,13.00,0.4333,30.00,0,2,1,155,78" ||
+		!strings.HasSuffix(lines[2], ",0,0,0,0") || !strings.HasSuffix(lines[3], ",2,1,155,78") {
+		t.Fatalf("csv:\n%s", strings.Join(lines, "\n"))
 	}
 }

@@ -75,6 +75,9 @@ var table = []layer{
 			// Twilio's webhooks and TwiML; the offer of a lead to an order
 			// as the store reserves it (the router's and the calls').
 			"shared/twilio", "shared/offer",
+			// Amazon Cognito's hosted login and token endpoint, and the
+			// ID tokens it signs: the console's operators deployed.
+			"shared/cognito",
 		},
 		may: []string{"domain", "adapter"},
 	},
@@ -82,11 +85,14 @@ var table = []layer{
 		// One function's logic each: an event comes in, the domain
 		// decides, adapters carry it out. A handler never imports another
 		// handler — what two of them share belongs in a layer below — nor
-		// the AWS SDK, which only adapters call.
+		// the AWS SDK, which only adapters call. The operators' console
+		// (shared/console) answers the admin function's /console pages
+		// over the admin API, called in-process through an interface of
+		// its own.
 		name: "handler",
 		pkgs: []string{
 			"shared/ingest", "shared/router", "shared/delivery", "shared/admin", "shared/ping",
-			"shared/aggregate", "shared/sweeper",
+			"shared/aggregate", "shared/sweeper", "shared/console",
 		},
 		may:    []string{"domain", "api", "adapter"},
 		banned: []string{awsSDK},

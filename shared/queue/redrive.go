@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -38,6 +39,7 @@ type RedriveAPI interface {
 	ReceiveMessage(ctx context.Context, in *sqs.ReceiveMessageInput, opts ...func(*sqs.Options)) (*sqs.ReceiveMessageOutput, error)
 	SendMessage(ctx context.Context, in *sqs.SendMessageInput, opts ...func(*sqs.Options)) (*sqs.SendMessageOutput, error)
 	DeleteMessage(ctx context.Context, in *sqs.DeleteMessageInput, opts ...func(*sqs.Options)) (*sqs.DeleteMessageOutput, error)
+	GetQueueAttributes(ctx context.Context, in *sqs.GetQueueAttributesInput, opts ...func(*sqs.Options)) (*sqs.GetQueueAttributesOutput, error)
 }
 
 // Redriver moves messages from a DLQ back to its queue by receive, send,
@@ -111,4 +113,39 @@ func (r *Redriver) Redrive(ctx context.Context, name string, max int) (int, erro
 		}
 	}
 	return moved, nil
+}
+
+// Depth is how many messages wait in a DLQ: visible ones, and those in
+// flight (received by a redrive under way). SQS's counts are approximate.
+type Depth struct {
+	Queue    string `json:"queue"`
+	Messages int    `json:"messages"`
+	InFlight int    `json:"in_flight"`
+}
+
+// Depths reads the depth of each DLQ an operator may redrive: routing,
+// delivery and Meta, in that order. One GetQueueAttributes a queue.
+func (r *Redriver) Depths(ctx context.Context) ([]Depth, error) {
+	out := make([]Depth, 0, 3)
+	for _, q := range []struct{ name, url string }{
+		{NameRouting, r.urls.RoutingDLQ}, {NameDelivery, r.urls.DeliveryDLQ}, {NameMeta, r.urls.MetaDLQ},
+	} {
+		if q.url == "" {
+			continue
+		}
+		attrs, err := r.api.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{
+			QueueUrl: aws.String(q.url),
+			AttributeNames: []types.QueueAttributeName{
+				types.QueueAttributeNameApproximateNumberOfMessages, types.QueueAttributeNameApproximateNumberOfMessagesNotVisible,
+			},
+		})
+		if err != nil {
+			return nil, fmt.Errorf("read the depth of the %s DLQ: %w", q.name, err)
+		}
+		d := Depth{Queue: q.name}
+		d.Messages, _ = strconv.Atoi(attrs.Attributes[string(types.QueueAttributeNameApproximateNumberOfMessages)])
+		d.InFlight, _ = strconv.Atoi(attrs.Attributes[string(types.QueueAttributeNameApproximateNumberOfMessagesNotVisible)])
+		out = append(out, d)
+	}
+	return out, nil
 }

@@ -42,6 +42,7 @@ import (
 //	call slot           SLOT#<buyer>#<i>                          SLOT                     (slot.go: a buyer's concurrent calls)
 //	scoring model       MODEL#<campaign>                          V#<version, 10 digits>
 //	ad spend figure     SPEND#<YYYY-MM-DD>                        <origin>#<source>#<campaign>
+//	console session     SESSION#<sha256 hex of the cookie's id>   SESSION                  (sessions.go: an operator's, or a sign-in under way)
 //
 // A lead is a partition of immutable items (rounds.go): round 0 holds what
 // the source posted; every state change puts the next round, conditioned
@@ -205,6 +206,13 @@ func checkpointKey(shardID string) (string, string) { return "CKPT#ledger", shar
 
 // sweepKey names the sweeper's cursor.
 func sweepKey() (string, string) { return "SWEEP", "CURSOR" }
+
+// sessionKey names a console session by the SHA-256 of its cookie's id:
+// the table never holds the id a browser presents.
+func sessionKey(id string) (string, string) {
+	sum := sha256.Sum256([]byte(id))
+	return "SESSION#" + hex.EncodeToString(sum[:]), "SESSION"
+}
 
 // Ledger dimensions.
 const (

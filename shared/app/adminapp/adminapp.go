@@ -1,7 +1,8 @@
-// Package adminapp wires the admin function: the operators' API, and the
-// scheduled scoring trainings, feedback loops, ad spend imports and buyer
-// billing. It links DynamoDB, SQS (redrive), KMS (secrets) and, for the ad
-// accounts' tokens and the Stripe key read on use, SSM.
+// Package adminapp wires the admin function: the operators' API and its
+// console, and the scheduled scoring trainings, feedback loops, ad spend
+// imports and buyer billing. It links DynamoDB, SQS (redrive), KMS
+// (secrets) and, for the ad accounts' tokens and the Stripe key read on
+// use, SSM.
 package adminapp
 
 import (
@@ -10,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -20,6 +22,8 @@ import (
 	"github.com/leadrelay/leadrelay/shared/app/queues"
 	"github.com/leadrelay/leadrelay/shared/app/sealing"
 	"github.com/leadrelay/leadrelay/shared/app/secret"
+	"github.com/leadrelay/leadrelay/shared/cognito"
+	"github.com/leadrelay/leadrelay/shared/console"
 	"github.com/leadrelay/leadrelay/shared/conversions"
 	"github.com/leadrelay/leadrelay/shared/httpapi"
 	"github.com/leadrelay/leadrelay/shared/notify"
@@ -29,16 +33,40 @@ import (
 	"github.com/leadrelay/leadrelay/shared/webhook"
 )
 
+// Function is the admin function: the operators' API, and its console
+// (the API Gateway requests under /console).
+type Function struct {
+	API     *admin.Handler
+	Console *console.Server
+}
+
 // New is the admin function's handler, built from its settings and AWS
-// configuration without calling AWS. On AWS, IAM guards it: no token.
-func New(s settings.Settings, cfg aws.Config, log *slog.Logger) *admin.Handler {
+// configuration without calling AWS. On AWS, IAM guards the API: no
+// token.
+func New(s settings.Settings, cfg aws.Config, log *slog.Logger) *Function {
+	b := base.New(s, cfg, log)
 	sq, q := queues.New(s, cfg)
-	h := Handler(base.New(s, cfg, log), sq, q, sealing.Keeper(s, cfg), "")
+	h := Handler(b, sq, q, sealing.Keeper(s, cfg), "")
 	refs := secret.SSMRefs(cfg)
 	h.AdSpend = AdSpend(s, refs)
 	h.ConversionSender = Conversions(s, refs)
 	h.Billing, h.Refs = NewStripe(s, refs), refs
-	return h
+	return &Function{API: h, Console: Console(b, h)}
+}
+
+// Console is the operators' console of a deployment: over the admin
+// handler in-process, its sessions in the table, served under the
+// settings' public URL. Operators sign in through an identity provider
+// (Amazon Cognito) only: until one is set, sign-in answers 503 — a
+// deployed console never takes a token.
+func Console(b *base.Base, h *admin.Handler) *console.Server {
+	srv := &console.Server{API: h, Sessions: b.Store, PublicURL: b.Settings.PublicURL, Now: b.Now, Log: b.Log}
+	// The stack's Cognito user pool signs operators in (settings checks
+	// that its three settings come together).
+	if s := b.Settings; s.CognitoClientID != "" {
+		srv.Identity = &cognito.Client{Domain: s.CognitoDomain, ClientID: s.CognitoClientID, Issuer: s.CognitoIssuer}
+	}
+	return srv
 }
 
 // Conversions sends Meta's leads' stages to the Conversions API at the
@@ -67,24 +95,31 @@ func Handler(b *base.Base, sq *sqs.Client, q *queue.Sender, k secrets.Keeper, to
 	return &admin.Handler{
 		Store: b.Store, Queue: q, Now: b.Now, Token: token, Changed: b.Configs.Invalidate, Log: b.Log,
 		Redriver: queue.NewRedriver(sq, q.URLs()), Ledger: b.Store, Secrets: k, Models: b.Store, ConversionQueue: b.Store,
-		Balances: b.Store, Charges: b.Store,
+		Balances: b.Store, Charges: b.Store, Hours: b.Store,
 		Slack: &notify.Slack{Client: webhook.NewClient(b.Settings.AllowPrivateTargets)},
 	}
 }
 
-// Invoke is the admin function's Lambda entry: an API Gateway request, or
-// a scheduled task ({"task": "train"|"feedback"|"spend"|"conversions"|"billing"},
+// Invoke is the admin function's Lambda entry: an API Gateway request (to
+// the console under /console, to the admin API otherwise), or a
+// scheduled task ({"task": "train"|"feedback"|"spend"|"conversions"|"billing"},
 // admin.RunTask).
-func Invoke(h *admin.Handler) func(ctx context.Context, event json.RawMessage) (any, error) {
+func Invoke(f *Function) func(ctx context.Context, event json.RawMessage) (any, error) {
 	return func(ctx context.Context, event json.RawMessage) (any, error) {
 		var t admin.Task
 		if err := json.Unmarshal(event, &t); err == nil && t.Task != "" {
-			return nil, h.RunTask(ctx, t)
+			return nil, f.API.RunTask(ctx, t)
 		}
 		var req httpapi.Request
 		if err := json.Unmarshal(event, &req); err != nil {
 			return nil, fmt.Errorf("admin: an event that is neither a request nor a task: %w", err)
 		}
-		return h.Handle(ctx, req)
+		// By the route API Gateway matched, not the path: only the open
+		// console routes reach the console, and nothing through them
+		// reaches the IAM-guarded admin API.
+		if f.Console != nil && (req.Resource == "/console" || strings.HasPrefix(req.Resource, "/console/")) {
+			return f.Console.Handle(ctx, req)
+		}
+		return f.API.Handle(ctx, req)
 	}
 }
