@@ -109,6 +109,23 @@ sources:`, 1)
 	}
 }
 
+// A buyer may not be called "health": GET /v1/admin/buyers/health is the
+// buyers' health page, not that buyer.
+func TestReservedBuyerID(t *testing.T) {
+	doc := strings.Replace(string(mustRead(t, "testdata/design.yaml")), "buyers:\n  - id: acme\n", "buyers:\n  - id: health\n", 1)
+	_, err := Parse([]byte(doc))
+	var ce *Error
+	if !errors.As(err, &ce) || len(ce.Problems) == 0 {
+		t.Fatalf("a buyer called health: %v", err)
+	}
+	for _, p := range ce.Problems {
+		if p.Field == "buyers[0].id" && p.Code == CodeInvalid {
+			return
+		}
+	}
+	t.Fatalf("want buyers[0].id invalid: %+v", ce.Problems)
+}
+
 func TestHours(t *testing.T) {
 	r, err := ParseHours("22:00-02:00, 08:00-12:00")
 	if err != nil || len(r) != 2 {

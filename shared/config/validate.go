@@ -112,6 +112,11 @@ func (k *checker) add(path, code, format string, args ...any) {
 	k.probs = append(k.probs, Problem{Field: path, Code: code, Message: fmt.Sprintf(format, args...)})
 }
 
+// ReservedBuyerID is the word of the admin API's paths under
+// /v1/admin/buyers/ that a buyer id would collide with
+// (GET /v1/admin/buyers/health).
+const ReservedBuyerID = "health"
+
 func (k *checker) id(path, id string, seen map[string]bool, kind string) {
 	switch {
 	case id == "":
@@ -216,6 +221,9 @@ func (c *Config) validate() []Problem {
 		b := &c.Buyers[i]
 		p := fmt.Sprintf("buyers[%d]", i)
 		k.id(p+".id", b.ID, seen, "buyer")
+		if b.ID == ReservedBuyerID {
+			k.add(p+".id", CodeInvalid, "buyer id %q is reserved: GET /v1/admin/buyers/%s is the admin API's own page", b.ID, b.ID)
+		}
 		k.status(p+".status", b.Status)
 		k.timezone(p+".timezone", b.Timezone)
 		k.keyHash(p+".api_key_sha256", b.APIKeySHA256, false, keys, "buyer "+b.ID)

@@ -122,7 +122,7 @@ func (s *Server) init() {
 		s.Now = time.Now
 	}
 	if s.Log == nil {
-		s.Log = slog.Default()
+		s.Log = slog.New(slog.DiscardHandler)
 	}
 	u, err := url.Parse(strings.TrimSuffix(s.PublicURL, "/"))
 	if err == nil {
