@@ -214,8 +214,7 @@ func tableAccessOf(fn string) tableAccess {
 				// once: no function deletes).
 				{ddbUpdateItem, []string{pkValue, pkLedger, pkLead, pkBalance, pkBill, pkSession}},
 			},
-			// SearchLeads by campaign, CreatedTimes (the hourly counts);
-			// ClaimConversions; ClaimCharges.
+			// SearchLeads by campaign; ClaimConversions; ClaimCharges.
 			index: []keyGrant{{ddbQuery, []string{gsiCampaign, gsiConversion, gsiCharge}}},
 		}
 	case FnAggregate:

@@ -515,9 +515,6 @@ var storeScenarios = map[string][]scenario{
 	"DueBetween": {func(ctx context.Context, e *accessEnv) {
 		_, _ = e.store.DueBetween(ctx, accessNow.Add(-time.Hour), accessNow)
 	}},
-	"CreatedTimes": {func(ctx context.Context, e *accessEnv) {
-		_, _ = e.store.CreatedTimes(ctx, "auto", accessNow.Add(-time.Hour), accessNow)
-	}},
 	"RoundsExist": {func(ctx context.Context, e *accessEnv) {
 		_, _ = e.store.RoundsExist(ctx, []store.RoundRef{{LeadID: "l-1", Seq: 2}})
 	}},
@@ -640,8 +637,7 @@ func functionDeps() map[string]handlerDeps {
 			"Store": storeScenarios, "Queue": queueScenarios, "Configs": configsScenarios, "Breakers": breakersScenarios}},
 		FnAdmin: {reflect.TypeFor[admin.Handler](), map[string]map[string][]scenario{
 			"Store": storeScenarios, "Queue": queueScenarios, "Redriver": redriverScenarios, "Ledger": storeScenarios,
-			"Models": storeScenarios, "ConversionQueue": storeScenarios, "Balances": storeScenarios, "Charges": storeScenarios,
-			"Hours": storeScenarios}},
+			"Models": storeScenarios, "ConversionQueue": storeScenarios, "Balances": storeScenarios, "Charges": storeScenarios}},
 		FnPing: {reflect.TypeFor[ping.Handler](), map[string]map[string][]scenario{
 			"Configs": configsScenarios, "Breakers": breakersScenarios, "Limits": limitsScenarios}},
 		FnAggregate: {reflect.TypeFor[aggregate.Handler](), map[string]map[string][]scenario{"Store": storeScenarios}},

@@ -199,7 +199,8 @@ func TestConsoleAgainstTheRunner(t *testing.T) {
 	}
 
 	// The overview's hourly chart counts the day's two leads (from the
-	// listing index: no lead read).
+	// campaign's day aggregate: one ledger read).
+	e.settle()
 	hr := e.do("GET", "/v1/admin/reports/hourly", "", "", map[string]string{"Authorization": "Bearer " + adminToken})
 	var n float64
 	for _, h := range hr.Body["hours"].([]any) {
@@ -207,6 +208,12 @@ func TestConsoleAgainstTheRunner(t *testing.T) {
 	}
 	if hr.Status != 200 || n != 2 {
 		t.Fatalf("hourly report: %d, %v leads: %v", hr.Status, n, hr.Body)
+	}
+	// In the hour they came (the agency's zone is UTC here; the previous
+	// hour if the test straddled one).
+	hours, now := hr.Body["hours"].([]any), time.Now().UTC()
+	if hours[now.Hour()].(float64)+hours[now.Add(-time.Minute).Hour()].(float64) == 0 {
+		t.Fatalf("hourly report: the leads are not in hour %d: %v", now.Hour(), hours)
 	}
 	if st, page = cc.do("GET", "/console/overview", nil); st != 200 || !strings.Contains(page, `id="hourly-chart"`) {
 		t.Fatalf("overview: %d", st)

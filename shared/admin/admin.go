@@ -65,9 +65,6 @@ type Handler struct {
 
 	// Redriver moves dead letters back to their queue (redrive.go).
 	Redriver Redriver
-	// Hours counts a day's leads by hour from the campaigns' listing
-	// (hourly.go).
-	Hours Hours
 	// Ledger answers the P&L and takes ad spend (reports.go).
 	Ledger Ledger
 	// Secrets seals the configuration's secret values before they are

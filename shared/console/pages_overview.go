@@ -65,9 +65,8 @@ type hourlyReport struct {
 // overview shows today's figures (the agency's day): the P&L's totals,
 // the day's leads by hour, and the live feed.
 //
-// The ledger keeps days, not hours: the hourly chart is the admin API's
-// hourly report, counted from the campaigns' listing index (its keys, no
-// lead read) rather than from hourly aggregates every lead would write.
+// The hourly chart is the admin API's hourly report: the hour counters of
+// the campaigns' day aggregates (one ledger read).
 func (s *Server) overview(ctx context.Context, req httpapi.Request, _ map[string]string, op operator) httpapi.Response {
 	cfg, err := s.configSummary(ctx, op)
 	if err != nil {

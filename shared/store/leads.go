@@ -227,7 +227,14 @@ func (s *Store) leadItem(ctx context.Context, rec *lead.Record) (map[string]type
 	gpk, gsk := listingKey(rec.Campaign, rec.ID, rec.CreatedAt)
 	item[attrGSI1PK], item[attrGSI1SK] = str(gpk), str(gsk)
 	if !rec.Test {
-		item[attrLedger] = ledgerValue(entries(s.day(ctx, rec.CreatedAt), leadDims(rec.Lead), counts{"leads": 1, "accepted": 1}))
+		lg := entries(s.day(ctx, rec.CreatedAt), leadDims(rec.Lead), counts{"leads": 1, "accepted": 1})
+		for i := range lg {
+			if lg[i].dim == DimCampaign { // its hour, for the hourly chart
+				lg[i].add = maps.Clone(lg[i].add)
+				lg[i].add[HourCounter(rec.CreatedAt.In(s.location(ctx)).Hour())] = 1
+			}
+		}
+		item[attrLedger] = ledgerValue(lg)
 	}
 	return item, nil
 }

@@ -114,14 +114,25 @@ func (s *Store) CountLedgerIn(zone func(context.Context) *time.Location) { s.zon
 
 // day is the ledger day of an instant: its date in the agency's timezone.
 func (s *Store) day(ctx context.Context, at time.Time) string {
-	loc := time.UTC
+	return LedgerDay(at, s.location(ctx))
+}
+
+// location is the agency's timezone, in which ledger days (and hours)
+// are counted.
+func (s *Store) location(ctx context.Context) *time.Location {
 	if s.zone != nil {
 		if z := s.zone(ctx); z != nil {
-			loc = z
+			return z
 		}
 	}
-	return LedgerDay(at, loc)
+	return time.UTC
 }
+
+// HourCounter names the counter of a campaign's day aggregate that
+// counts the leads accepted in hour h (0–23, the agency's timezone): the
+// overview's hourly chart reads a day's from the one aggregate item the
+// lead's ledger entry already folds into, no new item and no lead read.
+func HourCounter(h int) string { return fmt.Sprintf("leads_h%02d", h) }
 
 // LedgerDay is the ledger date (YYYY-MM-DD) of an instant in a timezone.
 func LedgerDay(at time.Time, loc *time.Location) string { return at.In(loc).Format(time.DateOnly) }

@@ -95,7 +95,7 @@ func Handler(b *base.Base, sq *sqs.Client, q *queue.Sender, k secrets.Keeper, to
 	return &admin.Handler{
 		Store: b.Store, Queue: q, Now: b.Now, Token: token, Changed: b.Configs.Invalidate, Log: b.Log,
 		Redriver: queue.NewRedriver(sq, q.URLs()), Ledger: b.Store, Secrets: k, Models: b.Store, ConversionQueue: b.Store,
-		Balances: b.Store, Charges: b.Store, Hours: b.Store,
+		Balances: b.Store, Charges: b.Store,
 		Slack: &notify.Slack{Client: webhook.NewClient(b.Settings.AllowPrivateTargets)},
 	}
 }
